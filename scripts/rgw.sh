@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Throwaway single-node Ceph RADOS Gateway (S3) on 127.0.0.1 for tests, from Debian's
+# ceph-mon/ceph-osd/radosgw packages: one mon, one in-RAM (memstore) OSD, no mgr, no auth.
+#   scripts/rgw.sh start    # prints `export TEST_S3_...` lines on stdout; progress on stderr
+#   scripts/rgw.sh stop     # idempotent
+#   scripts/rgw.sh status   # exit 0 if the gateway answers HTTP
+set -Eeuo pipefail # -E: the ERR trap in start also covers its helpers
+
+DIR=${RGW_DIR:-/tmp/replay-gate-rgw}
+PORT=${RGW_PORT:-7480}
+MON_PORT=${RGW_MON_PORT:-3300}
+ACCESS_KEY=${RGW_ACCESS_KEY:-replaygate}
+SECRET_KEY=${RGW_SECRET_KEY:-replaygate-secret}
+TIMEOUT=${RGW_TIMEOUT:-60}
+URL=http://127.0.0.1:$PORT
+CONF=$DIR/ceph.conf
+export CEPH_CONF=$CONF # keep every ceph tool away from /etc/ceph
+
+log() { echo "rgw.sh: $*" >&2; }
+# Without a mgr some `ceph` commands wait forever; bound each one.
+cephc() { timeout 10 ceph -c "$CONF" "$@" </dev/null; }
+http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$URL/" 2>/dev/null || true; }
+answers() { local c; c=$(http_code); [[ -n $c && $c != 000 ]]; }
+
+# Pids recorded at spawn time (ceph's own `pid file` disappears when a daemon exits cleanly).
+alive_pids() {
+  local f pid st comm
+  for f in "$DIR"/pids/*.pid; do
+    [[ -f $f ]] || continue
+    pid=$(<"$f")
+    read -r st comm < <(ps -o stat=,comm= -p "$pid" 2>/dev/null) || continue
+    # Only live daemons of ours: skip zombies, and never kill a recycled pid.
+    if [[ $st != Z* && $comm =~ ^(ceph-mon|ceph-osd|radosgw)$ ]]; then echo "$pid"; fi
+  done
+}
+
+stop() {
+  local pids i
+  pids=$(alive_pids)
+  if [[ -n $pids ]]; then
+    # SIGKILL: all state is in RAM or in $DIR, about to be wiped; a polite SIGTERM
+    # only costs 2-7 s (the OSD waits for the mon to ack its shutdown).
+    log "stopping $(echo $pids)"
+    kill -KILL $pids 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do # wait up to 10 s for them to be gone
+      [[ -z $(alive_pids) ]] && break
+      sleep 0.1
+    done
+    [[ -z $(alive_pids) ]] || { log "daemons still alive: $(echo $(alive_pids))"; return 1; }
+  fi
+  # Guard against RGW_DIR pointing somewhere that is not ours.
+  if [[ -d $DIR ]]; then
+    if [[ -f $DIR/ceph.conf || -z $(ls -A "$DIR") ]]; then rm -rf "$DIR"
+    else log "not removing $DIR: it does not look like an rgw.sh state folder"; return 1; fi
+  fi
+}
+
+fail() {
+  trap - ERR INT TERM
+  log "FAILED: $*"
+  local f
+  for f in "$DIR"/log/*; do [[ -s $f ]] && { echo "----- tail $f" >&2; tail -n 15 "$f" >&2; }; done
+  stop || true
+  exit 1
+}
+
+# wait_for WHAT CMD...: poll until CMD succeeds or the overall deadline passes.
+wait_for() {
+  local what=$1; shift
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < DEADLINE)) || fail "timed out waiting for $what"
+    sleep 0.5
+  done
+  log "$what: ok (${SECONDS}s)"
+}
+
+# Daemons run in the foreground (-f) in their own session so they survive this shell.
+spawn() {
+  local name=$1; shift
+  setsid "$@" -f -c "$CONF" >"$DIR/log/$name.out" 2>&1 </dev/null &
+  echo $! >"$DIR/pids/$name.pid"
+  disown $! # no "Killed" job notices when fail() stops them
+}
+
+osd_up() { cephc osd stat | grep -q ' 1 up'; }
+
+start() {
+  exec 3>&1 1>&2 # stdout is only for the export lines
+  [[ -z $(alive_pids 2>/dev/null) ]] || { log "already running under $DIR; run '$0 stop' first"; exit 1; }
+  answers && { log "something already answers on $URL"; exit 1; }
+  stop # wipe leftovers of a previous run
+  SECONDS=0 DEADLINE=$TIMEOUT
+  trap 'fail "unexpected error (line $LINENO)"' ERR
+  trap 'fail "interrupted"' INT TERM
+  mkdir -p "$DIR"/{run,log,pids,mon.a,osd.0,rgw,crash}
+  local fsid osd_uuid
+  fsid=$(</proc/sys/kernel/random/uuid)
+  osd_uuid=$(</proc/sys/kernel/random/uuid)
+  cat >"$CONF" <<EOF
+[global]
+fsid = $fsid
+mon host = [v2:127.0.0.1:$MON_PORT]
+public addr = 127.0.0.1
+cluster addr = 127.0.0.1
+ms bind ipv6 = false
+# Tests only: no cephx. Without a key the mon still needs its keyring (below).
+auth cluster required = none
+auth service required = none
+auth client required = none
+# Everything under \$DIR, nothing in /etc/ceph, /var/lib/ceph or /var/log/ceph.
+run dir = $DIR/run
+admin socket = $DIR/run/\$name.asok
+pid file = $DIR/run/\$name.pid
+log file = $DIR/log/\$name.log
+mon cluster log file = $DIR/log/cluster.log
+crash dir = $DIR/crash
+keyring = $DIR/keyring
+mon data = $DIR/mon.\$id
+osd data = $DIR/osd.\$id
+rgw data = $DIR/rgw
+# One OSD keeping objects in RAM (lazily: device bytes is a cap, not a reservation).
+osd objectstore = memstore
+memstore device bytes = 2147483648
+mon allow pool size one = true
+mon warn on pool no redundancy = false
+osd pool default size = 1
+osd pool default min size = 1
+osd crush chooseleaf type = 0
+osd pool default pg num = 8
+osd pool default pgp num = 8
+osd pool default pg autoscale mode = off
+# Commit mon map changes every 0.1 s instead of 1 s: rgw makes ~10 of them at first start.
+paxos propose interval = 0.1
+
+[client.rgw.gw]
+# radosgw defaults to a "secure" mon connection, which needs cephx; allow crc.
+ms mon client mode = crc secure
+# Loopback only (a bare port= binds every interface). No rgw dns name: path-style.
+rgw frontends = beast endpoint=127.0.0.1:$PORT
+rgw enable usage log = false
+EOF
+
+  log "mon"
+  ceph-authtool --create-keyring "$DIR/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
+  monmaptool --create --fsid "$fsid" --addv a "[v2:127.0.0.1:$MON_PORT]" "$DIR/monmap" >/dev/null
+  ceph-mon -c "$CONF" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/mon.keyring"
+  spawn mon.a ceph-mon -i a
+  wait_for "mon" timeout 5 ceph -c "$CONF" mon stat
+
+  log "osd"
+  local id
+  id=$(cephc osd new "$osd_uuid")
+  timeout 20 ceph-osd -c "$CONF" -i "$id" --mkfs --osd-uuid "$osd_uuid" >"$DIR/log/osd-mkfs.out" 2>&1
+  spawn "osd.$id" ceph-osd -i "$id"
+  wait_for "osd up" osd_up
+
+  log "radosgw"
+  spawn rgw.gw radosgw -n client.rgw.gw
+  wait_for "S3 on $URL" answers
+
+  timeout 20 radosgw-admin -c "$CONF" user create --uid=replaygate --display-name=replay-gate \
+    --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >"$DIR/log/user-create.out" 2>&1
+  trap - ERR INT TERM
+  log "ready in ${SECONDS}s"
+  printf 'export TEST_S3_ENDPOINT=%q\n' "$URL" >&3
+  printf 'export TEST_S3_REGION=%q\n' us-east-1 >&3
+  printf 'export TEST_S3_ACCESS_KEY_ID=%q\n' "$ACCESS_KEY" >&3
+  printf 'export TEST_S3_SECRET_ACCESS_KEY=%q\n' "$SECRET_KEY" >&3
+}
+
+case ${1:-} in
+  start) start ;;
+  stop) stop ;;
+  status) answers ;;
+  *) echo "usage: $0 start|stop|status  (env: RGW_DIR RGW_PORT RGW_MON_PORT RGW_ACCESS_KEY RGW_SECRET_KEY RGW_TIMEOUT)" >&2; exit 2 ;;
+esac

@@ -1,0 +1,82 @@
+// Builds the service: CORS, error handling, routes. server.ts listens; tests
+// build the same app and talk to it with inject() or on port 0.
+import cors from '@fastify/cors'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import type { Kysely } from 'kysely'
+import { STATUS_CODES } from 'node:http'
+import type { Config } from './config.js'
+import type { Database } from './db/database.js'
+import { InvalidGameId, isContractError, RouteNotFound } from './errors.js'
+import healthRoutes from './routes/health.js'
+import replayRoutes from './routes/replay.js'
+import type { ReplayStorage } from './storage/replay-storage.js'
+
+export interface AppOptions {
+  config: Pick<Config, 'corsOrigins' | 'presignTtlSeconds' | 'databaseTimeoutMs'> & { s3: Pick<Config['s3'], 'keyPrefix'> }
+  db: Kysely<Database>
+  storage: ReplayStorage
+  logger?: FastifyServerOptions['logger']
+}
+
+// Node refuses request lines longer than its header limit (16 KiB) anyway;
+// below that, a long id must reach the route to get its 400, not a 404.
+const MAX_PARAM_LENGTH = 16 * 1024
+
+export async function buildApp ({ config, db, storage, logger = false }: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // The service sits behind proxies it does not know: take nothing from Host or X-Forwarded-*.
+    trustProxy: false
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setErrorHandler(handleError)
+  app.setNotFoundHandler(handleNotFound)
+
+  if (config.corsOrigins !== undefined) {
+    await app.register(cors, {
+      origin: config.corsOrigins,
+      methods: ['GET', 'HEAD'],
+      exposedHeaders: ['X-Replay-Delivery', 'Content-Disposition', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified', 'Retry-After'],
+      maxAge: 600
+    })
+  }
+
+  await app.register(replayRoutes, { db, storage, keyPrefix: config.s3.keyPrefix })
+  await app.register(healthRoutes, { db, storage, checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
+  return app
+}
+
+function handleNotFound (request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split('?')[0] ?? ''
+  sendError(reply, new RouteNotFound(request.method, path.length > 200 ? `${path.slice(0, 200)}…` : path))
+}
+
+function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  if (error.validation !== undefined && error.validationContext === 'params') {
+    sendError(reply, new InvalidGameId())
+    return
+  }
+  const status = error.statusCode ?? 500
+  if (status >= 500) {
+    request.log.error({ err: error }, 'request failed')
+  }
+  // A 5xx that is not one of ours says nothing of its cause to the client.
+  const safe = status < 500 || isContractError(error)
+  sendError(reply, safe ? error : { statusCode: 500, code: 'INTERNAL_ERROR', message: 'Something went wrong on our side' })
+}
+
+function sendError (reply: FastifyReply, error: { statusCode?: number, code?: string, message: string }): void {
+  const statusCode = error.statusCode ?? 500
+  reply
+    .code(statusCode)
+    .header('Cache-Control', 'no-store')
+    .type('application/json; charset=utf-8')
+    .send({
+      statusCode,
+      code: error.code ?? STATUS_CODES[statusCode]?.toUpperCase().replace(/[^A-Z]+/g, '_') ?? 'ERROR',
+      error: STATUS_CODES[statusCode] ?? 'Error',
+      message: error.message
+    })
+}

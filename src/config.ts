@@ -1,0 +1,195 @@
+// The service's settings, read from the environment once at start.
+// This is the only module that looks at process.env (server.ts passes it in).
+
+export const MAX_PRESIGN_TTL_SECONDS = 604_800 // SigV4's limit: seven days
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface S3Config {
+  bucket: string
+  region: string
+  /** Where the service itself reaches S3; undefined means AWS's own endpoint. */
+  endpoint: string | undefined
+  /** Where clients reach S3: the host presigned URLs point at. */
+  publicEndpoint: string | undefined
+  forcePathStyle: boolean
+  keyPrefix: string
+  connectTimeoutMs: number
+  firstByteTimeoutMs: number
+}
+
+export interface Config {
+  /** `local` runs on the embedded database and S3 emulator. */
+  mode: 'local' | 'configured'
+  port: number
+  host: string
+  databaseUrl: string | undefined
+  databaseTimeoutMs: number
+  localDataDir: string
+  s3: S3Config
+  presignTtlSeconds: number
+  /** `'*'`, a list of exact origins, or undefined for no CORS headers at all. */
+  corsOrigins: '*' | string[] | undefined
+  logLevel: LogLevel
+}
+
+export type Env = Record<string, string | undefined>
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor (problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/** Reads and checks every setting; reports all bad ones at once. */
+export function parseConfig (env: Env): Config {
+  const problems: string[] = []
+  const read = new Reader(env, problems)
+
+  const databaseUrl = read.url('DATABASE_URL', ['postgres:', 'postgresql:'])
+  const bucket = read.string('S3_BUCKET')
+  let mode: Config['mode'] = 'configured'
+  if (databaseUrl === undefined && bucket === undefined) {
+    mode = 'local'
+  } else if (databaseUrl === undefined && !problems.some(mentions('DATABASE_URL'))) {
+    problems.push('DATABASE_URL is missing: S3_BUCKET is set, so the service expects a database too (unset both for local mode)')
+  } else if (bucket === undefined) {
+    problems.push('S3_BUCKET is missing: DATABASE_URL is set, so the service expects a bucket too (unset both for local mode)')
+  }
+  if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    problems.push(`S3_BUCKET must be a valid bucket name (3-63 characters: lower-case letters, digits, dots, hyphens); got ${JSON.stringify(bucket)}`)
+  }
+
+  const endpoint = read.url('S3_ENDPOINT', ['http:', 'https:'])
+  const corsRaw = read.string('CORS_ORIGINS')
+  const config: Config = {
+    mode,
+    port: read.integer('PORT', 3000, 0, 65_535),
+    host: read.string('HOST') ?? '127.0.0.1',
+    databaseUrl,
+    databaseTimeoutMs: read.integer('DATABASE_TIMEOUT_MS', 3000, 100, 60_000),
+    localDataDir: read.string('LOCAL_DATA_DIR') ?? '.replay-gate',
+    s3: {
+      bucket: bucket ?? 'replays',
+      region: read.matching('S3_REGION', /^[a-z0-9-]+$/, 'a region name such as us-east-1') ?? 'us-east-1',
+      endpoint,
+      publicEndpoint: read.url('S3_PUBLIC_ENDPOINT', ['http:', 'https:']) ?? endpoint,
+      // Custom endpoints (Ceph, MinIO, LocalStack) rarely have per-bucket DNS names.
+      forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', endpoint !== undefined),
+      keyPrefix: read.keyPrefix('S3_KEY_PREFIX'),
+      connectTimeoutMs: read.integer('S3_CONNECT_TIMEOUT_MS', 3000, 1, 600_000),
+      firstByteTimeoutMs: read.integer('S3_FIRST_BYTE_TIMEOUT_MS', 10_000, 1, 600_000)
+    },
+    presignTtlSeconds: read.integer('PRESIGN_TTL_SECONDS', 300, 1, MAX_PRESIGN_TTL_SECONDS),
+    corsOrigins: corsRaw === undefined ? (mode === 'local' ? '*' : undefined) : parseCorsOrigins(corsRaw, problems),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info'
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
+}
+
+function mentions (name: string) {
+  return (problem: string) => problem.startsWith(name)
+}
+
+function parseCorsOrigins (raw: string, problems: string[]): '*' | string[] {
+  const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '')
+  if (origins.length === 1 && origins[0] === '*') return '*'
+  for (const origin of origins) {
+    if (origin === '*') {
+      problems.push('CORS_ORIGINS: "*" cannot be mixed with named origins')
+      continue
+    }
+    let parsed: URL | undefined
+    try { parsed = new URL(origin) } catch { /* reported below */ }
+    if (parsed?.origin !== origin) {
+      problems.push(`CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path or trailing slash)`)
+    }
+  }
+  if (origins.length === 0) problems.push('CORS_ORIGINS is empty: unset it for no CORS, or list origins')
+  return origins
+}
+
+class Reader {
+  constructor (private readonly env: Env, private readonly problems: string[]) {}
+
+  /** A set, non-blank value, trimmed; blank counts as unset (as in most .env tooling). */
+  string (name: string): string | undefined {
+    const value = this.env[name]?.trim()
+    return value === undefined || value === '' ? undefined : value
+  }
+
+  integer (name: string, fallback: number, min: number, max: number): number {
+    const raw = this.string(name)
+    if (raw === undefined) return fallback
+    if (!/^[0-9]+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(raw)}`)
+      return fallback
+    }
+    return Number(raw)
+  }
+
+  boolean (name: string, fallback: boolean): boolean {
+    const raw = this.string(name)?.toLowerCase()
+    if (raw === undefined) return fallback
+    if (['true', '1', 'yes'].includes(raw)) return true
+    if (['false', '0', 'no'].includes(raw)) return false
+    this.problems.push(`${name} must be true or false; got ${JSON.stringify(raw)}`)
+    return fallback
+  }
+
+  url (name: string, protocols: string[]): string | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    let parsed: URL | undefined
+    try { parsed = new URL(raw) } catch { /* reported below */ }
+    if (parsed === undefined || !protocols.includes(parsed.protocol)) {
+      this.problems.push(`${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}; got ${JSON.stringify(redactUrl(raw))}`)
+      return undefined
+    }
+    if (protocols.includes('http:') && (parsed.search !== '' || parsed.hash !== '' || parsed.username !== '')) {
+      this.problems.push(`${name} must not carry credentials, a query or a fragment; got ${JSON.stringify(redactUrl(raw))}`)
+      return undefined
+    }
+    return raw
+  }
+
+  matching (name: string, pattern: RegExp, what: string): string | undefined {
+    const raw = this.string(name)
+    if (raw !== undefined && !pattern.test(raw)) {
+      this.problems.push(`${name} must be ${what}; got ${JSON.stringify(raw)}`)
+      return undefined
+    }
+    return raw
+  }
+
+  oneOf<T extends string> (name: string, allowed: readonly T[]): T | undefined {
+    const raw = this.string(name)
+    if (raw === undefined) return undefined
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(', ')}; got ${JSON.stringify(raw)}`)
+      return undefined
+    }
+    return raw as T
+  }
+
+  keyPrefix (name: string): string {
+    // Not trimmed: a prefix is a literal part of every object key.
+    const raw = this.env[name] ?? ''
+    // eslint-disable-next-line no-control-regex
+    if (raw.startsWith('/') || raw.split('/').some((s) => s === '..' || s === '.') || /[\u0000-\u001f\u007f\\]/.test(raw)) {
+      this.problems.push(`${name} must not start with "/" or contain "..", "." segments, backslashes or control characters; got ${JSON.stringify(raw)}`)
+      return ''
+    }
+    return raw
+  }
+}
+
+/** Hides a password in a connection URL before it is printed. */
+export function redactUrl (raw: string): string {
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')
+}

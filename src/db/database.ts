@@ -1,0 +1,46 @@
+// One Database type for both backends: PostgreSQL over `pg`, or PGlite
+// (PostgreSQL compiled to WASM) for zero-setup runs.
+import { Kysely, PostgresDialect, type Selectable } from 'kysely'
+import pg from 'pg'
+
+export interface GamesTable {
+  /** bigint in PostgreSQL; `pg` hands bigints back as strings, so it is typed as one. */
+  id: string
+  game_folder: string
+  replay_file: string | null
+}
+
+export interface Database {
+  games: GamesTable
+}
+
+export type Game = Selectable<GamesTable>
+
+export interface PostgresOptions {
+  url: string
+  /** Bounds both getting a connection and each query, so an outage fails fast. */
+  timeoutMs: number
+  maxConnections?: number
+}
+
+export function connectPostgres ({ url, timeoutMs, maxConnections = 10 }: PostgresOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: maxConnections,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+    application_name: 'replay-gate'
+  })
+  // An idle client whose server went away emits 'error' on the pool; without a
+  // listener that would crash the process. The next query reports the outage.
+  pool.on('error', () => {})
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+}
+
+export async function connectPGlite (dataDir: string | undefined): Promise<Kysely<Database>> {
+  // Loaded on demand: PGlite's WASM is only needed in local mode and tests.
+  const { PGlite } = await import('@electric-sql/pglite')
+  const { PGliteDialect } = await import('kysely-pglite-dialect')
+  const pglite = await PGlite.create(dataDir)
+  return new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+}

@@ -1,0 +1,35 @@
+// The demo data of local mode: one game with a replay, one still without.
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import type { ReplayStorage } from '../storage/replay-storage.js'
+
+export const DEMO_GAME = { id: '1', folder: 'demo/game-1', file: 'replay.json' } as const
+export const DEMO_GAME_WITHOUT_REPLAY = { id: '2', folder: 'demo/game-2' } as const
+
+export function demoReplay (): Buffer {
+  const events = Array.from({ length: 200 }, (_, i) => ({
+    tick: i * 30,
+    player: (i % 2) + 1,
+    action: ['move', 'attack', 'build', 'chat'][i % 4],
+    x: (i * 37) % 512,
+    y: (i * 91) % 512
+  }))
+  return Buffer.from(JSON.stringify({ game: 1, map: 'Seton\'s Clutch', players: ['alice', 'bob'], events }, null, 2) + '\n')
+}
+
+export async function seedDemo (db: Kysely<Database>, storage: ReplayStorage, keyPrefix: string): Promise<void> {
+  await db.insertInto('games')
+    .values([
+      { id: DEMO_GAME.id, game_folder: DEMO_GAME.folder, replay_file: DEMO_GAME.file },
+      { id: DEMO_GAME_WITHOUT_REPLAY.id, game_folder: DEMO_GAME_WITHOUT_REPLAY.folder, replay_file: null }
+    ])
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute()
+  await storage.client.send(new PutObjectCommand({
+    Bucket: storage.bucket,
+    Key: `${keyPrefix}${DEMO_GAME.folder}/${DEMO_GAME.file}`,
+    Body: demoReplay(),
+    ContentType: 'application/json'
+  }))
+}

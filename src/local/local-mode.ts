@@ -1,0 +1,72 @@
+// Local mode: everything embedded, nothing to install or configure.
+import type { Kysely } from 'kysely'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import type { Config } from '../config.js'
+import { connectPGlite, type Database } from '../db/database.js'
+import { migrateToLatest } from '../db/migrate.js'
+import { readBucketCors } from '../storage/bucket-cors.js'
+import { ReplayStorage } from '../storage/replay-storage.js'
+import { DEMO_GAME, DEMO_GAME_WITHOUT_REPLAY, seedDemo } from './demo-seed.js'
+import { EMULATOR_CREDENTIALS, startS3Emulator } from './s3-emulator.js'
+
+export interface LocalBackends {
+  db: Kysely<Database>
+  storage: ReplayStorage
+  s3Endpoint: string
+  dataDir: string
+  close: () => Promise<void>
+}
+
+export function localDatabaseDir (config: Pick<Config, 'localDataDir'>): string {
+  return resolve(config.localDataDir, 'pglite')
+}
+
+export async function startLocalBackends (config: Config): Promise<LocalBackends> {
+  const dataDir = resolve(config.localDataDir)
+  await mkdir(join(dataDir, 's3'), { recursive: true })
+  const db = await connectPGlite(localDatabaseDir(config))
+  try {
+    await migrateToLatest(db)
+    const emulator = await startS3Emulator({ directory: join(dataDir, 's3'), bucket: config.s3.bucket, cors: readBucketCors() })
+    const storage = new ReplayStorage({
+      s3: { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true },
+      presignTtlSeconds: config.presignTtlSeconds,
+      credentials: EMULATOR_CREDENTIALS
+    })
+    await seedDemo(db, storage, config.s3.keyPrefix)
+    return {
+      db,
+      storage,
+      s3Endpoint: emulator.endpoint,
+      dataDir,
+      close: async () => {
+        storage.close()
+        await emulator.close()
+        await db.destroy()
+      }
+    }
+  } catch (error) {
+    await db.destroy()
+    throw error
+  }
+}
+
+export function localBanner (serviceUrl: string, backends: Pick<LocalBackends, 's3Endpoint' | 'dataDir'>): string {
+  const replay = `${serviceUrl}/games/${DEMO_GAME.id}/replay`
+  return [
+    '',
+    'replay-gate is running in local mode (no DATABASE_URL or S3_BUCKET set):',
+    `  database   PGlite in ${backends.dataDir}/pglite`,
+    `  storage    S3 emulator at ${backends.s3Endpoint}, bucket files in ${backends.dataDir}/s3`,
+    '',
+    'Try:',
+    `  curl -sL ${replay}              # follow the redirect, print the demo replay`,
+    `  curl -sI ${replay}              # the 302 and its Location`,
+    `  curl -sIL ${replay}             # HEAD, followed to S3's 200`,
+    `  curl -s  ${replay}/url          # the signed URL as JSON`,
+    `  curl -s  ${serviceUrl}/games/${DEMO_GAME_WITHOUT_REPLAY.id}/replay  # 404 REPLAY_NOT_AVAILABLE`,
+    `  curl -s  ${serviceUrl}/readyz`,
+    ''
+  ].join('\n')
+}

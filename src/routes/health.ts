@@ -1,0 +1,53 @@
+// /healthz: the process answers. /readyz: the database and S3 answer too.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { sql, type Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import { LivenessBody, ReadinessBody } from '../schemas/health.js'
+import type { ReplayStorage } from '../storage/replay-storage.js'
+
+export interface HealthRouteOptions {
+  db: Kysely<Database>
+  storage: ReplayStorage
+  /** Each check gives up after this long, so a probe never hangs. */
+  checkTimeoutMs: number
+}
+
+const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async function healthRoutes (fastify, { db, storage, checkTimeoutMs }) {
+  fastify.get('/healthz', { schema: { response: { 200: LivenessBody } } }, async function liveness () {
+    return { status: 'ok' as const }
+  })
+
+  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: ReadinessBody } } }, async function readiness (request, reply) {
+    const [database, s3] = await Promise.all([
+      timed(() => checkDatabase(db, checkTimeoutMs)),
+      timed(() => storage.probe(checkTimeoutMs))
+    ])
+    const ready = database.ok && s3.ok
+    if (!ready) request.log.warn({ database, storage: s3 }, 'not ready')
+    reply.header('Cache-Control', 'no-store').code(ready ? 200 : 503)
+    return { status: ready ? 'ready' as const : 'unavailable' as const, checks: { database, storage: s3 } }
+  })
+}
+
+async function checkDatabase (db: Kysely<Database>, timeoutMs: number): Promise<{ ok: boolean, error?: string }> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer in time')), timeoutMs)
+  })
+  try {
+    await Promise.race([sql`select 1`.execute(db), timeout])
+    return { ok: true }
+  } catch (error) {
+    return { ok: false, error: (error as Error).message }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function timed<T extends object> (check: () => Promise<T>): Promise<T & { ms: number }> {
+  const started = performance.now()
+  const result = await check()
+  return { ...result, ms: Math.round((performance.now() - started) * 10) / 10 }
+}
+
+export default healthRoutes

@@ -1,0 +1,81 @@
+// GET/HEAD /games/:gameId/replay → 302 to a presigned URL; /replay/url → the same URL as JSON.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import type { Kysely } from 'kysely'
+import type { Database } from '../db/database.js'
+import { parseGameId } from '../game-id.js'
+import { locateReplay } from '../locate-replay.js'
+import { ErrorBody, GameIdParams } from '../schemas/common.js'
+import { ReplayUrlBody } from '../schemas/replay.js'
+import type { PresignMethod, ReplayStorage } from '../storage/replay-storage.js'
+
+export interface ReplayRouteOptions {
+  db: Kysely<Database>
+  storage: ReplayStorage
+  keyPrefix: string
+}
+
+const errorResponses = {
+  400: ErrorBody, 404: ErrorBody, 500: ErrorBody, 503: ErrorBody
+}
+
+const redirectSchema = {
+  params: GameIdParams,
+  response: {
+    302: Type.Null({ description: 'Found: Location is a presigned URL of the replay object' }),
+    ...errorResponses
+  }
+}
+
+/**
+ * A redirect may be cached by the browser only while its URL still works; a
+ * tenth of the TTL is kept back for a client clock that runs a little ahead.
+ */
+export function cacheControlFor (expiresAt: Date, now: Date, ttlSeconds: number): string {
+  const left = Math.floor((expiresAt.getTime() - now.getTime()) / 1000) - Math.ceil(ttlSeconds / 10)
+  return left >= 1 ? `private, max-age=${left}` : 'no-store'
+}
+
+const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { db, storage, keyPrefix }) {
+  async function presignFor (gameId: string, method: PresignMethod, log: typeof fastify.log) {
+    const object = await locateReplay({ db, keyPrefix, log }, gameId)
+    return await storage.presign(object, method)
+  }
+
+  for (const method of ['GET', 'HEAD'] as const) {
+    fastify.route({
+      method,
+      url: '/games/:gameId/replay',
+      // A HEAD must be redirected to a URL signed for HEAD: S3 refuses a HEAD
+      // on a GET-signed URL, so Fastify's automatic HEAD route would not do.
+      exposeHeadRoute: false,
+      schema: redirectSchema,
+      handler: async function redirectToReplay (request, reply) {
+        const gameId = parseGameId(request.params.gameId)
+        const signed = await presignFor(gameId, method, request.log)
+        return reply
+          .header('X-Replay-Delivery', 'redirect')
+          .header('Cache-Control', cacheControlFor(signed.expiresAt, new Date(), storage.presignTtlSeconds))
+          .redirect(signed.url, 302)
+      }
+    })
+  }
+
+  fastify.get('/games/:gameId/replay/url', {
+    schema: { params: GameIdParams, response: { 200: ReplayUrlBody, ...errorResponses } }
+  }, async function replayUrl (request, reply) {
+    const gameId = parseGameId(request.params.gameId)
+    const signed = await presignFor(gameId, 'GET', request.log)
+    reply
+      .header('X-Replay-Delivery', 'redirect')
+      .header('Cache-Control', cacheControlFor(signed.expiresAt, new Date(), storage.presignTtlSeconds))
+    return {
+      url: signed.url,
+      method: 'GET' as const,
+      expiresAt: signed.expiresAt.toISOString(),
+      streamUrl: `/games/${gameId}/replay/stream`
+    }
+  })
+}
+
+export default replayRoutes

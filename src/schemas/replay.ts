@@ -1,0 +1,8 @@
+import { Type } from 'typebox'
+
+export const ReplayUrlBody = Type.Object({
+  url: Type.String({ description: 'A presigned GET URL of the replay object' }),
+  method: Type.Literal('GET'),
+  expiresAt: Type.String({ format: 'date-time', description: 'When the URL stops working (UTC)' }),
+  streamUrl: Type.String({ description: 'The fallback route that streams the replay through this service (a relative path)' })
+})

@@ -1,0 +1,66 @@
+// The only file that listens: reads the settings, opens the backends, serves,
+// and shuts down cleanly on SIGTERM or SIGINT.
+import closeWithGrace from 'close-with-grace'
+import type { Kysely } from 'kysely'
+import { buildApp } from './app.js'
+import { ConfigError, parseConfig, redactUrl, type Config } from './config.js'
+import { connectPostgres, type Database } from './db/database.js'
+import { localBanner, startLocalBackends } from './local/local-mode.js'
+import { ReplayStorage } from './storage/replay-storage.js'
+
+interface Backends {
+  db: Kysely<Database>
+  storage: ReplayStorage
+  close: () => Promise<void>
+  banner?: (serviceUrl: string) => string
+}
+
+async function openBackends (config: Config): Promise<Backends> {
+  if (config.mode === 'local') {
+    const local = await startLocalBackends(config)
+    return { ...local, banner: (serviceUrl) => localBanner(serviceUrl, local) }
+  }
+  const db = connectPostgres({ url: config.databaseUrl as string, timeoutMs: config.databaseTimeoutMs })
+  const storage = new ReplayStorage({ s3: config.s3, presignTtlSeconds: config.presignTtlSeconds })
+  return {
+    db,
+    storage,
+    close: async () => {
+      storage.close()
+      await db.destroy()
+    }
+  }
+}
+
+async function main (): Promise<void> {
+  let config: Config
+  try {
+    config = parseConfig(process.env)
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    process.stderr.write(`replay-gate cannot start. ${error.message}\nSee .env.example for every setting.\n`)
+    process.exit(1)
+  }
+
+  const backends = await openBackends(config)
+  const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: { level: config.logLevel } })
+  app.addHook('onClose', async function closeBackends () { await backends.close() })
+
+  closeWithGrace({ delay: 10_000 }, async function shutDown ({ signal, err }) {
+    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down')
+    await app.close()
+  })
+
+  await app.listen({ port: config.port, host: config.host })
+  if (config.mode === 'configured') {
+    app.log.info({ database: redactUrl(config.databaseUrl as string), bucket: config.s3.bucket, endpoint: config.s3.endpoint ?? 'AWS' }, 'serving replays')
+  }
+  const address = app.server.address()
+  if (backends.banner !== undefined && address !== null && typeof address === 'object') {
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    process.stdout.write(backends.banner(`http://${host}:${address.port}`))
+  }
+}
+
+await main()

@@ -1,0 +1,19 @@
+// The package ships no types; this covers what the emulator wrapper uses.
+declare module '@20minutes/s3rver' {
+  import type { AddressInfo } from 'node:net'
+  interface S3rverOptions {
+    address?: string
+    port?: number
+    silent?: boolean
+    directory?: string
+    vhostBuckets?: boolean
+    resetOnClose?: boolean
+    allowMismatchedSignatures?: boolean
+    configureBuckets?: Array<{ name: string, configs?: Array<string | Buffer> }>
+  }
+  export default class S3rver {
+    constructor (options?: S3rverOptions)
+    run (): Promise<AddressInfo>
+    close (): Promise<void>
+  }
+}
