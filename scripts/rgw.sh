@@ -28,7 +28,7 @@ alive_pids() {
   for f in "$DIR"/pids/*.pid; do
     [[ -f $f ]] || continue
     pid=$(<"$f")
-    read -r st comm < <(ps -o stat=,comm= -p "$pid" 2>/dev/null) || continue
+    read -r st comm < <(ps -o stat=,comm= -p "$pid" 2>/dev/null || true) || continue
     # Only live daemons of ours: skip zombies, and never kill a recycled pid.
     if [[ $st != Z* && $comm =~ ^(ceph-mon|ceph-osd|radosgw)$ ]]; then echo "$pid"; fi
   done
@@ -56,6 +56,7 @@ stop() {
 }
 
 fail() {
+  [[ $BASHPID == "$$" ]] || exit 1 # in a $(...) subshell: let the main shell report
   trap - ERR INT TERM
   log "FAILED: $*"
   local f
@@ -69,6 +70,7 @@ wait_for() {
   local what=$1; shift
   until "$@" >/dev/null 2>&1; do
     ((SECONDS < DEADLINE)) || fail "timed out waiting for $what"
+    (($(alive_pids | wc -l) == $(ls "$DIR/pids" | wc -l))) || fail "a daemon died while waiting for $what"
     sleep 0.5
   done
   log "$what: ok (${SECONDS}s)"
@@ -77,7 +79,8 @@ wait_for() {
 # Daemons run in the foreground (-f) in their own session so they survive this shell.
 spawn() {
   local name=$1; shift
-  setsid "$@" -f -c "$CONF" >"$DIR/log/$name.out" 2>&1 </dev/null &
+  # 3>&-: a daemon holding the export-lines fd would make `$(rgw.sh start)` wait forever.
+  setsid "$@" -f -c "$CONF" >"$DIR/log/$name.out" 2>&1 </dev/null 3>&- &
   echo $! >"$DIR/pids/$name.pid"
   disown $! # no "Killed" job notices when fail() stops them
 }
@@ -103,7 +106,7 @@ mon host = [v2:127.0.0.1:$MON_PORT]
 public addr = 127.0.0.1
 cluster addr = 127.0.0.1
 ms bind ipv6 = false
-# Tests only: no cephx. Without a key the mon still needs its keyring (below).
+# Tests only: no cephx (ceph-mon --mkfs still wants a mon. keyring, made below).
 auth cluster required = none
 auth service required = none
 auth client required = none

@@ -3,7 +3,7 @@
 import closeWithGrace from 'close-with-grace'
 import type { Kysely } from 'kysely'
 import { buildApp } from './app.js'
-import { ConfigError, parseConfig, redactUrl, type Config } from './config.js'
+import { parseConfig, redactUrl, type Config } from './config.js'
 import { connectPostgres, type Database } from './db/database.js'
 import { localBanner, startLocalBackends } from './local/local-mode.js'
 import { ReplayStorage } from './storage/replay-storage.js'
@@ -37,30 +37,35 @@ async function main (): Promise<void> {
   try {
     config = parseConfig(process.env)
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error
-    process.stderr.write(`replay-gate cannot start. ${error.message}\nSee .env.example for every setting.\n`)
-    process.exit(1)
+    // parseConfig throws only ConfigError, whose message lists every bad setting.
+    fail(`${(error as Error).message}\nSee .env.example for every setting.`)
   }
 
-  const backends = await openBackends(config)
+  let backends: Backends
+  try {
+    backends = await openBackends(config)
+  } catch (error) {
+    fail(`its backends did not open: ${(error as Error).message}`)
+  }
   const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: { level: config.logLevel } })
   app.addHook('onClose', async function closeBackends () { await backends.close() })
 
   closeWithGrace({ delay: 10_000 }, async function shutDown ({ signal, err }) {
-    if (err !== undefined) app.log.error({ err }, 'shutting down after an error')
-    else app.log.info({ signal }, 'shutting down')
+    app.log.warn({ signal, err }, 'shutting down')
     await app.close()
   })
 
   await app.listen({ port: config.port, host: config.host })
-  if (config.mode === 'configured') {
-    app.log.info({ database: redactUrl(config.databaseUrl as string), bucket: config.s3.bucket, endpoint: config.s3.endpoint ?? 'AWS' }, 'serving replays')
+  if (backends.banner !== undefined) {
+    process.stdout.write(backends.banner(app.listeningOrigin))
+  } else {
+    app.log.info({ database: redactUrl(config.databaseUrl as string), bucket: config.s3.bucket, endpoint: config.s3.endpoint }, 'serving replays')
   }
-  const address = app.server.address()
-  if (backends.banner !== undefined && address !== null && typeof address === 'object') {
-    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    process.stdout.write(backends.banner(`http://${host}:${address.port}`))
-  }
+}
+
+function fail (reason: string): never {
+  process.stderr.write(`replay-gate cannot start: ${reason}\n`)
+  process.exit(1)
 }
 
 await main()

@@ -26,7 +26,8 @@ export interface DownloadHeaders {
 
 /** `json` for `replay.json`, `json.gz` for `r.json.gz`, '' when there is none usable. */
 export function replayExtension (replayFile: string): string {
-  const parts = replayFile.split('.').slice(1) // a leading dot (".hidden") is not an extension
+  // A leading dot (".hidden") marks a hidden file, not an extension.
+  const parts = replayFile.replace(/^\.+/, '').split('.').slice(1)
   const last = parts.at(-1)
   if (last === undefined || !EXTENSION_PART.test(last)) return ''
   const before = parts.at(-2)
@@ -39,7 +40,7 @@ export function replayExtension (replayFile: string): string {
 export function downloadHeaders (gameId: string, replayFile: string): DownloadHeaders {
   const extension = replayExtension(replayFile)
   const name = extension === '' ? `game-${gameId}.replay` : `game-${gameId}.replay.${extension}`
-  const type = CONTENT_TYPES[extension.split('.').at(-1)?.toLowerCase() ?? '']
+  const type = CONTENT_TYPES[extension.slice(extension.lastIndexOf('.') + 1).toLowerCase()]
   return { contentDisposition: attachment(name, `game-${gameId}.replay`), contentType: type }
 }
 

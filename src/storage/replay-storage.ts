@@ -72,7 +72,7 @@ export class ReplayStorage {
   async probe (timeoutMs: number): Promise<StorageProbe> {
     try {
       const result = await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: AbortSignal.timeout(timeoutMs) })
-      return { ok: true, status: result.$metadata.httpStatusCode ?? 200 }
+      return { ok: true, status: result.$metadata.httpStatusCode }
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
       if (status !== undefined) return { ok: true, status }
@@ -89,5 +89,5 @@ export class ReplayStorage {
 function describeNetworkError (error: unknown): string {
   const { name, code, message } = error as { name?: string, code?: string, message?: string }
   if (name === 'TimeoutError' || name === 'AbortError') return 'no answer in time'
-  return code ?? message ?? String(error)
+  return [code, message].filter((part) => part !== undefined && part !== '').join(': ')
 }

@@ -1,0 +1,200 @@
+import { randomBytes, createHash } from 'node:crypto'
+import t from 'tap'
+import { buildTestApp, describeBackends, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex')
+
+t.comment(`backends: ${describeBackends()}`)
+
+const db = await openTestDatabase(t)
+const bucket = await openTestBucket(t)
+const replay = randomBytes(256 * 1024 + 17)
+await db.insertInto('games').values([
+  { id: '42', game_folder: 'season-1/game-42', replay_file: 'replay.json' },
+  { id: '43', game_folder: 'season-1/game-43', replay_file: null },
+  { id: '44', game_folder: 'season-1/game-44', replay_file: 'gone.bin' },
+  { id: '45', game_folder: '../other-tenant', replay_file: 'secret.json' },
+  { id: '9007199254740991', game_folder: 'edge', replay_file: 'max.fafreplay' }
+]).execute()
+await bucket.put('season-1/game-42/replay.json', replay, 'application/octet-stream')
+await bucket.put('edge/max.fafreplay', 'largest id', 'application/x-replay')
+
+const storage = bucket.storage()
+const app = await buildTestApp(t, { config: testConfig(), db, storage })
+const base = await listen(app)
+
+t.test('GET follows the 302 to the stored bytes', async (t) => {
+  const first = await fetch(`${base}/games/42/replay`, { redirect: 'manual' })
+  t.equal(first.status, 302)
+  t.equal(first.headers.get('x-replay-delivery'), 'redirect')
+  t.match(first.headers.get('cache-control'), /^private, max-age=\d+$/)
+  const maxAge = Number(/max-age=(\d+)/.exec(first.headers.get('cache-control') ?? '')?.[1])
+  t.ok(maxAge > 0 && maxAge <= 300, `max-age ${maxAge} is within the URL's validity`)
+  const location = new URL(first.headers.get('location') ?? '')
+  t.equal(location.origin, new URL(bucket.s3.publicEndpoint as string).origin, 'points at the public endpoint')
+
+  const followed = await fetch(`${base}/games/42/replay`)
+  t.equal(followed.status, 200)
+  t.equal(sha256(Buffer.from(await followed.arrayBuffer())), sha256(replay), 'the same bytes as stored')
+  t.equal(followed.headers.get('content-disposition'), 'attachment; filename="game-42.replay.json"')
+  t.equal(followed.headers.get('content-type'), 'application/json', 'the type asked for overrides the stored one')
+})
+
+t.test('an object without a known extension keeps its stored type', async (t) => {
+  const res = await fetch(`${base}/games/9007199254740991/replay`)
+  t.equal(res.status, 200)
+  t.equal(await res.text(), 'largest id')
+  t.equal(res.headers.get('content-type'), 'application/x-replay')
+  t.equal(res.headers.get('content-disposition'), 'attachment; filename="game-9007199254740991.replay.fafreplay"')
+})
+
+t.test('HEAD is redirected to a URL signed for HEAD, and S3 answers 200', async (t) => {
+  const first = await fetch(`${base}/games/42/replay`, { method: 'HEAD', redirect: 'manual' })
+  t.equal(first.status, 302)
+  t.equal(first.headers.get('x-replay-delivery'), 'redirect')
+  const followed = await fetch(`${base}/games/42/replay`, { method: 'HEAD' })
+  t.equal(followed.status, 200)
+  t.equal(followed.headers.get('content-length'), String(replay.length))
+  t.equal(followed.headers.get('content-disposition'), 'attachment; filename="game-42.replay.json"')
+
+  const getUrl = (await fetch(`${base}/games/42/replay`, { redirect: 'manual' })).headers.get('location') ?? ''
+  t.equal((await fetch(getUrl, { method: 'HEAD' })).status, 403, 'a GET-signed URL is refused for HEAD: the signature covers the method')
+})
+
+t.test('/replay/url answers the signed URL as JSON', async (t) => {
+  const before = Date.now()
+  const res = await app.inject({ url: '/games/42/replay/url' })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['x-replay-delivery'], 'redirect')
+  const body = res.json()
+  t.same(Object.keys(body).sort(), ['expiresAt', 'method', 'streamUrl', 'url'])
+  t.equal(body.method, 'GET')
+  t.equal(body.streamUrl, '/games/42/replay/stream')
+  t.match(body.expiresAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z$/)
+  const expiresIn = (Date.parse(body.expiresAt) - before) / 1000
+  t.ok(expiresIn > 298 && expiresIn <= 300, `expires in the TTL (${expiresIn} s)`)
+  const download = await fetch(body.url)
+  t.equal(download.status, 200)
+  t.equal(sha256(Buffer.from(await download.arrayBuffer())), sha256(replay))
+})
+
+t.test('S3 refuses an expired URL and a tampered one', async (t) => {
+  const shortLived = await buildTestApp(t, { config: testConfig({ presignTtlSeconds: 1 }), db, storage: bucket.storage({ presignTtlSeconds: 1 }) })
+  const res = await shortLived.inject({ url: '/games/42/replay' })
+  t.equal(res.statusCode, 302)
+  t.equal(res.headers['cache-control'], 'no-store', 'a URL this short-lived is not cached')
+  const location = res.headers.location as string
+  t.equal(new URL(location).searchParams.get('X-Amz-Expires'), '1')
+  await new Promise((resolve) => setTimeout(resolve, 2500))
+  t.equal((await fetch(location)).status, 403, 'expired')
+
+  const fresh = (await app.inject({ url: '/games/42/replay' })).headers.location as string
+  const url = new URL(fresh)
+  const signature = url.searchParams.get('X-Amz-Signature') ?? ''
+  url.searchParams.set('X-Amz-Signature', `${signature.slice(0, -1)}${signature.endsWith('0') ? '1' : '0'}`)
+  t.equal((await fetch(url)).status, 403, 'signature changed')
+  const otherKey = new URL(fresh)
+  otherKey.pathname = otherKey.pathname.replace('game-42/replay.json', 'game-42/replay.jsoN')
+  t.equal((await fetch(otherKey)).status, 403, 'key changed')
+  const otherDisposition = new URL(fresh)
+  otherDisposition.searchParams.set('response-content-disposition', 'inline')
+  t.equal((await fetch(otherDisposition)).status, 403, 'response override changed')
+  t.equal((await fetch(fresh)).status, 200, 'the untouched URL still works')
+})
+
+t.test('the id rule: anything but plain decimal 1..2^53-1 is a 400', async (t) => {
+  const bad = ['0', '01', '-1', '+1', 'abc', '1.5', '1e3', '0x10', '9007199254740992', '99999999999999999999',
+    '%201', '1%20', '%E2%91%A0', '1%2F2', '١٢', 'x'.repeat(8192), '9'.repeat(8192)]
+  for (const id of bad) {
+    for (const suffix of ['', '/url']) {
+      const res = await app.inject({ url: `/games/${id}/replay${suffix}` })
+      const label = `${id.length > 20 ? `${id.slice(0, 8)}… (${id.length} chars)` : id}${suffix}`
+      t.equal(res.statusCode, 400, label)
+      t.same(res.json(), {
+        statusCode: 400,
+        code: 'INVALID_GAME_ID',
+        error: 'Bad Request',
+        message: 'A game id is a decimal number from 1 to 9007199254740991, without sign, leading zeros or spaces'
+      }, label)
+    }
+  }
+  const head = await app.inject({ method: 'HEAD', url: '/games/1e3/replay' })
+  t.equal(head.statusCode, 400)
+  t.equal(head.body, '', 'a HEAD answer has no body')
+  t.equal((await app.inject({ url: '/games/%34%32/replay' })).statusCode, 302, 'percent-decoded digits are a valid id')
+})
+
+t.test('each 4xx and 5xx of the table, as JSON with its code', async (t) => {
+  const cases: Array<[string, number, string]> = [
+    ['/games/7/replay', 404, 'GAME_NOT_FOUND'],
+    ['/games/7/replay/url', 404, 'GAME_NOT_FOUND'],
+    ['/games/43/replay', 404, 'REPLAY_NOT_AVAILABLE'],
+    ['/games/43/replay/url', 404, 'REPLAY_NOT_AVAILABLE'],
+    ['/games/45/replay', 500, 'INVALID_REPLAY_KEY'],
+    ['/games/45/replay/url', 500, 'INVALID_REPLAY_KEY'],
+    ['/games/42/replay/', 404, 'ROUTE_NOT_FOUND'],
+    ['/nothing-here', 404, 'ROUTE_NOT_FOUND']
+  ]
+  for (const [url, status, code] of cases) {
+    const res = await app.inject({ url })
+    t.equal(res.statusCode, status, url)
+    t.match(res.headers['content-type'], /^application\/json/, url)
+    const body = res.json()
+    t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], url)
+    t.equal(body.code, code, url)
+    t.equal(body.statusCode, status, url)
+  }
+  const post = await app.inject({ method: 'POST', url: '/games/42/replay' })
+  t.equal(post.statusCode, 404)
+  t.equal(post.json().code, 'ROUTE_NOT_FOUND')
+  const head = await app.inject({ method: 'HEAD', url: '/games/7/replay' })
+  t.equal(head.statusCode, 404)
+  t.equal(head.body, '')
+})
+
+t.test('an unsafe key is logged and never signed', async (t) => {
+  const lines: string[] = []
+  const logged = await buildTestApp(t, {
+    config: testConfig(),
+    db,
+    storage,
+    logger: { level: 'error', stream: { write: (line: string) => { lines.push(line) } } }
+  })
+  const res = await logged.inject({ url: '/games/45/replay' })
+  t.equal(res.statusCode, 500)
+  t.notOk(res.headers.location)
+  t.notMatch(res.body, /other-tenant|X-Amz/, 'the body does not reveal the stored name')
+  const entry = lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'refusing to sign an unsafe replay key')
+  t.match(entry, { gameId: '45', gameFolder: '../other-tenant', reason: /"\.\." segment/ })
+})
+
+t.test('a game whose object is missing still redirects: S3 answers the 404', async (t) => {
+  const res = await fetch(`${base}/games/44/replay`)
+  t.equal(res.status, 404)
+})
+
+t.test('CORS: the 302 carries Access-Control-Allow-Origin for an allowed origin only', async (t) => {
+  const cors = await buildTestApp(t, { config: testConfig({ corsOrigins: ['http://allowed.test:8080'] }), db, storage })
+  const allowed = await cors.inject({ url: '/games/42/replay', headers: { origin: 'http://allowed.test:8080' } })
+  t.equal(allowed.statusCode, 302)
+  t.equal(allowed.headers['access-control-allow-origin'], 'http://allowed.test:8080')
+  t.match(allowed.headers.vary, /Origin/)
+  t.match(allowed.headers['access-control-expose-headers'], /X-Replay-Delivery/)
+  const other = await cors.inject({ url: '/games/42/replay', headers: { origin: 'http://evil.test' } })
+  t.equal(other.statusCode, 302)
+  t.notOk(other.headers['access-control-allow-origin'])
+  const error = await cors.inject({ url: '/games/7/replay', headers: { origin: 'http://allowed.test:8080' } })
+  t.equal(error.headers['access-control-allow-origin'], 'http://allowed.test:8080', 'errors are readable by the page too')
+  const preflight = await cors.inject({
+    method: 'OPTIONS',
+    url: '/games/42/replay',
+    headers: { origin: 'http://allowed.test:8080', 'access-control-request-method': 'GET' }
+  })
+  t.equal(preflight.statusCode, 204)
+  t.equal(preflight.headers['access-control-allow-origin'], 'http://allowed.test:8080')
+
+  const wildcard = await buildTestApp(t, { config: testConfig({ corsOrigins: '*' }), db, storage })
+  t.equal((await wildcard.inject({ url: '/games/42/replay', headers: { origin: 'null' } })).headers['access-control-allow-origin'], '*')
+  t.notOk((await app.inject({ url: '/games/42/replay', headers: { origin: 'http://allowed.test:8080' } })).headers['access-control-allow-origin'],
+    'no CORS headers at all when CORS_ORIGINS is unset')
+})

@@ -1,0 +1,69 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { demoReplay } from '../src/local/demo-seed.js'
+import { closedPort } from './support/silent-server.js'
+import { spawnEntry } from './support/spawn-service.js'
+
+t.test('a bad setting stops the start with a message that names it', async (t) => {
+  const service = spawnEntry('server.ts', { PORT: 'eighty', PRESIGN_TTL_SECONDS: '0' })
+  const { code } = await service.exited
+  t.equal(code, 1)
+  t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:/)
+  t.match(service.stderr(), /PORT must be a whole number from 0 to 65535; got "eighty"/)
+  t.match(service.stderr(), /PRESIGN_TTL_SECONDS must be a whole number from 1 to 604800; got "0"/)
+})
+
+t.test('only one of DATABASE_URL and S3_BUCKET: the start fails and says which is missing', async (t) => {
+  const service = spawnEntry('server.ts', { DATABASE_URL: 'postgres://127.0.0.1:5432/x' })
+  t.equal((await service.exited).code, 1)
+  t.match(service.stderr(), /S3_BUCKET is missing/)
+})
+
+t.test('a local data folder that cannot be used stops the start with a message', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-local-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  // The bucket's folder is taken by a file, so the emulator cannot create it.
+  await mkdir(join(dataDir, 's3'))
+  await writeFile(join(dataDir, 's3', 'replays'), 'not a folder')
+  const service = spawnEntry('server.ts', { PORT: '0', LOCAL_DATA_DIR: dataDir })
+  t.equal((await service.exited).code, 1)
+  t.match(service.stderr(), /replay-gate cannot start: its backends did not open: /)
+})
+
+t.test('no configuration: local mode serves the demo game, and SIGTERM stops it cleanly', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-local-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  for (const round of ['first start', 'restart on the same data']) {
+    const service = spawnEntry('server.ts', { PORT: '0', LOCAL_DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
+    const [, url] = await service.waitFor(/curl -sL (http:\/\/127\.0\.0\.1:\d+\/games\/1\/replay) /)
+    t.match(service.stdout(), /local mode/, round)
+    const res = await fetch(url as string)
+    t.equal(res.status, 200, round)
+    t.same(Buffer.from(await res.arrayBuffer()), demoReplay(), `${round}: the demo replay`)
+    service.child.kill('SIGTERM')
+    t.same(await service.exited, { code: 0, signal: null }, `${round}: exits 0 on SIGTERM`)
+  }
+})
+
+t.test('configured mode starts without reaching its backends, and reports them unready', async (t) => {
+  const port = await closedPort()
+  const service = spawnEntry('server.ts', {
+    PORT: '0',
+    DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${port}/games`,
+    DATABASE_TIMEOUT_MS: '500',
+    S3_BUCKET: 'replays',
+    S3_ENDPOINT: `http://127.0.0.1:${port}`,
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'secret'
+  })
+  const [, base] = await service.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
+  await service.waitFor(/serving replays/)
+  t.notMatch(service.stdout(), /hunter2/, 'the database password is not logged')
+  t.equal((await fetch(`${base as string}/healthz`)).status, 200)
+  t.equal((await fetch(`${base as string}/readyz`)).status, 503)
+  t.equal((await fetch(`${base as string}/games/1/replay`)).status, 503)
+  service.child.kill('SIGINT')
+  t.same(await service.exited, { code: 0, signal: null })
+})
