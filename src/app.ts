@@ -28,7 +28,8 @@ export async function buildApp ({ config, db, storage, logger = false }: AppOpti
     logger,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     // The service sits behind proxies it does not know: take nothing from Host or X-Forwarded-*.
-    trustProxy: false
+    trustProxy: false,
+    frameworkErrors: handleFrameworkError
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.setErrorHandler(handleError)
@@ -48,13 +49,26 @@ export async function buildApp ({ config, db, storage, logger = false }: AppOpti
   return app
 }
 
+const REPLAY_ROUTE = /^\/games\/[^/]*\/replay(?:\/url|\/stream)?$/
+
+/** Malformed percent-encoding never reaches a route: in a game id it is still a bad id. */
+function handleFrameworkError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const path = request.url.split('?')[0] as string
+  if (REPLAY_ROUTE.test(path)) {
+    sendError(reply, new InvalidGameId())
+    return
+  }
+  sendError(reply, { statusCode: error.statusCode as number, code: error.code, message: 'The request URL is not valid' })
+}
+
 function handleNotFound (request: FastifyRequest, reply: FastifyReply): void {
-  const path = request.url.split('?')[0] ?? ''
+  const path = request.url.split('?')[0] as string
   sendError(reply, new RouteNotFound(request.method, path.length > 200 ? `${path.slice(0, 200)}…` : path))
 }
 
 function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  if (error.validation !== undefined && error.validationContext === 'params') {
+  // Only the game id has a schema: a failed validation is a bad id.
+  if (error.validation !== undefined) {
     sendError(reply, new InvalidGameId())
     return
   }
@@ -64,19 +78,20 @@ function handleError (error: FastifyError, request: FastifyRequest, reply: Fasti
   }
   // A 5xx that is not one of ours says nothing of its cause to the client.
   const safe = status < 500 || isContractError(error)
-  sendError(reply, safe ? error : { statusCode: 500, code: 'INTERNAL_ERROR', message: 'Something went wrong on our side' })
+  sendError(reply, safe
+    ? { statusCode: status, code: error.code, message: error.message }
+    : { statusCode: 500, code: 'INTERNAL_ERROR', message: 'Something went wrong on our side' })
 }
 
-function sendError (reply: FastifyReply, error: { statusCode?: number, code?: string, message: string }): void {
-  const statusCode = error.statusCode ?? 500
+function sendError (reply: FastifyReply, { statusCode, code, message }: { statusCode: number, code: string, message: string }): void {
   reply
     .code(statusCode)
     .header('Cache-Control', 'no-store')
     .type('application/json; charset=utf-8')
     .send({
       statusCode,
-      code: error.code ?? STATUS_CODES[statusCode]?.toUpperCase().replace(/[^A-Z]+/g, '_') ?? 'ERROR',
-      error: STATUS_CODES[statusCode] ?? 'Error',
-      message: error.message
+      code,
+      error: STATUS_CODES[statusCode] as string,
+      message
     })
 }

@@ -13,7 +13,8 @@ export async function migrateToLatest (db: Kysely<Database>): Promise<MigrationR
   const { error, results = [] } = await migrator.migrateToLatest()
   if (error !== undefined) {
     const failed = results.find((r) => r.status === 'Error')
-    const cause = error instanceof Error ? error.message : String(error)
+    // Kysely passes on what the driver threw: always an Error.
+    const cause = (error as Error).message
     throw new Error(`migration ${failed?.migrationName ?? '(none started)'} failed: ${cause}`, { cause: error })
   }
   return results

@@ -37,6 +37,15 @@ t.test('/readyz: 503 within seconds when the database does not answer', async (t
   }
 })
 
+t.test('/readyz gives up on a database query after its own short timeout', async (t) => {
+  const hung = connectPostgres({ url: `postgres://127.0.0.1:${await silentPort(t)}/x`, timeoutMs: 3000 })
+  t.teardown(() => hung.destroy())
+  const app = await buildTestApp(t, { config: testConfig({ databaseTimeoutMs: 300 }), db: hung, storage })
+  const res = await app.inject({ url: '/readyz' })
+  t.equal(res.statusCode, 503)
+  t.match(res.json(), { checks: { database: { ok: false, error: 'no answer in time' } } })
+})
+
 t.test('/readyz: 503 when S3 gives no HTTP answer at all', async (t) => {
   for (const port of [await closedPort(), await silentPort(t)]) {
     const unreachable = bucket.storage({ s3: { endpoint: `http://127.0.0.1:${port}` } })

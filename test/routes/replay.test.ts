@@ -122,6 +122,14 @@ t.test('the id rule: anything but plain decimal 1..2^53-1 is a 400', async (t) =
   t.equal(head.statusCode, 400)
   t.equal(head.body, '', 'a HEAD answer has no body')
   t.equal((await app.inject({ url: '/games/%34%32/replay' })).statusCode, 302, 'percent-decoded digits are a valid id')
+  for (const url of ['/games/%zz/replay', '/games/%/replay/url', '/games/%E0%A4%A/replay']) {
+    const res = await app.inject({ url })
+    t.equal(res.statusCode, 400, url)
+    t.equal(res.json().code, 'INVALID_GAME_ID', `${url}: malformed percent-encoding is a bad id too`)
+  }
+  const elsewhere = await app.inject({ url: '/%zz' })
+  t.same(elsewhere.json(), { statusCode: 400, code: 'FST_ERR_BAD_URL', error: 'Bad Request', message: 'The request URL is not valid' },
+    'a malformed URL elsewhere is a 400 with a stable code, not echoed back')
 })
 
 t.test('each 4xx and 5xx of the table, as JSON with its code', async (t) => {
@@ -144,6 +152,8 @@ t.test('each 4xx and 5xx of the table, as JSON with its code', async (t) => {
     t.equal(body.code, code, url)
     t.equal(body.statusCode, status, url)
   }
+  const long = await app.inject({ url: `/${'a'.repeat(5000)}` })
+  t.equal(long.json().message, `No route GET /${'a'.repeat(199)}…`, 'a long path is not echoed back whole')
   const post = await app.inject({ method: 'POST', url: '/games/42/replay' })
   t.equal(post.statusCode, 404)
   t.equal(post.json().code, 'ROUTE_NOT_FOUND')

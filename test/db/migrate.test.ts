@@ -1,0 +1,69 @@
+import { Migrator, sql } from 'kysely'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { connectPGlite } from '../../src/db/database.js'
+import { findReplay } from '../../src/db/games.js'
+import { migrateToLatest } from '../../src/db/migrate.js'
+import { migrations } from '../../src/db/migrations/index.js'
+import { openTestDatabase } from '../helper.js'
+import { spawnEntry } from '../support/spawn-service.js'
+
+t.test('the games table: bigint ids up to 2^53 - 1, a nullable replay file', async (t) => {
+  const db = await openTestDatabase(t)
+  t.same(await migrateToLatest(db), [], 'a second run has nothing to do')
+  await db.insertInto('games').values([
+    { id: '9007199254740991', game_folder: 'f', replay_file: 'r.json' },
+    { id: '2', game_folder: 'g', replay_file: null }
+  ]).execute()
+  t.same(await findReplay(db, '9007199254740991'), { game_folder: 'f', replay_file: 'r.json' })
+  t.same(await findReplay(db, '2'), { game_folder: 'g', replay_file: null })
+  t.equal(await findReplay(db, '3'), undefined)
+  await t.rejects(db.insertInto('games').values({ id: '4', game_folder: null as unknown as string, replay_file: null }).execute(),
+    'game_folder is required')
+})
+
+t.test('every migration can be undone', async (t) => {
+  const db = await connectPGlite(undefined)
+  t.teardown(() => db.destroy())
+  await migrateToLatest(db)
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: 'replay_gate_migrations',
+    migrationLockTableName: 'replay_gate_migrations_lock'
+  })
+  const { error, results } = await migrator.migrateDown()
+  t.equal(error, undefined)
+  t.match(results, [{ migrationName: '2026-11-26T00-00-00-create-games', direction: 'Down', status: 'Success' }])
+  const { rows } = await sql<{ name: string | null }>`select to_regclass('games')::text as name`.execute(db)
+  t.same(rows, [{ name: null }], 'the table is gone')
+})
+
+t.test('a failing migration is an error that names it', async (t) => {
+  const db = await connectPGlite(undefined)
+  t.teardown(() => db.destroy())
+  await db.schema.createTable('games').addColumn('id', 'integer').execute()
+  await t.rejects(migrateToLatest(db), { message: /^migration 2026-11-26T00-00-00-create-games failed: .*already exists/ })
+})
+
+t.test('npm run db:migrate applies the migrations, once', async (t) => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-migrate-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const first = spawnEntry('db/migrate-cli.ts', { LOCAL_DATA_DIR: dataDir })
+  t.equal((await first.exited).code, 0)
+  t.match(first.stdout(), /Migration 2026-11-26T00-00-00-create-games: Success/)
+  const second = spawnEntry('db/migrate-cli.ts', { LOCAL_DATA_DIR: dataDir })
+  t.equal((await second.exited).code, 0)
+  t.match(second.stdout(), /already up to date/)
+})
+
+t.test('db:migrate against a database that does not answer fails with a message', async (t) => {
+  const run = spawnEntry('db/migrate-cli.ts', { DATABASE_URL: 'postgres://127.0.0.1:1/x', DATABASE_TIMEOUT_MS: '200' })
+  t.equal((await run.exited).code, 1)
+  t.match(run.stderr(), /db:migrate failed: /)
+  const bad = spawnEntry('db/migrate-cli.ts', { DATABASE_URL: 'mysql://x' })
+  t.equal((await bad.exited).code, 1)
+  t.match(bad.stderr(), /db:migrate failed: Invalid configuration:\n {2}- DATABASE_URL must be/)
+})
