@@ -15,8 +15,9 @@ const CONTENT_TYPES: Record<string, string> = {
   zip: 'application/zip'
 }
 
-// Letters and digits only: nothing that could break out of a quoted string.
-const EXTENSION_PART = /^[\p{L}\p{N}]{1,16}$/u
+// ASCII letters and digits only: nothing that could break out of a quoted
+// string, and a download name every S3 implementation signs alike.
+const EXTENSION_PART = /^[A-Za-z0-9]{1,16}$/
 
 export interface DownloadHeaders {
   contentDisposition: string
