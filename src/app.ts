@@ -10,6 +10,7 @@ import type { Database } from './db/database.js'
 import { InvalidGameId, isContractError, RouteNotFound } from './errors.js'
 import healthRoutes from './routes/health.js'
 import replayRoutes from './routes/replay.js'
+import replayStreamRoutes from './routes/replay-stream.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
 
 export interface AppOptions {
@@ -45,6 +46,7 @@ export async function buildApp ({ config, db, storage, logger = false }: AppOpti
   }
 
   await app.register(replayRoutes, { db, storage, keyPrefix: config.s3.keyPrefix })
+  await app.register(replayStreamRoutes, { db, storage, keyPrefix: config.s3.keyPrefix })
   await app.register(healthRoutes, { db, storage, checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
   return app
 }
@@ -74,7 +76,7 @@ function handleError (error: FastifyError, request: FastifyRequest, reply: Fasti
   }
   const status = error.statusCode ?? 500
   if (status >= 500) {
-    request.log.error({ err: error }, 'request failed')
+    request.log.error({ err: error, cause: error.cause }, 'request failed')
   }
   // A 5xx that is not one of ours says nothing of its cause to the client.
   const safe = status < 500 || isContractError(error)
@@ -84,6 +86,8 @@ function handleError (error: FastifyError, request: FastifyRequest, reply: Fasti
 }
 
 function sendError (reply: FastifyReply, { statusCode, code, message }: { statusCode: number, code: string, message: string }): void {
+  // An outage of the database or of S3 is usually over within seconds.
+  if (statusCode === 502 || statusCode === 503 || statusCode === 504) reply.header('Retry-After', '5')
   reply
     .code(statusCode)
     .header('Cache-Control', 'no-store')

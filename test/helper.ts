@@ -70,7 +70,7 @@ export interface TestS3 {
   s3: S3Config
   credentials: { accessKeyId: string, secretAccessKey: string }
   /** A storage on this bucket; `ttl` defaults to the contract's 300 s. */
-  storage: (options?: { presignTtlSeconds?: number, s3?: Partial<S3Config> }) => ReplayStorage
+  storage: (options?: { presignTtlSeconds?: number, s3?: Partial<S3Config>, credentials?: TestS3['credentials'] }) => ReplayStorage
   put: (key: string, body: Buffer | string, contentType?: string) => Promise<void>
 }
 
@@ -95,8 +95,8 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
     /* c8 ignore stop */
   }
   const made: ReplayStorage[] = []
-  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, s3: overrides = {} } = {}) => {
-    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, credentials })
+  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, s3: overrides = {}, credentials: who = credentials } = {}) => {
+    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, credentials: who })
     made.push(created)
     return created
   }

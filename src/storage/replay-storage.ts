@@ -35,6 +35,8 @@ export interface ReplayStorageOptions {
 export class ReplayStorage {
   readonly bucket: string
   readonly presignTtlSeconds: number
+  /** How long the streaming route waits for S3's first byte (connecting included). */
+  readonly firstByteTimeoutMs: number
   /** Talks to S3 from the service (S3_ENDPOINT). */
   readonly client: S3Client
   /** Never sends a request: it only signs URLs for the public endpoint. */
@@ -43,6 +45,7 @@ export class ReplayStorage {
   constructor ({ s3, presignTtlSeconds, credentials }: ReplayStorageOptions) {
     this.bucket = s3.bucket
     this.presignTtlSeconds = presignTtlSeconds
+    this.firstByteTimeoutMs = s3.firstByteTimeoutMs
     const common = { region: s3.region, forcePathStyle: s3.forcePathStyle, connectTimeoutMs: s3.connectTimeoutMs, credentials }
     this.client = createS3Client({ ...common, endpoint: s3.endpoint })
     this.presignClient = s3.publicEndpoint === s3.endpoint

@@ -28,6 +28,8 @@ export function createS3Client (options: S3ClientOptions): S3Client {
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: new NodeHttpHandler({
       connectionTimeout: options.connectTimeoutMs,
+      // No idle-socket timer: a download paused by a slow client is healthy.
+      socketTimeout: 0,
       httpAgent: new HttpAgent(agentOptions),
       httpsAgent: new HttpsAgent(agentOptions)
     })

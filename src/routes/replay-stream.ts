@@ -1,0 +1,117 @@
+// GET/HEAD /games/:gameId/replay/stream: the replay's bytes through the
+// service, for clients that cannot follow a cross-origin redirect. The S3
+// body is piped to the client with backpressure; nothing holds the object.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Kysely } from 'kysely'
+import { Type } from 'typebox'
+import type { Database } from '../db/database.js'
+import { parseGameId } from '../game-id.js'
+import { objectRequestFrom } from '../http/preconditions.js'
+import { locateReplay } from '../locate-replay.js'
+import { ErrorBody, GameIdParams } from '../schemas/common.js'
+import type { ReplayObject, ReplayStorage } from '../storage/replay-storage.js'
+import { getReplayObject, headReplayObject, ObjectNotSent, type ObjectMeta, type ReadOptions } from '../storage/replay-stream.js'
+
+export interface ReplayStreamRouteOptions {
+  db: Kysely<Database>
+  storage: ReplayStorage
+  keyPrefix: string
+}
+
+const schema = {
+  params: GameIdParams,
+  response: {
+    200: Type.Unknown({ description: 'The replay' }),
+    206: Type.Unknown({ description: 'The requested range of the replay' }),
+    304: Type.Null({ description: 'Not modified' }),
+    400: ErrorBody,
+    404: ErrorBody,
+    412: ErrorBody,
+    416: ErrorBody,
+    500: ErrorBody,
+    502: ErrorBody,
+    503: ErrorBody,
+    504: ErrorBody
+  }
+}
+
+const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { db, storage, keyPrefix }) {
+  async function prepare (rawGameId: string, request: FastifyRequest, reply: FastifyReply): Promise<{ object: ReplayObject, read: ReadOptions }> {
+    const gameId = parseGameId(rawGameId)
+    const object = await locateReplay({ db, keyPrefix, log: request.log }, gameId)
+    // Aborts the S3 request as soon as the client goes away, even before S3 answers.
+    const clientGone = new AbortController()
+    reply.raw.once('close', () => { if (!reply.raw.writableFinished) clientGone.abort() })
+    return { object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: clientGone.signal } }
+  }
+
+  fastify.route({
+    method: 'GET',
+    url: '/games/:gameId/replay/stream',
+    // Fastify's automatic HEAD would run this handler and pull the whole object from S3.
+    exposeHeadRoute: false,
+    schema,
+    handler: async function streamReplay (request, reply) {
+      const { object, read } = await prepare(request.params.gameId, request, reply)
+      try {
+        const { meta, body } = await getReplayObject(storage, read)
+        return reply.code(meta.status).headers(replayHeaders(object, meta)).send(body)
+      } catch (error) {
+        return notSent(error, reply)
+      }
+    }
+  })
+
+  fastify.route({
+    method: 'HEAD',
+    url: '/games/:gameId/replay/stream',
+    schema,
+    handler: async function headReplay (request, reply) {
+      const { object, read } = await prepare(request.params.gameId, request, reply)
+      try {
+        const meta = await headReplayObject(storage, read)
+        // Sent by hand: the body is empty but Content-Length must stay the object's.
+        reply.hijack()
+        reply.raw.writeHead(meta.status, replayHeaders(object, meta)).end()
+        return reply
+      } catch (error) {
+        return notSent(error, reply)
+      }
+    }
+  })
+}
+
+function replayHeaders (object: ReplayObject, meta: ObjectMeta): Record<string, string> {
+  const headers: Record<string, string> = {
+    // S3 always sends a type (binary/octet-stream when none was stored).
+    'content-type': (object.contentType ?? meta.contentType) as string,
+    'content-disposition': object.contentDisposition,
+    'accept-ranges': 'bytes',
+    'cache-control': 'private',
+    'x-replay-delivery': 'stream'
+  }
+  if (meta.contentLength !== undefined) headers['content-length'] = String(meta.contentLength)
+  if (meta.contentRange !== undefined) headers['content-range'] = meta.contentRange
+  if (meta.etag !== undefined) headers.etag = meta.etag
+  if (meta.lastModified !== undefined) headers['last-modified'] = meta.lastModified.toUTCString()
+  return headers
+}
+
+/** 304, 412 and 416 are answers, not failures; anything else goes to the error handler. */
+function notSent (error: unknown, reply: FastifyReply): FastifyReply {
+  if (!(error instanceof ObjectNotSent)) throw error
+  reply.header('x-replay-delivery', 'stream').header('cache-control', 'private')
+  if (error.etag !== undefined) reply.header('etag', error.etag)
+  if (error.lastModified !== undefined) reply.header('last-modified', error.lastModified)
+  if (error.status === 304) return reply.code(304).send()
+  if (error.status === 416) reply.header('content-range', `bytes */${error.size}`)
+  return reply.code(error.status).send(NOT_SENT_BODIES[error.status])
+}
+
+const NOT_SENT_BODIES = {
+  412: { statusCode: 412, code: 'PRECONDITION_FAILED', error: 'Precondition Failed', message: 'The replay does not match the request\'s conditions' },
+  416: { statusCode: 416, code: 'RANGE_NOT_SATISFIABLE', error: 'Range Not Satisfiable', message: 'The requested range is outside the replay' }
+} as const
+
+export default replayStreamRoutes

@@ -1,0 +1,56 @@
+import t from 'tap'
+import { ifRangeMatches, objectRequestFrom } from '../../src/http/preconditions.js'
+
+t.test('what goes to S3 from the request headers', async (t) => {
+  t.same(objectRequestFrom({}), {
+    ifMatch: undefined, ifNoneMatch: undefined, ifModifiedSince: undefined, ifUnmodifiedSince: undefined
+  })
+  t.match(objectRequestFrom({
+    range: 'bytes = 0-99',
+    'if-range': '"abc"',
+    'if-match': ' "abc" ',
+    'if-none-match': '*',
+    'if-modified-since': 'Wed, 21 Oct 2015 07:28:00 GMT',
+    'if-unmodified-since': 'Thu, 22 Oct 2015 07:28:00 GMT'
+  }), {
+    range: 'bytes=0-99',
+    ifRange: '"abc"',
+    ifMatch: '"abc"',
+    ifNoneMatch: '*',
+    ifModifiedSince: new Date('2015-10-21T07:28:00Z'),
+    ifUnmodifiedSince: new Date('2015-10-22T07:28:00Z')
+  })
+})
+
+t.test('ranges: one range passes; several, reversed or malformed ones mean the whole object', async (t) => {
+  for (const range of ['bytes=0-0', 'bytes=5-', 'bytes=-10', 'bytes=10-9999999999999999999999']) {
+    t.equal(objectRequestFrom({ range }).range, range, range)
+  }
+  for (const range of ['bytes=0-1,3-4', 'bytes=5-2', 'bytes=-', 'bytes=a-b', 'lines=0-1', 'bytes=0-1-2', '']) {
+    t.equal(objectRequestFrom({ range }).range, undefined, JSON.stringify(range))
+  }
+  t.equal(objectRequestFrom({ 'if-range': '"abc"' }).ifRange, undefined, 'If-Range without Range is dropped')
+})
+
+t.test('blank, repeated or unparseable headers are ignored', async (t) => {
+  const request = objectRequestFrom({
+    'if-match': '  ',
+    'if-none-match': ['"a"', '"b"'] as unknown as string,
+    'if-modified-since': 'last tuesday',
+    'if-unmodified-since': ''
+  })
+  t.same(request, { ifMatch: undefined, ifNoneMatch: undefined, ifModifiedSince: undefined, ifUnmodifiedSince: undefined })
+})
+
+t.test('If-Range compares a strong ETag exactly, or a date equal to Last-Modified', async (t) => {
+  const lastModified = new Date('2026-11-26T10:00:00Z')
+  t.equal(ifRangeMatches('"abc"', '"abc"', lastModified), true)
+  t.equal(ifRangeMatches('"abc"', '"abd"', lastModified), false)
+  t.equal(ifRangeMatches('"abc"', 'W/"abc"', lastModified), false, 'a weak ETag never matches')
+  t.equal(ifRangeMatches('"abc"', undefined, lastModified), false)
+  t.equal(ifRangeMatches('W/"abc"', '"abc"', lastModified), false)
+  t.equal(ifRangeMatches('Thu, 26 Nov 2026 10:00:00 GMT', '"abc"', lastModified), true)
+  t.equal(ifRangeMatches('Thu, 26 Nov 2026 10:00:01 GMT', '"abc"', lastModified), false)
+  t.equal(ifRangeMatches('Thu, 26 Nov 2026 10:00:00 GMT', '"abc"', undefined), false)
+  t.equal(ifRangeMatches('soon', '"abc"', lastModified), false)
+})
