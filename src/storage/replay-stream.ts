@@ -121,9 +121,15 @@ export async function translate (storage: ReplayStorage, error: S3Error, options
   const status = error.$metadata?.httpStatusCode
   const headers = error.$response?.headers ?? {}
   switch (status) {
-    case 304:
+    case 304: {
+      if (headers.etag !== undefined) return new ObjectNotSent(304, headers.etag, headers['last-modified'])
+      // Some servers (Ceph RGW, the emulator) send their 304 bare; a client
+      // revalidating its cache needs the validators, so they are looked up.
+      const meta = await headReplayObject(storage, { ...options, request: {} })
+      return new ObjectNotSent(304, meta.etag, meta.lastModified?.toUTCString())
+    }
     case 412:
-      return new ObjectNotSent(status, headers.etag, headers['last-modified'])
+      return new ObjectNotSent(412, headers.etag, headers['last-modified'])
     case 416: {
       // S3's 416 does not say how large the object is; the client needs it.
       const meta = await headReplayObject(storage, { ...options, request: {} })

@@ -15,6 +15,7 @@ const options = { gameId: '42', key: 'g/r.json', request: {}, signal: new AbortC
 t.test('304 and 412 keep the validators S3 sent with them', async (t) => {
   const notModified = await translate(storage, { $metadata: { httpStatusCode: 304 }, $response: { headers: { etag: '"e"', 'last-modified': 'Thu, 26 Nov 2026 10:00:00 GMT' } } }, options)
   t.match(notModified, new ObjectNotSent(304, '"e"', 'Thu, 26 Nov 2026 10:00:00 GMT'))
+  t.match(await translate(storage, { $metadata: { httpStatusCode: 412 }, $response: { headers: { etag: '"e"' } } }, options), { status: 412, etag: '"e"' })
   const failed = await translate(storage, { $metadata: { httpStatusCode: 412 } }, options)
   t.match(failed, { status: 412, etag: undefined, lastModified: undefined })
 })

@@ -1,0 +1,98 @@
+// The streaming route beside a direct presigned download and nginx, all
+// against the same S3 in one run, interleaved; and the service's memory.
+import { nginxBinary, startNginx, type Nginx } from './nginx.js'
+import { download, machine, median, MiB, openBenchDatabase, openBenchS3, startService, type Service } from './support.js'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const CONCURRENCY = 16
+const SIZES = { small: 1 * MiB, large: 50 * MiB, huge: 200 * MiB }
+const GAMES = { small: '1', large: '50', huge: '200' }
+
+type Mode = 'direct' | 'stream' | 'nginx'
+
+async function main (): Promise<void> {
+  const s3 = await openBenchS3()
+  const nginxPath = nginxBinary()
+  let db: Awaited<ReturnType<typeof openBenchDatabase>> | undefined
+  let service: Service | undefined
+  let nginx: Nginx | undefined
+  try {
+    for (const [name, size] of Object.entries(SIZES)) await s3.put(`bench/${name}.bin`, size)
+    db = await openBenchDatabase(Object.entries(GAMES).map(([name, id]) => ({ id, game_folder: 'bench', replay_file: `${name}.bin` })))
+    service = await startService({
+      DATABASE_URL: db.url,
+      S3_BUCKET: s3.bucket,
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: s3.region,
+      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey
+    })
+    if (nginxPath !== undefined) nginx = await startNginx(nginxPath, s3.endpoint)
+
+    console.log(`stream benchmark: ${s3.description}; ${db.description}; ${machine()}`)
+    console.log(`nginx: ${nginxPath === undefined ? 'not installed (apt-get install nginx-light), its rows are left out' : nginxPath}`)
+    const svc = service
+    const urlFor = async (mode: Mode, game: string): Promise<string> => {
+      if (mode === 'stream') return `${svc.url}/games/${game}/replay/stream`
+      const { url } = await (await fetch(`${svc.url}/games/${game}/replay/url`)).json() as { url: string }
+      return mode === 'direct' ? url : url.replace(s3.endpoint, (nginx as Nginx).url)
+    }
+    const run = async (mode: Mode, count: number): Promise<number> => {
+      const urls = await Promise.all(Array.from({ length: count }, async () => await urlFor(mode, GAMES.large)))
+      const started = performance.now()
+      const sizes = await Promise.all(urls.map(download))
+      const seconds = (performance.now() - started) / 1000
+      if (sizes.some((bytes) => bytes !== SIZES.large)) throw new Error(`${mode}: a download was short`)
+      return (count * SIZES.large / MiB) / seconds
+    }
+
+    const modes: Mode[] = nginx === undefined ? ['direct', 'stream'] : ['direct', 'stream', 'nginx']
+    await run('stream', 2) // warm-up: JIT, connection pools
+    const results = new Map<string, number[]>()
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const count of [1, CONCURRENCY]) {
+        for (const mode of round % 2 === 0 ? modes : [...modes].reverse()) {
+          const key = `${mode}/${count}`
+          results.set(key, [...(results.get(key) ?? []), await run(mode, count)])
+        }
+      }
+    }
+    const rate = (mode: Mode, count: number): number => median(results.get(`${mode}/${count}`) ?? [NaN])
+
+    // Memory: the service's RSS sampled while 16 downloads of 50 MiB run through it.
+    const peakGrowth = async (game: string, count: number): Promise<number> => {
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const before = await svc.rssMiB()
+      let peak = before
+      const sampler = setInterval(() => { void svc.rssMiB().then((rss) => { peak = Math.max(peak, rss) }) }, 20)
+      await Promise.all(Array.from({ length: count }, async () => await download(`${svc.url}/games/${game}/replay/stream`)))
+      clearInterval(sampler)
+      peak = Math.max(peak, await svc.rssMiB())
+      return peak - before
+    }
+    const concurrentGrowth = await peakGrowth(GAMES.large, CONCURRENCY)
+    const smallGrowth = await peakGrowth(GAMES.small, 4)
+    const hugeGrowth = await peakGrowth(GAMES.huge, 4)
+
+    const fmt = (n: number): string => Number.isNaN(n) ? '   n/a' : n.toFixed(0).padStart(6)
+    const ratio = (a: number, b: number): string => Number.isNaN(a / b) ? ' n/a ' : (a / b).toFixed(2)
+    console.log(`\n50 MiB downloads, MiB/s (median of ${ROUNDS} interleaved rounds)   single   ${CONCURRENCY} at once`)
+    console.log(`  direct from S3 (presigned URL)                           ${fmt(rate('direct', 1))}   ${fmt(rate('direct', CONCURRENCY))}`)
+    console.log(`  through replay-gate /stream                              ${fmt(rate('stream', 1))}   ${fmt(rate('stream', CONCURRENCY))}`)
+    console.log(`  through nginx proxy_pass                                 ${fmt(rate('nginx', 1))}   ${fmt(rate('nginx', CONCURRENCY))}`)
+    console.log('\nratios                                      single   16 at once   target')
+    console.log(`  /stream ÷ direct                            ${ratio(rate('stream', 1), rate('direct', 1))}     ${ratio(rate('stream', CONCURRENCY), rate('direct', CONCURRENCY))}         ≥ 0.80`)
+    console.log(`  /stream ÷ nginx                             ${ratio(rate('stream', 1), rate('nginx', 1))}     ${ratio(rate('stream', CONCURRENCY), rate('nginx', CONCURRENCY))}         ≥ 0.90`)
+    console.log('\nservice memory (RSS growth, peak over the run)                      target')
+    console.log(`  16 × 50 MiB at once through /stream        ${concurrentGrowth.toFixed(1).padStart(6)} MiB           < 48 MiB`)
+    console.log(`  4 × 1 MiB at once                          ${smallGrowth.toFixed(1).padStart(6)} MiB`)
+    console.log(`  4 × 200 MiB at once                        ${hugeGrowth.toFixed(1).padStart(6)} MiB           within 8 MiB of 1 MiB's (${Math.abs(hugeGrowth - smallGrowth).toFixed(1)})`)
+  } finally {
+    await nginx?.stop()
+    await service?.stop()
+    await db?.close()
+    await s3.close()
+  }
+}
+
+await main()
