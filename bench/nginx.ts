@@ -2,7 +2,7 @@
 // package, its own config in a temporary folder, proxy_pass with the
 // presigned URL's path and query passed through.
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from './support.js'
@@ -19,7 +19,10 @@ export function nginxBinary (): string | undefined {
 
 export async function startNginx (binary: string, upstream: string): Promise<Nginx> {
   const dir = await mkdtemp(join(tmpdir(), 'replay-gate-bench-nginx-'))
-  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, sub))
+  // Started as root, nginx's workers run as an unprivileged user: they must
+  // be able to write the proxy's temporary files here.
+  await chmod(dir, 0o755)
+  for (const sub of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, sub), { mode: 0o777 })
   const port = await freePort()
   await writeFile(join(dir, 'nginx.conf'), `
 daemon off;

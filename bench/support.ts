@@ -133,7 +133,8 @@ export async function startService (env: Record<string, string>): Promise<Servic
   const port = await freePort()
   const child = spawn(process.execPath, [new URL('../dist/server.js', import.meta.url).pathname], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit']
+    // Its warnings and errors (pino writes to stdout) go with the bench's own errors.
+    stdio: ['ignore', process.stderr, 'inherit']
   })
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000
