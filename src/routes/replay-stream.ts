@@ -4,6 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kysely } from 'kysely'
+import type { OutgoingHttpHeaders } from 'node:http'
 import { Type } from 'typebox'
 import type { Database } from '../db/database.js'
 import { parseGameId } from '../game-id.js'
@@ -71,9 +72,10 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
       const { object, read } = await prepare(request.params.gameId, request, reply)
       try {
         const meta = await headReplayObject(storage, read)
-        // Sent by hand: the body is empty but Content-Length must stay the object's.
+        // Sent by hand: the body is empty but Content-Length must stay the
+        // object's. Headers set earlier (CORS) go along.
         reply.hijack()
-        reply.raw.writeHead(meta.status, replayHeaders(object, meta)).end()
+        reply.raw.writeHead(meta.status, { ...reply.getHeaders(), ...replayHeaders(object, meta) } as OutgoingHttpHeaders).end()
         return reply
       } catch (error) {
         return notSent(error, reply)
