@@ -19,6 +19,12 @@ export const ReplayObjectMissing = createError<'REPLAY_OBJECT_MISSING', 404, [st
 export const InvalidReplayKey = createError<'INVALID_REPLAY_KEY', 500, [string]>(
   'INVALID_REPLAY_KEY', 'The replay of game %s is stored under an unsafe name; it will not be served', 500
 )
+export const PreconditionFailed = createError<'PRECONDITION_FAILED', 412, []>(
+  'PRECONDITION_FAILED', 'The replay does not match the request\'s conditions', 412
+)
+export const RangeNotSatisfiable = createError<'RANGE_NOT_SATISFIABLE', 416, []>(
+  'RANGE_NOT_SATISFIABLE', 'The requested range is outside the replay', 416
+)
 export const StorageUnavailable = createError<'STORAGE_UNAVAILABLE', 502, []>(
   'STORAGE_UNAVAILABLE', 'The replay storage did not answer properly; try again shortly', 502
 )
@@ -33,7 +39,7 @@ export const RouteNotFound = createError<'ROUTE_NOT_FOUND', 404, [string, string
 )
 
 const contractErrors = [
-  InvalidGameId, GameNotFound, ReplayNotAvailable, ReplayObjectMissing, InvalidReplayKey,
+  InvalidGameId, GameNotFound, ReplayNotAvailable, ReplayObjectMissing, InvalidReplayKey, PreconditionFailed, RangeNotSatisfiable,
   StorageUnavailable, StorageTimeout, DatabaseUnavailable, RouteNotFound
 ]
 
