@@ -43,7 +43,7 @@ export async function openBenchS3 (): Promise<BenchS3> {
     bucket = `replay-gate-bench-${randomBytes(4).toString('hex')}`
   } else {
     const directory = await mkdtemp(join(tmpdir(), 'replay-gate-bench-s3-'))
-    const emulator = await startS3Emulator({ directory, bucket: 'replays', cors: readBucketCors() })
+    const emulator = await startS3Emulator({ directory, bucket: { name: 'replays', cors: readBucketCors() } })
     endpoint = emulator.endpoint
     credentials = { ...EMULATOR_CREDENTIALS }
     description = `embedded S3 emulator at ${endpoint} (set TEST_S3_* for a real server)`

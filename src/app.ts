@@ -14,7 +14,7 @@ import replayStreamRoutes from './routes/replay-stream.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
 
 export interface AppOptions {
-  config: Pick<Config, 'corsOrigins' | 'presignTtlSeconds' | 'databaseTimeoutMs'> & { s3: Pick<Config['s3'], 'keyPrefix'> }
+  config: Pick<Config, 'corsOrigins' | 'corsCredentials' | 'presignTtlSeconds' | 'databaseTimeoutMs'> & { s3: Pick<Config['s3'], 'keyPrefix'> }
   db: Kysely<Database>
   storage: ReplayStorage
   logger?: FastifyServerOptions['logger']
@@ -39,6 +39,7 @@ export async function buildApp ({ config, db, storage, logger = false }: AppOpti
   if (config.corsOrigins !== undefined) {
     await app.register(cors, {
       origin: config.corsOrigins,
+      credentials: config.corsCredentials,
       methods: ['GET', 'HEAD'],
       exposedHeaders: ['X-Replay-Delivery', 'Content-Disposition', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified', 'Retry-After'],
       maxAge: 600

@@ -31,6 +31,8 @@ export interface Config {
   presignTtlSeconds: number
   /** `'*'`, a list of exact origins, or undefined for no CORS headers at all. */
   corsOrigins: '*' | string[] | undefined
+  /** Answer credentialed requests (cookies) from the named origins with Access-Control-Allow-Credentials. */
+  corsCredentials: boolean
   logLevel: LogLevel
 }
 
@@ -86,7 +88,11 @@ export function parseConfig (env: Env): Config {
     },
     presignTtlSeconds: read.integer('PRESIGN_TTL_SECONDS', 300, 1, MAX_PRESIGN_TTL_SECONDS),
     corsOrigins: corsRaw === undefined ? (mode === 'local' ? '*' : undefined) : parseCorsOrigins(corsRaw, problems),
+    corsCredentials: read.boolean('CORS_ALLOW_CREDENTIALS', false),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info'
+  }
+  if (config.corsCredentials && !Array.isArray(config.corsOrigins) && !problems.some(mentions('CORS_ORIGINS'))) {
+    problems.push('CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins: a browser never sends credentials to an answer for "*"')
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config

@@ -67,10 +67,21 @@ t.test('a configured deployment', async (t) => {
   })
   t.equal(parseConfig(configured).corsOrigins, undefined, 'no CORS unless asked for, outside local mode')
   t.equal(parseConfig({ ...configured, CORS_ORIGINS: '*' }).corsOrigins, '*')
+  t.equal(parseConfig(configured).corsCredentials, false, 'no credentialed CORS unless asked for')
+  t.equal(parseConfig({ ...configured, CORS_ORIGINS: 'https://a.example', CORS_ALLOW_CREDENTIALS: 'true' }).corsCredentials, true)
   t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1' }).s3.publicEndpoint, 'http://x:1', 'the public endpoint defaults to the endpoint')
   t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1', S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle, false)
   t.equal(parseConfig({ ...configured, S3_FORCE_PATH_STYLE: 'yes' }).s3.forcePathStyle, true)
   t.equal(parseConfig({ ...configured, PORT: ' ' }).port, 3000, 'a blank value counts as unset')
+})
+
+t.test('credentialed CORS only for named origins', async (t) => {
+  const why = /^CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins/
+  t.match(problemsOf({ ...configured, CORS_ALLOW_CREDENTIALS: 'true', CORS_ORIGINS: '*' }), [why])
+  t.match(problemsOf({ ...configured, CORS_ALLOW_CREDENTIALS: 'true' }), [why])
+  t.match(problemsOf({ CORS_ALLOW_CREDENTIALS: 'true' }), [why], 'local mode answers "*"')
+  t.match(problemsOf({ ...configured, CORS_ALLOW_CREDENTIALS: 'true', CORS_ORIGINS: 'nope' }), [/^CORS_ORIGINS: "nope" is not an origin/], 'one problem at a time')
+  t.match(problemsOf({ ...configured, CORS_ALLOW_CREDENTIALS: 'maybe' }), [/^CORS_ALLOW_CREDENTIALS must be true or false/])
 })
 
 t.test('only one of DATABASE_URL and S3_BUCKET: the start fails and names the missing one', async (t) => {

@@ -81,7 +81,7 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
   let credentials: TestS3['credentials']
   if (realS3Endpoint === undefined) {
     const directory = await mkdtemp(join(tmpdir(), 'replay-gate-s3-'))
-    const emulator = await startS3Emulator({ directory, bucket: 'replays', cors: readBucketCors() })
+    const emulator = await startS3Emulator({ directory, bucket: { name: 'replays', cors: readBucketCors() } })
     t.teardown(async () => {
       await emulator.close()
       await rm(directory, { recursive: true, force: true })
@@ -123,7 +123,7 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
 export type TestConfig = AppOptions['config']
 
 export function testConfig (overrides: Partial<Config> = {}): TestConfig {
-  return { corsOrigins: undefined, presignTtlSeconds: 300, databaseTimeoutMs: 3000, s3: { keyPrefix: '' }, ...overrides }
+  return { corsOrigins: undefined, corsCredentials: false, presignTtlSeconds: 300, databaseTimeoutMs: 3000, s3: { keyPrefix: '' }, ...overrides }
 }
 
 /** Builds the app and closes it in teardown; `listen` puts it on a real port. */

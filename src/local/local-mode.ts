@@ -28,7 +28,7 @@ export async function startLocalBackends (config: Config): Promise<LocalBackends
   const db = await connectPGlite(localDatabaseDir(config))
   try {
     await migrateToLatest(db)
-    const emulator = await startS3Emulator({ directory: join(dataDir, 's3'), bucket: config.s3.bucket, cors: readBucketCors() })
+    const emulator = await startS3Emulator({ directory: join(dataDir, 's3'), bucket: { name: config.s3.bucket, cors: readBucketCors() } })
     const storage = new ReplayStorage({
       s3: { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true },
       presignTtlSeconds: config.presignTtlSeconds,

@@ -11,7 +11,15 @@ declare module '@20minutes/s3rver' {
     allowMismatchedSignatures?: boolean
     configureBuckets?: Array<{ name: string, configs?: Array<string | Buffer> }>
   }
+  interface KoaContext {
+    path: string
+    mountPath?: string
+    state: Record<string, unknown>
+  }
+  type Middleware = ((ctx: KoaContext, next: () => Promise<void>) => unknown) & { name: string }
   export default class S3rver {
+    /** Koa's middleware stack (S3rver is a Koa application). */
+    middleware: Middleware[]
     constructor (options?: S3rverOptions)
     run (): Promise<AddressInfo>
     close (): Promise<void>

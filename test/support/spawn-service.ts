@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url'
 
 const SETTINGS = ['PORT', 'HOST', 'DATABASE_URL', 'S3_BUCKET', 'S3_REGION', 'S3_ENDPOINT', 'S3_PUBLIC_ENDPOINT', 'S3_FORCE_PATH_STYLE',
   'S3_KEY_PREFIX', 'PRESIGN_TTL_SECONDS', 'S3_CONNECT_TIMEOUT_MS', 'S3_FIRST_BYTE_TIMEOUT_MS', 'CORS_ORIGINS', 'LOG_LEVEL',
-  'DATABASE_TIMEOUT_MS', 'LOCAL_DATA_DIR']
+  'DATABASE_TIMEOUT_MS', 'LOCAL_DATA_DIR', 'CORS_ALLOW_CREDENTIALS']
 
 export interface Service {
   child: ChildProcess
@@ -17,9 +17,9 @@ export interface Service {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
-export function spawnEntry (entry: string, env: Record<string, string>): Service {
+export function spawnEntry (entry: string, env: Record<string, string>, args: string[] = []): Service {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)))
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL(`../../src/${entry}`, import.meta.url))], {
+  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL(`../../src/${entry}`, import.meta.url)), ...args], {
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
