@@ -8,13 +8,14 @@ import { STATUS_CODES } from 'node:http'
 import type { Config } from './config.js'
 import type { Database } from './db/database.js'
 import { InvalidGameId, isContractError, RouteNotFound } from './errors.js'
+import { ReplayLocator } from './locate-replay.js'
 import healthRoutes from './routes/health.js'
 import replayRoutes from './routes/replay.js'
 import replayStreamRoutes from './routes/replay-stream.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
 
 export interface AppOptions {
-  config: Pick<Config, 'corsOrigins' | 'corsCredentials' | 'presignTtlSeconds' | 'databaseTimeoutMs'> & { s3: Pick<Config['s3'], 'keyPrefix'> }
+  config: Pick<Config, 'corsOrigins' | 'corsCredentials' | 'presignTtlSeconds' | 'databaseTimeoutMs' | 'lookupCache'> & { s3: Pick<Config['s3'], 'keyPrefix'> }
   db: Kysely<Database>
   storage: ReplayStorage
   logger?: FastifyServerOptions['logger']
@@ -46,8 +47,9 @@ export async function buildApp ({ config, db, storage, logger = false }: AppOpti
     })
   }
 
-  await app.register(replayRoutes, { db, storage, keyPrefix: config.s3.keyPrefix })
-  await app.register(replayStreamRoutes, { db, storage, keyPrefix: config.s3.keyPrefix })
+  const locator = new ReplayLocator({ db, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache })
+  await app.register(replayRoutes, { locator, storage })
+  await app.register(replayStreamRoutes, { locator, storage })
   await app.register(healthRoutes, { db, storage, checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
   return app
 }

@@ -19,6 +19,15 @@ export interface S3Config {
   firstByteTimeoutMs: number
 }
 
+export interface LookupCacheConfig {
+  /** Games kept; 0 turns the cache off. */
+  size: number
+  /** How long a game with a replay is trusted without asking the database again. */
+  ttlSeconds: number
+  /** The same for a game without replay, or no game at all; 0: never cached. */
+  missTtlSeconds: number
+}
+
 export interface Config {
   /** `local` runs on the embedded database and S3 emulator. */
   mode: 'local' | 'configured'
@@ -29,6 +38,9 @@ export interface Config {
   localDataDir: string
   s3: S3Config
   presignTtlSeconds: number
+  /** Signed URLs are reused within windows this long (0: never). */
+  presignReuseSeconds: number
+  lookupCache: LookupCacheConfig
   /** `'*'`, a list of exact origins, or undefined for no CORS headers at all. */
   corsOrigins: '*' | string[] | undefined
   /** Answer credentialed requests (cookies) from the named origins with Access-Control-Allow-Credentials. */
@@ -87,10 +99,22 @@ export function parseConfig (env: Env): Config {
       firstByteTimeoutMs: read.integer('S3_FIRST_BYTE_TIMEOUT_MS', 10_000, 1, 600_000)
     },
     presignTtlSeconds: read.integer('PRESIGN_TTL_SECONDS', 300, 1, MAX_PRESIGN_TTL_SECONDS),
+    presignReuseSeconds: 0,
+    lookupCache: {
+      size: read.integer('LOOKUP_CACHE_SIZE', 10_000, 0, 10_000_000),
+      ttlSeconds: read.integer('LOOKUP_CACHE_TTL_SECONDS', 300, 1, 86_400),
+      missTtlSeconds: read.integer('LOOKUP_CACHE_MISS_SECONDS', 2, 0, 3600)
+    },
     corsOrigins: corsRaw === undefined ? (mode === 'local' ? '*' : undefined) : parseCorsOrigins(corsRaw, problems),
     corsCredentials: read.boolean('CORS_ALLOW_CREDENTIALS', false),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info'
   }
+  // A fifth of the TTL by default: a reused URL keeps at least 80% of its validity.
+  const reuse = read.integer('PRESIGN_REUSE_SECONDS', Math.floor(config.presignTtlSeconds / 5), 0, MAX_PRESIGN_TTL_SECONDS)
+  if (reuse >= config.presignTtlSeconds) {
+    problems.push(`PRESIGN_REUSE_SECONDS must be less than PRESIGN_TTL_SECONDS (${config.presignTtlSeconds}), or 0; got ${reuse}`)
+  }
+  config.presignReuseSeconds = reuse
   if (config.corsCredentials && !Array.isArray(config.corsOrigins) && !problems.some(mentions('CORS_ORIGINS'))) {
     problems.push('CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins: a browser never sends credentials to an answer for "*"')
   }

@@ -21,7 +21,7 @@ async function openBackends (config: Config): Promise<Backends> {
     return { ...local, banner: (serviceUrl) => localBanner(serviceUrl, local) }
   }
   const db = connectPostgres({ url: config.databaseUrl as string, timeoutMs: config.databaseTimeoutMs })
-  const storage = new ReplayStorage({ s3: config.s3, presignTtlSeconds: config.presignTtlSeconds })
+  const storage = new ReplayStorage({ s3: config.s3, presignTtlSeconds: config.presignTtlSeconds, presignReuseSeconds: config.presignReuseSeconds })
   return {
     db,
     storage,

@@ -37,6 +37,12 @@ export function uniqueName (prefix: string): string {
   return `${prefix}-${process.pid}-${randomBytes(4).toString('hex')}`
 }
 
+const databaseUrls = new WeakMap<Kysely<Database>, string>()
+/** The connection URL of a database that openTestDatabase made on the real server. */
+export function testDatabaseUrl (db: Kysely<Database>): string | undefined {
+  return databaseUrls.get(db)
+}
+
 /** A throwaway database: a fresh one on the real server, or an in-memory PGlite. */
 export async function openTestDatabase (t: Tap): Promise<Kysely<Database>> {
   if (realDatabaseUrl === undefined) {
@@ -54,6 +60,7 @@ export async function openTestDatabase (t: Tap): Promise<Kysely<Database>> {
   const url = new URL(realDatabaseUrl)
   url.pathname = `/${name}`
   const db = connectPostgres({ url: url.href, timeoutMs: 5000 })
+  databaseUrls.set(db, url.href)
   t.teardown(async () => {
     await db.destroy()
     const cleanup = new pg.Client({ connectionString: realDatabaseUrl })
@@ -123,7 +130,15 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
 export type TestConfig = AppOptions['config']
 
 export function testConfig (overrides: Partial<Config> = {}): TestConfig {
-  return { corsOrigins: undefined, corsCredentials: false, presignTtlSeconds: 300, databaseTimeoutMs: 3000, s3: { keyPrefix: '' }, ...overrides }
+  return {
+    corsOrigins: undefined,
+    corsCredentials: false,
+    presignTtlSeconds: 300,
+    databaseTimeoutMs: 3000,
+    lookupCache: { size: 10_000, ttlSeconds: 300, missTtlSeconds: 2 },
+    s3: { keyPrefix: '' },
+    ...overrides
+  }
 }
 
 /** Builds the app and closes it in teardown; `listen` puts it on a real port. */

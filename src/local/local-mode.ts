@@ -32,6 +32,7 @@ export async function startLocalBackends (config: Config): Promise<LocalBackends
     const storage = new ReplayStorage({
       s3: { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true },
       presignTtlSeconds: config.presignTtlSeconds,
+      presignReuseSeconds: config.presignReuseSeconds,
       credentials: EMULATOR_CREDENTIALS
     })
     await seedDemo(db, storage, config.s3.keyPrefix)

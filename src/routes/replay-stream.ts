@@ -3,22 +3,19 @@
 // body is piped to the client with backpressure; nothing holds the object.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Kysely } from 'kysely'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { Type } from 'typebox'
-import type { Database } from '../db/database.js'
 import { PreconditionFailed, RangeNotSatisfiable } from '../errors.js'
 import { parseGameId } from '../game-id.js'
 import { objectRequestFrom } from '../http/preconditions.js'
-import { locateReplay } from '../locate-replay.js'
+import type { ReplayLocator } from '../locate-replay.js'
 import { ErrorBody, GameIdParams } from '../schemas/common.js'
 import type { ReplayObject, ReplayStorage } from '../storage/replay-storage.js'
 import { getReplayObject, headReplayObject, ObjectNotSent, type ObjectMeta, type ReadOptions } from '../storage/replay-stream.js'
 
 export interface ReplayStreamRouteOptions {
-  db: Kysely<Database>
+  locator: ReplayLocator
   storage: ReplayStorage
-  keyPrefix: string
 }
 
 const schema = {
@@ -38,10 +35,10 @@ const schema = {
   }
 }
 
-const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { db, storage, keyPrefix }) {
+const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, storage }) {
   async function prepare (rawGameId: string, request: FastifyRequest, reply: FastifyReply): Promise<{ object: ReplayObject, read: ReadOptions }> {
     const gameId = parseGameId(rawGameId)
-    const object = await locateReplay({ db, keyPrefix, log: request.log }, gameId)
+    const object = await locator.locate(gameId, request.log)
     // Aborts the S3 request as soon as the client goes away, even before S3 answers.
     const clientGone = new AbortController()
     reply.raw.once('close', () => { if (!reply.raw.writableFinished) clientGone.abort() })

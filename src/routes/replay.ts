@@ -1,18 +1,15 @@
 // GET/HEAD /games/:gameId/replay → 302 to a presigned URL; /replay/url → the same URL as JSON.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { Kysely } from 'kysely'
-import type { Database } from '../db/database.js'
 import { parseGameId } from '../game-id.js'
-import { locateReplay } from '../locate-replay.js'
+import type { ReplayLocator } from '../locate-replay.js'
 import { ErrorBody, GameIdParams } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
 import type { PresignMethod, ReplayStorage } from '../storage/replay-storage.js'
 
 export interface ReplayRouteOptions {
-  db: Kysely<Database>
+  locator: ReplayLocator
   storage: ReplayStorage
-  keyPrefix: string
 }
 
 const errorResponses = {
@@ -36,9 +33,9 @@ export function cacheControlFor (expiresAt: Date, now: Date, ttlSeconds: number)
   return left >= 1 ? `private, max-age=${left}` : 'no-store'
 }
 
-const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { db, storage, keyPrefix }) {
+const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, storage }) {
   async function presignFor (gameId: string, method: PresignMethod, log: typeof fastify.log) {
-    const object = await locateReplay({ db, keyPrefix, log }, gameId)
+    const object = await locator.locate(gameId, log)
     return await storage.presign(object, method)
   }
 

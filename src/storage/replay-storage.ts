@@ -1,9 +1,9 @@
 // The only module that talks to S3. Routes ask it for a signed URL or a
 // readiness probe and never build S3 requests themselves.
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import type { S3Config } from '../config.js'
+import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
+import { MAX_PRESIGN_TTL_SECONDS, type S3Config } from '../config.js'
 import { createS3Client, type Credentials } from './s3-client.js'
+import { UrlSigner } from './url-signer.js'
 
 export type PresignMethod = 'GET' | 'HEAD'
 
@@ -29,43 +29,90 @@ export interface StorageProbe {
 export interface ReplayStorageOptions {
   s3: S3Config
   presignTtlSeconds: number
+  /** URLs are signed for windows of this many seconds and reused within one; 0: a new URL every second. */
+  presignReuseSeconds?: number
   credentials?: Credentials | undefined
+}
+
+/**
+ * A URL's X-Amz-Date is set this far before its window starts (and its
+ * X-Amz-Expires this much longer), so that a server whose clock runs ahead
+ * of S3's never hands out a URL that S3 calls not yet valid.
+ */
+export const CLOCK_SKEW_SECONDS = 60
+/** Signed URLs kept for reuse, one per object, method and download headers. */
+export const MAX_CACHED_URLS = 10_000
+
+interface CachedUrl {
+  windowStart: number
+  url: string
+  expiresAt: Date
+  /** Cut short by credentials about to expire: signed again until fresh ones arrive. */
+  cutShort: boolean
 }
 
 export class ReplayStorage {
   readonly bucket: string
   readonly presignTtlSeconds: number
+  readonly presignReuseSeconds: number
   /** How long the streaming route waits for S3's first byte (connecting included). */
   readonly firstByteTimeoutMs: number
   /** Talks to S3 from the service (S3_ENDPOINT). */
   readonly client: S3Client
-  /** Never sends a request: it only signs URLs for the public endpoint. */
+  /** Never sends a request but one at start: it signs URLs for the public endpoint. */
   private readonly presignClient: S3Client
+  private readonly signer: UrlSigner
+  private readonly urls = new Map<string, CachedUrl>()
 
-  constructor ({ s3, presignTtlSeconds, credentials }: ReplayStorageOptions) {
+  constructor ({ s3, presignTtlSeconds, presignReuseSeconds = 0, credentials }: ReplayStorageOptions) {
     this.bucket = s3.bucket
     this.presignTtlSeconds = presignTtlSeconds
+    this.presignReuseSeconds = presignReuseSeconds
     this.firstByteTimeoutMs = s3.firstByteTimeoutMs
     const common = { region: s3.region, forcePathStyle: s3.forcePathStyle, connectTimeoutMs: s3.connectTimeoutMs, credentials }
     this.client = createS3Client({ ...common, endpoint: s3.endpoint })
     this.presignClient = s3.publicEndpoint === s3.endpoint
       ? this.client
       : createS3Client({ ...common, endpoint: s3.publicEndpoint })
+    this.signer = new UrlSigner(this.presignClient, s3.bucket)
   }
 
-  /** A URL for `method` on the replay object, valid for the configured TTL from `now`. */
+  /**
+   * A URL for `method` on the replay object. Time is cut into windows of
+   * presignReuseSeconds: every request in one window, on every instance signing
+   * with the same credentials, gets the same URL, valid until the window's start
+   * plus the TTL, so at least TTL - window is left when it is handed out. It never
+   * outlives the credentials that signed it.
+   */
   async presign (object: ReplayObject, method: PresignMethod, now = new Date()): Promise<PresignedUrl> {
-    const input = {
-      Bucket: this.bucket,
-      Key: object.key,
-      ResponseContentDisposition: object.contentDisposition,
-      ...(object.contentType !== undefined && { ResponseContentType: object.contentType })
-    }
-    const command = method === 'GET' ? new GetObjectCommand(input) : new HeadObjectCommand(input)
-    // Whole seconds: SigV4 dates have no fraction, and expiresAt must match the URL.
-    const signingDate = new Date(Math.floor(now.getTime() / 1000) * 1000)
-    const url = await getSignedUrl(this.presignClient, command, { expiresIn: this.presignTtlSeconds, signingDate })
-    return { url, method, expiresAt: new Date(signingDate.getTime() + this.presignTtlSeconds * 1000) }
+    const seconds = Math.floor(now.getTime() / 1000)
+    const windowStart = this.presignReuseSeconds > 0 ? seconds - (seconds % this.presignReuseSeconds) : seconds
+    const cacheKey = `${method}\n${object.key}\n${object.contentDisposition}\n${object.contentType ?? ''}`
+    const cached = this.urls.get(cacheKey)
+    if (cached?.windowStart === windowStart && !cached.cutShort) return { url: cached.url, method, expiresAt: cached.expiresAt }
+
+    const { expiration } = await this.signer.credentials()
+    const skew = Math.min(CLOCK_SKEW_SECONDS, MAX_PRESIGN_TTL_SECONDS - this.presignTtlSeconds)
+    const signedAt = windowStart - skew
+    const expiresAt = Math.min(windowStart + this.presignTtlSeconds, Math.floor((expiration?.getTime() ?? Infinity) / 1000))
+    const url = await this.signer.sign({
+      method,
+      key: object.key,
+      contentDisposition: object.contentDisposition,
+      contentType: object.contentType,
+      signingDate: new Date(signedAt * 1000),
+      expiresInSeconds: Math.max(1, expiresAt - signedAt)
+    })
+    const entry = { windowStart, url, expiresAt: new Date(Math.max(signedAt + 1, expiresAt) * 1000), cutShort: expiresAt < windowStart + this.presignTtlSeconds }
+    this.urls.delete(cacheKey)
+    if (this.urls.size >= MAX_CACHED_URLS) this.urls.delete(this.urls.keys().next().value as string)
+    this.urls.set(cacheKey, entry)
+    return { url, method, expiresAt: entry.expiresAt }
+  }
+
+  /** How many signed URLs are kept for reuse (at most MAX_CACHED_URLS). */
+  get cachedUrls (): number {
+    return this.urls.size
   }
 
   /**

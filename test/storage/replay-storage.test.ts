@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { S3Config } from '../../src/config.js'
-import { ReplayStorage } from '../../src/storage/replay-storage.js'
-import { openTestBucket } from '../helper.js'
+import { CLOCK_SKEW_SECONDS, MAX_CACHED_URLS, ReplayStorage } from '../../src/storage/replay-storage.js'
+import { openTestBucket, realS3Endpoint } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
 
 const s3: S3Config = {
@@ -33,8 +33,8 @@ t.test('a GET URL for the public endpoint, signing only host, with no checksum p
   t.match(params, {
     'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
     'X-Amz-Credential': 'AKIDEXAMPLE/20261126/eu-west-3/s3/aws4_request',
-    'X-Amz-Date': '20261126T102030Z',
-    'X-Amz-Expires': '300',
+    'X-Amz-Date': '20261126T101930Z',
+    'X-Amz-Expires': '360',
     'X-Amz-SignedHeaders': 'host',
     'X-Amz-Signature': /^[0-9a-f]{64}$/,
     'response-content-disposition': 'attachment; filename="game-42.replay.json"',
@@ -43,6 +43,8 @@ t.test('a GET URL for the public endpoint, signing only host, with no checksum p
   t.notOk(Object.keys(params).some((p) => /checksum/i.test(p)), 'no x-amz-checksum-* parameter')
   t.equal(signed.method, 'GET')
   t.equal(signed.expiresAt.toISOString(), '2026-11-26T10:25:30.000Z', 'whole seconds, as the URL says')
+  t.equal(Date.parse(signed.expiresAt.toISOString()), Date.parse('2026-11-26T10:19:30Z') + 360_000,
+    'dated a minute early for a clock ahead of S3\'s, and valid a minute longer to make up for it')
   t.equal((await storageFor().presign(object, 'GET', at)).url, signed.url, 'the same inputs sign the same URL')
 })
 
@@ -58,12 +60,101 @@ t.test('HEAD gets its own signature; an unknown type is left to S3', async (t) =
 
 t.test('TTL and addressing style follow the settings', async (t) => {
   const week = await storageFor({}, 604_800).presign(object, 'GET', at)
-  t.equal(new URL(week.url).searchParams.get('X-Amz-Expires'), '604800')
+  t.equal(new URL(week.url).searchParams.get('X-Amz-Expires'), '604800', 'never past SigV4\'s week')
+  t.equal(new URL(week.url).searchParams.get('X-Amz-Date'), '20261126T102030Z', 'no room left to date it early')
   t.equal(week.expiresAt.toISOString(), '2026-12-03T10:20:30.000Z')
   const virtualHosted = await storageFor({ forcePathStyle: false }).presign(object, 'GET', at)
   t.equal(new URL(virtualHosted.url).host, 'replays.cdn.example.com')
   const samePlace = await storageFor({ publicEndpoint: s3.endpoint }).presign(object, 'GET', at)
   t.equal(new URL(samePlace.url).origin, 'http://s3.internal:9000')
+})
+
+const seconds = (iso: string): Date => new Date(iso)
+const param = (url: string, name: string): string | null => new URL(url).searchParams.get(name)
+
+t.test('URLs are reused within a window: the same one for every request and every instance', async (t) => {
+  const options = { s3, presignTtlSeconds: 300, presignReuseSeconds: 60, credentials }
+  const one = new ReplayStorage(options)
+  const two = new ReplayStorage(options)
+  t.teardown(() => { one.close(); two.close() })
+  const first = await one.presign(object, 'GET', seconds('2026-11-26T10:21:00.000Z'))
+  t.equal(param(first.url, 'X-Amz-Date'), '20261126T102000Z', 'dated at the window\'s start, less the skew allowance')
+  t.equal(param(first.url, 'X-Amz-Expires'), String(300 + CLOCK_SKEW_SECONDS))
+  t.equal(first.expiresAt.toISOString(), '2026-11-26T10:26:00.000Z', 'valid for the TTL from the window\'s start')
+
+  const later = await one.presign(object, 'GET', seconds('2026-11-26T10:21:59.999Z'))
+  t.equal(later.url, first.url, 'the same URL until the window ends')
+  t.equal(later.expiresAt.getTime(), first.expiresAt.getTime())
+  t.ok(later.expiresAt.getTime() - Date.parse('2026-11-26T10:21:59.999Z') > (300 - 60) * 1000, 'more than TTL - window is left')
+  t.equal((await two.presign(object, 'GET', seconds('2026-11-26T10:21:30Z'))).url, first.url, 'another instance signs the same URL')
+
+  const next = await one.presign(object, 'GET', seconds('2026-11-26T10:22:00Z'))
+  t.not(next.url, first.url, 'a new window, a new URL')
+  t.equal(next.expiresAt.toISOString(), '2026-11-26T10:27:00.000Z')
+
+  t.not((await one.presign(object, 'HEAD', seconds('2026-11-26T10:22:00Z'))).url, next.url, 'one per method')
+  t.not((await one.presign({ ...object, contentDisposition: 'attachment; filename="x.json"' }, 'GET', seconds('2026-11-26T10:22:00Z'))).url, next.url,
+    'one per download name')
+  t.not((await one.presign({ ...object, key: 'other/key.json' }, 'GET', seconds('2026-11-26T10:22:00Z'))).url, next.url, 'one per object')
+})
+
+t.test('without reuse, a new URL each second', async (t) => {
+  const storage = storageFor()
+  t.equal(storage.presignReuseSeconds, 0)
+  const a = await storage.presign(object, 'GET', seconds('2026-11-26T10:21:00.100Z'))
+  t.equal((await storage.presign(object, 'GET', seconds('2026-11-26T10:21:00.900Z'))).url, a.url)
+  t.not((await storage.presign(object, 'GET', seconds('2026-11-26T10:21:01.000Z'))).url, a.url)
+})
+
+t.test('the kept URLs are bounded', async (t) => {
+  const storage = storageFor()
+  for (let i = 0; i < MAX_CACHED_URLS + 50; i++) await storage.presign({ ...object, key: `k/${i}` }, 'GET', at)
+  t.equal(storage.cachedUrls, MAX_CACHED_URLS)
+})
+
+t.test('a URL never outlives the credentials that signed it', async (t) => {
+  // Real times: the SDK's credential cache asks again when the credentials are within minutes of expiring.
+  const now = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 1000)
+  const windowStart = Math.floor(now.getTime() / 60_000) * 60
+  let expiration = new Date((windowStart + 90) * 1000)
+  let calls = 0
+  const provider = async (): Promise<typeof credentials & { sessionToken: string, expiration: Date }> => {
+    calls++
+    return { ...credentials, sessionToken: `token-${calls}`, expiration }
+  }
+  const storage = new ReplayStorage({ s3, presignTtlSeconds: 300, presignReuseSeconds: 60, credentials: provider })
+  t.teardown(() => storage.close())
+  const short = await storage.presign(object, 'GET', now)
+  t.equal(short.expiresAt.getTime(), expiration.getTime(), 'cut to the credentials\' expiry')
+  t.equal(param(short.url, 'X-Amz-Expires'), String(90 + CLOCK_SKEW_SECONDS))
+  t.match(param(short.url, 'X-Amz-Security-Token'), /^token-/)
+
+  expiration = new Date((windowStart + 7200) * 1000)
+  const renewed = await storage.presign(object, 'GET', now)
+  t.not(renewed.url, short.url, 'a URL cut short is not reused: fresh credentials sign a full one')
+  t.equal(renewed.expiresAt.getTime(), (windowStart + 300) * 1000)
+  t.equal((await storage.presign(object, 'GET', now)).url, renewed.url, 'and that one is reused')
+})
+
+t.test('a server clock a little ahead of or behind S3\'s still hands out URLs that work', async (t) => {
+  const bucket = await openTestBucket(t)
+  await bucket.put('skew/replay.bin', 'on time')
+  const replay = { key: 'skew/replay.bin', contentDisposition: 'attachment; filename="r.bin"', contentType: undefined }
+  for (const offsetSeconds of [-50, 0, 50]) {
+    const storage = bucket.storage({ presignTtlSeconds: 120 })
+    const signed = await storage.presign(replay, 'GET', new Date(Date.now() + offsetSeconds * 1000))
+    const answer = await fetch(signed.url)
+    t.equal(answer.status, 200, `a clock ${offsetSeconds} s off`)
+    t.equal(await answer.text(), 'on time')
+  }
+  // S3 itself judges the date: a URL dated later than its own clock allows is refused.
+  const future = bucket.storage({ presignTtlSeconds: 120 })
+  const refused = await fetch((await future.presign(replay, 'GET', new Date(Date.now() + 3_600_000))).url)
+  if (realS3Endpoint !== undefined) {
+    t.equal(refused.status, 403, 'a URL dated an hour ahead is not yet valid')
+  } else {
+    t.comment(`the emulator does not check a URL's date against its clock (answered ${refused.status}); the RGW run does`)
+  }
 })
 
 t.test('readiness probe', async (t) => {

@@ -5,6 +5,8 @@ export interface TcpProxy {
   endpoint: string
   /** Connections open through the proxy right now. */
   open: () => number
+  /** `hang`: connections are accepted and never answered; `pass` relays again. Open connections are cut either way. */
+  setMode: (mode: 'pass' | 'hang') => void
 }
 
 /**
@@ -14,12 +16,18 @@ export interface TcpProxy {
 export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: { cutAfterBytes?: number } = {}): Promise<TcpProxy> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<Socket>()
+  let mode: 'pass' | 'hang' = 'pass'
   const server = createServer((client) => {
-    const upstream = connect(Number(port), hostname)
     sockets.add(client)
+    client.on('close', () => sockets.delete(client))
+    if (mode === 'hang') {
+      client.resume()
+      return
+    }
+    const upstream = connect(Number(port), hostname)
     let returned = 0
     const closeBoth = (): void => { client.destroy(); upstream.destroy() }
-    client.on('close', () => { sockets.delete(client); upstream.destroy() })
+    client.on('close', () => upstream.destroy())
     upstream.on('close', () => client.destroy())
     client.on('error', closeBoth)
     upstream.on('error', closeBoth)
@@ -40,5 +48,12 @@ export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: 
     for (const socket of sockets) socket.destroy()
     server.close()
   })
-  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, open: () => sockets.size }
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    open: () => sockets.size,
+    setMode: (next) => {
+      mode = next
+      for (const socket of sockets) socket.destroy()
+    }
+  }
 }

@@ -1,0 +1,103 @@
+// Presigned GET and HEAD URLs at the cost of the signature alone. The SDK's
+// getSignedUrl runs a command's whole middleware stack for every URL; here the
+// request is built directly and handed to the SDK's own SigV4 signer
+// (@smithy/signature-v4), which keeps each day's signing key. The bucket's base
+// URL and signing scope come from one getSignedUrl call at start, so the SDK's
+// endpoint rules (path style, virtual hosts, regions) still decide them, and
+// the URLs are the same, byte for byte, as getSignedUrl's.
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { SignatureV4 } from '@smithy/signature-v4'
+import type { AwsCredentialIdentity, HttpRequest } from '@smithy/types'
+
+export type SignMethod = 'GET' | 'HEAD'
+
+export interface SignRequest {
+  method: SignMethod
+  key: string
+  contentDisposition: string
+  contentType: string | undefined
+  signingDate: Date
+  expiresInSeconds: number
+}
+
+interface Target {
+  protocol: string
+  hostname: string
+  port: number | undefined
+  basePath: string
+  region: string
+  service: string
+}
+
+/** The SDK marks a GetObject URL with x-id; a HeadObject URL has none. */
+const X_ID: Record<SignMethod, Record<string, string>> = { GET: { 'x-id': 'GetObject' }, HEAD: {} }
+
+export class UrlSigner {
+  private target: Promise<Target> | undefined
+  private readonly signer: SignatureV4
+  /** The client's own credential chain: the same provider, refreshed the same way. */
+  readonly credentials: () => Promise<AwsCredentialIdentity>
+
+  constructor (private readonly client: S3Client, private readonly bucket: string) {
+    const { config } = client
+    this.credentials = async () => await config.credentials()
+    this.signer = new SignatureV4({
+      credentials: this.credentials,
+      region: config.region,
+      service: 's3',
+      sha256: config.sha256,
+      // S3 signs the path as sent: its keys are already escaped once.
+      uriEscapePath: false,
+      applyChecksum: false
+    })
+  }
+
+  async sign ({ method, key, contentDisposition, contentType, signingDate, expiresInSeconds }: SignRequest): Promise<string> {
+    const target = await (this.target ??= this.resolveTarget())
+    const query: Record<string, string> = { 'response-content-disposition': contentDisposition, ...X_ID[method] }
+    if (contentType !== undefined) query['response-content-type'] = contentType
+    const host = target.port === undefined ? target.hostname : `${target.hostname}:${target.port}`
+    const request: HttpRequest = {
+      method,
+      protocol: target.protocol,
+      hostname: target.hostname,
+      ...(target.port !== undefined && { port: target.port }),
+      path: `${target.basePath}/${key.split('/').map(escapeUri).join('/')}`,
+      query,
+      headers: { host, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' }
+    }
+    const signed = await this.signer.presign(request, {
+      signingDate,
+      expiresIn: expiresInSeconds,
+      signingRegion: target.region,
+      signingService: target.service,
+      unsignableHeaders: new Set(['content-type'])
+    })
+    return `${target.protocol}//${host}${signed.path}?${queryString(signed.query as Record<string, string>)}`
+  }
+
+  /** Where the SDK sends a GetObject of this bucket, and the scope it signs with. */
+  private async resolveTarget (): Promise<Target> {
+    const probeKey = 'k'
+    const sample = new URL(await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: probeKey }), { expiresIn: 60 }))
+    const [, , region = '', service = ''] = (sample.searchParams.get('X-Amz-Credential') ?? '').split('/')
+    return {
+      protocol: sample.protocol,
+      hostname: sample.hostname,
+      port: sample.port === '' ? undefined : Number(sample.port),
+      basePath: sample.pathname.slice(0, -(probeKey.length + 1)),
+      region,
+      service
+    }
+  }
+}
+
+/** RFC 3986 escaping, as S3's path and query signing want it (encodeURIComponent leaves !'()* alone). */
+function escapeUri (text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+}
+
+function queryString (query: Record<string, string>): string {
+  return Object.keys(query).sort().map((name) => `${escapeUri(name)}=${escapeUri(query[name] as string)}`).join('&')
+}

@@ -1,0 +1,84 @@
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
+import { createHash } from 'node:crypto'
+import t from 'tap'
+import { attachment } from '../../src/storage/download-name.js'
+import { createS3Client } from '../../src/storage/s3-client.js'
+import { UrlSigner, type SignMethod } from '../../src/storage/url-signer.js'
+import { openTestBucket } from '../helper.js'
+
+const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' }
+const sessionCredentials = { ...credentials, sessionToken: 'FwoGZXIvYXdzE+/=session' }
+
+const keys = [
+  'season-1/game-42/replay.json',
+  'season 1/gåme 42/replay (final).json',
+  "odd/!'()*+,;=@$&~/%20/file.rep",
+  'trailing/slash/',
+  'double//slash',
+  '日本/リプレイ.bin'
+]
+const dispositions = [
+  attachment('game-42.replay.json', 'game-42.replay.json'),
+  attachment('gåme "42".rep', 'game-42.rep'),
+  'attachment; filename="a;b=c&d.rep"'
+]
+const endpoints = [
+  { endpoint: 'http://127.0.0.1:7480', forcePathStyle: true, region: 'us-east-1' },
+  { endpoint: 'https://cdn.example.com', forcePathStyle: false, region: 'eu-west-3' },
+  { endpoint: 'https://s3.internal:9443/', forcePathStyle: true, region: 'eu-central-1' },
+  { endpoint: undefined, forcePathStyle: false, region: 'us-east-1' },
+  { endpoint: undefined, forcePathStyle: false, region: 'ap-southeast-2' },
+  { endpoint: undefined, forcePathStyle: true, region: 'eu-west-1' }
+]
+
+t.test('the same URL, byte for byte, as getSignedUrl', async (t) => {
+  let compared = 0
+  for (const place of endpoints) {
+    for (const who of [credentials, sessionCredentials]) {
+      const client = createS3Client({ ...place, connectTimeoutMs: 1000, credentials: who })
+      t.teardown(() => client.destroy())
+      const signer = new UrlSigner(client, 'replays')
+      for (const key of keys) {
+        for (const contentDisposition of dispositions) {
+          for (const contentType of ['application/json', undefined]) {
+            for (const method of ['GET', 'HEAD'] as SignMethod[]) {
+              const signingDate = new Date(Date.UTC(2026, 10, 26, 10, 20, 30))
+              const input = {
+                Bucket: 'replays',
+                Key: key,
+                ResponseContentDisposition: contentDisposition,
+                ...(contentType !== undefined && { ResponseContentType: contentType })
+              }
+              const command = method === 'GET' ? new GetObjectCommand(input) : new HeadObjectCommand(input)
+              const theirs = await getSignedUrl(client, command, { signingDate, expiresIn: 360 })
+              const ours = await signer.sign({ method, key, contentDisposition, contentType, signingDate, expiresInSeconds: 360 })
+              if (ours !== theirs) t.equal(ours, theirs, `${method} ${key} at ${place.endpoint ?? place.region}`)
+              compared++
+            }
+          }
+        }
+      }
+    }
+  }
+  t.equal(compared, endpoints.length * 2 * keys.length * dispositions.length * 2 * 2)
+  t.pass(`${compared} URLs compared, x-id and session tokens included`)
+})
+
+t.test('a URL of the fast signer downloads from the real S3, and S3 holds it to its method', async (t) => {
+  const bucket = await openTestBucket(t)
+  const body = Buffer.from('a replay, signed the fast way')
+  const key = 'season 1/gåme-7/replay.rep'
+  await bucket.put(key, body)
+  const storage = bucket.storage()
+  const signer = new UrlSigner(storage.client, bucket.s3.bucket)
+  const common = { key, contentDisposition: attachment('game-7.replay.rep', 'game-7.replay.rep'), contentType: 'application/octet-stream', expiresInSeconds: 120 }
+  const get = await signer.sign({ ...common, method: 'GET', signingDate: new Date() })
+  const answer = await fetch(get)
+  t.equal(answer.status, 200)
+  t.equal(createHash('sha256').update(Buffer.from(await answer.arrayBuffer())).digest('hex'), createHash('sha256').update(body).digest('hex'))
+  t.equal(answer.headers.get('content-disposition'), 'attachment; filename="game-7.replay.rep"')
+  const head = await signer.sign({ ...common, method: 'HEAD', signingDate: new Date() })
+  t.equal((await fetch(head, { method: 'HEAD' })).status, 200)
+  t.equal((await fetch(head)).status, 403, 'a HEAD signature does not fetch the body')
+})
