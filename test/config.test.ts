@@ -68,6 +68,12 @@ t.test('a configured deployment', async (t) => {
   t.equal(parseConfig(configured).corsOrigins, undefined, 'no CORS unless asked for, outside local mode')
   t.equal(parseConfig({ ...configured, CORS_ORIGINS: '*' }).corsOrigins, '*')
   t.equal(parseConfig(configured).corsCredentials, false, 'no credentialed CORS unless asked for')
+  t.equal(parseConfig(configured).presignReuseSeconds, 60, 'URLs are reused for a fifth of their TTL')
+  t.equal(parseConfig({ ...configured, PRESIGN_TTL_SECONDS: '4' }).presignReuseSeconds, 0, 'too short a TTL to reuse')
+  t.equal(parseConfig({ ...configured, PRESIGN_REUSE_SECONDS: '0' }).presignReuseSeconds, 0)
+  t.same(parseConfig(configured).lookupCache, { size: 10_000, ttlSeconds: 300, missTtlSeconds: 2 })
+  t.same(parseConfig({ ...configured, LOOKUP_CACHE_SIZE: '0', LOOKUP_CACHE_TTL_SECONDS: '3600', LOOKUP_CACHE_MISS_SECONDS: '0' }).lookupCache,
+    { size: 0, ttlSeconds: 3600, missTtlSeconds: 0 })
   t.equal(parseConfig({ ...configured, CORS_ORIGINS: 'https://a.example', CORS_ALLOW_CREDENTIALS: 'true' }).corsCredentials, true)
   t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1' }).s3.publicEndpoint, 'http://x:1', 'the public endpoint defaults to the endpoint')
   t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1', S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle, false)
@@ -100,6 +106,11 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ PRESIGN_TTL_SECONDS: '0' }, /^PRESIGN_TTL_SECONDS must be a whole number from 1 to 604800/],
     [{ PRESIGN_TTL_SECONDS: '604801' }, /^PRESIGN_TTL_SECONDS/],
     [{ PRESIGN_TTL_SECONDS: '1.5' }, /^PRESIGN_TTL_SECONDS/],
+    [{ PRESIGN_REUSE_SECONDS: '300' }, /^PRESIGN_REUSE_SECONDS must be less than PRESIGN_TTL_SECONDS \(300\), or 0; got 300/],
+    [{ PRESIGN_REUSE_SECONDS: '-1' }, /^PRESIGN_REUSE_SECONDS must be a whole number/],
+    [{ LOOKUP_CACHE_SIZE: 'lots' }, /^LOOKUP_CACHE_SIZE must be a whole number from 0 to 10000000/],
+    [{ LOOKUP_CACHE_TTL_SECONDS: '0' }, /^LOOKUP_CACHE_TTL_SECONDS must be a whole number from 1 to 86400/],
+    [{ LOOKUP_CACHE_MISS_SECONDS: '3601' }, /^LOOKUP_CACHE_MISS_SECONDS/],
     [{ S3_CONNECT_TIMEOUT_MS: '0' }, /^S3_CONNECT_TIMEOUT_MS/],
     [{ S3_FIRST_BYTE_TIMEOUT_MS: 'soon' }, /^S3_FIRST_BYTE_TIMEOUT_MS/],
     [{ DATABASE_TIMEOUT_MS: '5' }, /^DATABASE_TIMEOUT_MS/],

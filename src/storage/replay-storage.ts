@@ -29,7 +29,7 @@ export interface StorageProbe {
 export interface ReplayStorageOptions {
   s3: S3Config
   presignTtlSeconds: number
-  /** URLs are signed for windows of this many seconds and reused within one; 0: a new URL every second. */
+  /** URLs are signed for windows of this many seconds and reused within one; 0: every URL is signed when asked for. */
   presignReuseSeconds?: number
   credentials?: Credentials | undefined
 }
@@ -87,8 +87,9 @@ export class ReplayStorage {
   async presign (object: ReplayObject, method: PresignMethod, now = new Date()): Promise<PresignedUrl> {
     const seconds = Math.floor(now.getTime() / 1000)
     const windowStart = this.presignReuseSeconds > 0 ? seconds - (seconds % this.presignReuseSeconds) : seconds
+    const reuse = this.presignReuseSeconds > 0
     const cacheKey = `${method}\n${object.key}\n${object.contentDisposition}\n${object.contentType ?? ''}`
-    const cached = this.urls.get(cacheKey)
+    const cached = reuse ? this.urls.get(cacheKey) : undefined
     if (cached?.windowStart === windowStart && !cached.cutShort) return { url: cached.url, method, expiresAt: cached.expiresAt }
 
     const { expiration } = await this.signer.credentials()
@@ -104,9 +105,11 @@ export class ReplayStorage {
       expiresInSeconds: Math.max(1, expiresAt - signedAt)
     })
     const entry = { windowStart, url, expiresAt: new Date(Math.max(signedAt + 1, expiresAt) * 1000), cutShort: expiresAt < windowStart + this.presignTtlSeconds }
-    this.urls.delete(cacheKey)
-    if (this.urls.size >= MAX_CACHED_URLS) this.urls.delete(this.urls.keys().next().value as string)
-    this.urls.set(cacheKey, entry)
+    if (reuse) {
+      this.urls.delete(cacheKey)
+      if (this.urls.size >= MAX_CACHED_URLS) this.urls.delete(this.urls.keys().next().value as string)
+      this.urls.set(cacheKey, entry)
+    }
     return { url, method, expiresAt: entry.expiresAt }
   }
 

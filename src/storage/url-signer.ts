@@ -33,6 +33,33 @@ interface Target {
 /** The SDK marks a GetObject URL with x-id; a HeadObject URL has none. */
 const X_ID: Record<SignMethod, Record<string, string>> = { GET: { 'x-id': 'GetObject' }, HEAD: {} }
 
+interface SigningKeySource {
+  getSigningKey: (credentials: AwsCredentialIdentity, region: string, shortDate: string, service?: string) => Promise<Uint8Array>
+}
+
+/**
+ * Keeps each day's signing key by access key and session. The SDK's signer
+ * caches keys too, but looks them up through an HMAC of the secret on every
+ * call, a third of a URL's cost. If a later SDK renames the method, this
+ * does nothing and signing stays correct, only slower.
+ */
+function keepDailyKeys (signer: SignatureV4): void {
+  const source = signer as unknown as SigningKeySource
+  const derive = source.getSigningKey.bind(signer)
+  const keys = new Map<string, Promise<Uint8Array>>()
+  source.getSigningKey = async (credentials, region, shortDate, service) => {
+    const id = `${shortDate}\n${region}\n${String(service)}\n${credentials.accessKeyId}\n${credentials.sessionToken ?? ''}`
+    let key = keys.get(id)
+    if (key === undefined) {
+      // A few a day at most: one per day, region and credentials. The oldest go first.
+      if (keys.size >= 16) keys.delete(keys.keys().next().value as string)
+      key = derive(credentials, region, shortDate, service)
+      keys.set(id, key)
+    }
+    return await key
+  }
+}
+
 export class UrlSigner {
   private target: Promise<Target> | undefined
   private readonly signer: SignatureV4
@@ -51,6 +78,7 @@ export class UrlSigner {
       uriEscapePath: false,
       applyChecksum: false
     })
+    keepDailyKeys(this.signer)
   }
 
   async sign ({ method, key, contentDisposition, contentType, signingDate, expiresInSeconds }: SignRequest): Promise<string> {
@@ -81,14 +109,15 @@ export class UrlSigner {
   private async resolveTarget (): Promise<Target> {
     const probeKey = 'k'
     const sample = new URL(await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: probeKey }), { expiresIn: 60 }))
-    const [, , region = '', service = ''] = (sample.searchParams.get('X-Amz-Credential') ?? '').split('/')
+    // The credential scope: access key / date / region / service / aws4_request.
+    const scope = String(sample.searchParams.get('X-Amz-Credential')).split('/')
     return {
       protocol: sample.protocol,
       hostname: sample.hostname,
       port: sample.port === '' ? undefined : Number(sample.port),
       basePath: sample.pathname.slice(0, -(probeKey.length + 1)),
-      region,
-      service
+      region: scope[2] as string,
+      service: scope[3] as string
     }
   }
 }

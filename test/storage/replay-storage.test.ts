@@ -98,16 +98,18 @@ t.test('URLs are reused within a window: the same one for every request and ever
   t.not((await one.presign({ ...object, key: 'other/key.json' }, 'GET', seconds('2026-11-26T10:22:00Z'))).url, next.url, 'one per object')
 })
 
-t.test('without reuse, a new URL each second', async (t) => {
+t.test('without reuse, every URL is signed when asked for, none kept', async (t) => {
   const storage = storageFor()
   t.equal(storage.presignReuseSeconds, 0)
   const a = await storage.presign(object, 'GET', seconds('2026-11-26T10:21:00.100Z'))
-  t.equal((await storage.presign(object, 'GET', seconds('2026-11-26T10:21:00.900Z'))).url, a.url)
+  t.equal((await storage.presign(object, 'GET', seconds('2026-11-26T10:21:00.900Z'))).url, a.url, 'the same second signs the same URL')
   t.not((await storage.presign(object, 'GET', seconds('2026-11-26T10:21:01.000Z'))).url, a.url)
+  t.equal(storage.cachedUrls, 0)
 })
 
 t.test('the kept URLs are bounded', async (t) => {
-  const storage = storageFor()
+  const storage = new ReplayStorage({ s3, presignTtlSeconds: 300, presignReuseSeconds: 60, credentials })
+  t.teardown(() => storage.close())
   for (let i = 0; i < MAX_CACHED_URLS + 50; i++) await storage.presign({ ...object, key: `k/${i}` }, 'GET', at)
   t.equal(storage.cachedUrls, MAX_CACHED_URLS)
 })

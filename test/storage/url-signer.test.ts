@@ -65,6 +65,23 @@ t.test('the same URL, byte for byte, as getSignedUrl', async (t) => {
   t.pass(`${compared} URLs compared, x-id and session tokens included`)
 })
 
+t.test('the same URLs as getSignedUrl across days and credentials, whose signing keys it keeps', async (t) => {
+  const client = createS3Client({ endpoint: 'http://127.0.0.1:7480', forcePathStyle: true, region: 'us-east-1', connectTimeoutMs: 1000, credentials })
+  t.teardown(() => client.destroy())
+  const signer = new UrlSigner(client, 'replays')
+  const key = keys[1] as string
+  const contentDisposition = dispositions[0] as string
+  for (let round = 0; round < 2; round++) {
+    for (let day = 0; day < 20; day++) {
+      const signingDate = new Date(Date.UTC(2026, 0, 1 + day, 12, round))
+      const theirs = await getSignedUrl(client, new GetObjectCommand({ Bucket: 'replays', Key: key, ResponseContentDisposition: contentDisposition }), { signingDate, expiresIn: 60 })
+      const ours = await signer.sign({ method: 'GET', key, contentDisposition, contentType: undefined, signingDate, expiresInSeconds: 60 })
+      if (ours !== theirs) t.equal(ours, theirs, `day ${day}, round ${round}`)
+    }
+  }
+  t.pass('40 URLs over 20 days, more days than the signer keeps keys for')
+})
+
 t.test('a URL of the fast signer downloads from the real S3, and S3 holds it to its method', async (t) => {
   const bucket = await openTestBucket(t)
   const body = Buffer.from('a replay, signed the fast way')
