@@ -77,7 +77,7 @@ export interface TestS3 {
   s3: S3Config
   credentials: { accessKeyId: string, secretAccessKey: string }
   /** A storage on this bucket; `ttl` defaults to the contract's 300 s. */
-  storage: (options?: { presignTtlSeconds?: number, s3?: Partial<S3Config>, credentials?: TestS3['credentials'] }) => ReplayStorage
+  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: TestS3['credentials'] }) => ReplayStorage
   put: (key: string, body: Buffer | string, contentType?: string) => Promise<void>
 }
 
@@ -102,8 +102,8 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
     /* c8 ignore stop */
   }
   const made: ReplayStorage[] = []
-  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, s3: overrides = {}, credentials: who = credentials } = {}) => {
-    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, credentials: who })
+  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, presignReuseSeconds = 0, s3: overrides = {}, credentials: who = credentials } = {}) => {
+    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, presignReuseSeconds, credentials: who })
     made.push(created)
     return created
   }

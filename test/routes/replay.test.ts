@@ -61,6 +61,20 @@ t.test('HEAD is redirected to a URL signed for HEAD, and S3 answers 200', async 
   t.equal((await fetch(getUrl, { method: 'HEAD' })).status, 403, 'a GET-signed URL is refused for HEAD: the signature covers the method')
 })
 
+t.test('with URL reuse, repeated redirects hand out one URL, and the redirect is cached no longer than it works', async (t) => {
+  const windowed = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ presignTtlSeconds: 300, presignReuseSeconds: 60 }) })
+  const first = await windowed.inject({ url: '/games/42/replay' })
+  const second = await windowed.inject({ url: '/games/42/replay' })
+  const json = (await windowed.inject({ url: '/games/42/replay/url' })).json()
+  t.equal(second.headers.location, first.headers.location, 'the same URL')
+  t.equal(json.url, first.headers.location, 'the JSON route hands out the same one')
+  const left = (Date.parse(json.expiresAt) - Date.now()) / 1000
+  t.ok(left > 300 - 60 - 1 && left <= 300, `${left.toFixed(1)} s left, at least TTL - window`)
+  const maxAge = Number(/max-age=(\d+)/.exec(String(second.headers['cache-control']))?.[1])
+  t.ok(maxAge < left, `max-age ${maxAge} ends before the URL (${left.toFixed(1)} s)`)
+  t.equal((await fetch(json.url)).status, 200)
+})
+
 t.test('/replay/url answers the signed URL as JSON', async (t) => {
   const before = Date.now()
   const res = await app.inject({ url: '/games/42/replay/url' })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { S3Config } from '../../src/config.js'
 import { CLOCK_SKEW_SECONDS, MAX_CACHED_URLS, ReplayStorage } from '../../src/storage/replay-storage.js'
-import { openTestBucket, realS3Endpoint } from '../helper.js'
+import { openTestBucket } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
 
 const s3: S3Config = {
@@ -149,14 +149,11 @@ t.test('a server clock a little ahead of or behind S3\'s still hands out URLs th
     t.equal(answer.status, 200, `a clock ${offsetSeconds} s off`)
     t.equal(await answer.text(), 'on time')
   }
-  // S3 itself judges the date: a URL dated later than its own clock allows is refused.
-  const future = bucket.storage({ presignTtlSeconds: 120 })
-  const refused = await fetch((await future.presign(replay, 'GET', new Date(Date.now() + 3_600_000))).url)
-  if (realS3Endpoint !== undefined) {
-    t.equal(refused.status, 403, 'a URL dated an hour ahead is not yet valid')
-  } else {
-    t.comment(`the emulator does not check a URL's date against its clock (answered ${refused.status}); the RGW run does`)
-  }
+  // AWS S3 and MinIO refuse a URL dated ahead of their clock ("Request is not yet valid"); Ceph RGW and
+  // the emulator do not look, so the minute's margin is asserted on the URL itself.
+  const ahead = await bucket.storage({ presignTtlSeconds: 120 }).presign(replay, 'GET', new Date(Date.now() + 50_000))
+  const dated = String(new URL(ahead.url).searchParams.get('X-Amz-Date')).replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z')
+  t.ok(Date.parse(dated) <= Date.now(), 'a clock 50 s ahead still dates its URL in S3\'s past')
 })
 
 t.test('readiness probe', async (t) => {
