@@ -25,10 +25,15 @@ interface Target {
   protocol: string
   hostname: string
   port: number | undefined
+  /** hostname[:port], as the Host header and the URL have it */
+  host: string
   basePath: string
   region: string
   service: string
 }
+
+/** As the SDK's presigner has it: a Content-Type header is never signed. */
+const UNSIGNABLE_HEADERS = new Set(['content-type'])
 
 /** The SDK marks a GetObject URL with x-id; a HeadObject URL has none. */
 const X_ID: Record<SignMethod, Record<string, string>> = { GET: { 'x-id': 'GetObject' }, HEAD: {} }
@@ -62,6 +67,7 @@ function keepDailyKeys (signer: SignatureV4): void {
 
 export class UrlSigner {
   private target: Promise<Target> | undefined
+  private resolved: Target | undefined
   private readonly signer: SignatureV4
   /** The client's own credential chain: the same provider, refreshed the same way. */
   readonly credentials: () => Promise<AwsCredentialIdentity>
@@ -82,10 +88,9 @@ export class UrlSigner {
   }
 
   async sign ({ method, key, contentDisposition, contentType, signingDate, expiresInSeconds }: SignRequest): Promise<string> {
-    const target = await (this.target ??= this.resolveTarget())
+    const target = this.resolved ?? await this.resolve()
     const query: Record<string, string> = { 'response-content-disposition': contentDisposition, ...X_ID[method] }
     if (contentType !== undefined) query['response-content-type'] = contentType
-    const host = target.port === undefined ? target.hostname : `${target.hostname}:${target.port}`
     const request: HttpRequest = {
       method,
       protocol: target.protocol,
@@ -93,16 +98,21 @@ export class UrlSigner {
       ...(target.port !== undefined && { port: target.port }),
       path: `${target.basePath}/${key.split('/').map(escapeUri).join('/')}`,
       query,
-      headers: { host, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' }
+      headers: { host: target.host, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' }
     }
     const signed = await this.signer.presign(request, {
       signingDate,
       expiresIn: expiresInSeconds,
       signingRegion: target.region,
       signingService: target.service,
-      unsignableHeaders: new Set(['content-type'])
+      unsignableHeaders: UNSIGNABLE_HEADERS
     })
-    return `${target.protocol}//${host}${signed.path}?${queryString(signed.query as Record<string, string>)}`
+    return `${target.protocol}//${target.host}${signed.path}?${queryString(signed.query as Record<string, string>)}`
+  }
+
+  private async resolve (): Promise<Target> {
+    this.resolved = await (this.target ??= this.resolveTarget())
+    return this.resolved
   }
 
   /** Where the SDK sends a GetObject of this bucket, and the scope it signs with. */
@@ -115,6 +125,7 @@ export class UrlSigner {
       protocol: sample.protocol,
       hostname: sample.hostname,
       port: sample.port === '' ? undefined : Number(sample.port),
+      host: sample.host,
       basePath: sample.pathname.slice(0, -(probeKey.length + 1)),
       region: scope[2] as string,
       service: scope[3] as string
@@ -124,8 +135,13 @@ export class UrlSigner {
 
 /** RFC 3986 escaping, as S3's path and query signing want it (encodeURIComponent leaves !'()* alone). */
 function escapeUri (text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  const escaped = encodeURIComponent(text)
+  // Most values have none of these: a test is far cheaper than a replace with a callback.
+  return RESERVED.test(escaped) ? escaped.replace(RESERVED_ALL, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : escaped
 }
+
+const RESERVED = /[!'()*]/
+const RESERVED_ALL = /[!'()*]/g
 
 function queryString (query: Record<string, string>): string {
   return Object.keys(query).sort().map((name) => `${escapeUri(name)}=${escapeUri(query[name] as string)}`).join('&')
