@@ -6,6 +6,7 @@ import { buildApp } from './app.js'
 import { parseConfig, redactUrl, type Config } from './config.js'
 import { connectPostgres, type Database } from './db/database.js'
 import { localBanner, startLocalBackends } from './local/local-mode.js'
+import { loggerOptions } from './logging.js'
 import { ReplayStorage } from './storage/replay-storage.js'
 
 interface Backends {
@@ -47,7 +48,7 @@ async function main (): Promise<void> {
   } catch (error) {
     fail(`its backends did not open: ${(error as Error).message}`)
   }
-  const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: { level: config.logLevel } })
+  const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: loggerOptions(config.logLevel) })
   app.addHook('onClose', async function closeBackends () { await backends.close() })
 
   closeWithGrace({ delay: 10_000 }, async function shutDown ({ signal, err }) {

@@ -36,7 +36,10 @@ export function cacheControlFor (expiresAt: Date, now: Date, ttlSeconds: number)
 const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, storage }) {
   async function presignFor (gameId: string, method: PresignMethod, log: typeof fastify.log) {
     const object = await locator.locate(gameId, log)
-    return await storage.presign(object, method)
+    const signed = await storage.presign(object, method)
+    // The log scrubs the signature and credential from the URL (src/logging.ts).
+    log.debug({ key: object.key, method, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')
+    return signed
   }
 
   for (const method of ['GET', 'HEAD'] as const) {
