@@ -35,6 +35,8 @@ export interface Config {
   host: string
   databaseUrl: string | undefined
   databaseTimeoutMs: number
+  /** On SIGTERM or SIGINT, how long running downloads may go on before their connections are cut. */
+  shutdownTimeoutMs: number
   localDataDir: string
   s3: S3Config
   presignTtlSeconds: number
@@ -86,6 +88,7 @@ export function parseConfig (env: Env): Config {
     host: read.string('HOST') ?? '127.0.0.1',
     databaseUrl,
     databaseTimeoutMs: read.integer('DATABASE_TIMEOUT_MS', 3000, 100, 60_000),
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
     localDataDir: read.string('LOCAL_DATA_DIR') ?? '.replay-gate',
     s3: {
       bucket: bucket ?? 'replays',

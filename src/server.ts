@@ -51,9 +51,17 @@ async function main (): Promise<void> {
   const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: loggerOptions(config.logLevel) })
   app.addHook('onClose', async function closeBackends () { await backends.close() })
 
-  closeWithGrace({ delay: 10_000 }, async function shutDown ({ signal, err }) {
-    app.log.warn({ signal, err }, 'shutting down')
+  // Stop accepting, let running downloads finish until SHUTDOWN_TIMEOUT_MS, cut
+  // what is left, close the database and S3 clients, exit 0. A second signal
+  // exits at once (close-with-grace), as does a close that is stuck past the deadline.
+  closeWithGrace({ delay: config.shutdownTimeoutMs + 5000 }, async function shutDown ({ signal, err }) {
+    app.log.warn({ signal, err, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, running downloads may finish')
+    const deadline = setTimeout(() => {
+      app.log.warn('shutdown deadline reached: cutting the downloads still running')
+      app.server.closeAllConnections()
+    }, config.shutdownTimeoutMs)
     await app.close()
+    clearTimeout(deadline)
   })
 
   await app.listen({ port: config.port, host: config.host })

@@ -71,6 +71,7 @@ t.test('a configured deployment', async (t) => {
   t.equal(parseConfig(configured).presignReuseSeconds, 60, 'URLs are reused for a fifth of their TTL')
   t.equal(parseConfig({ ...configured, PRESIGN_TTL_SECONDS: '4' }).presignReuseSeconds, 0, 'too short a TTL to reuse')
   t.equal(parseConfig({ ...configured, PRESIGN_REUSE_SECONDS: '0' }).presignReuseSeconds, 0)
+  t.equal(parseConfig(configured).shutdownTimeoutMs, 10_000)
   t.same(parseConfig(configured).lookupCache, { size: 10_000, ttlSeconds: 300, missTtlSeconds: 2 })
   t.same(parseConfig({ ...configured, LOOKUP_CACHE_SIZE: '0', LOOKUP_CACHE_TTL_SECONDS: '3600', LOOKUP_CACHE_MISS_SECONDS: '0' }).lookupCache,
     { size: 0, ttlSeconds: 3600, missTtlSeconds: 0 })
@@ -108,6 +109,7 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ PRESIGN_TTL_SECONDS: '1.5' }, /^PRESIGN_TTL_SECONDS/],
     [{ PRESIGN_REUSE_SECONDS: '300' }, /^PRESIGN_REUSE_SECONDS must be less than PRESIGN_TTL_SECONDS \(300\), or 0; got 300/],
     [{ PRESIGN_REUSE_SECONDS: '-1' }, /^PRESIGN_REUSE_SECONDS must be a whole number/],
+    [{ SHUTDOWN_TIMEOUT_MS: '-5' }, /^SHUTDOWN_TIMEOUT_MS must be a whole number from 0 to 3600000/],
     [{ LOOKUP_CACHE_SIZE: 'lots' }, /^LOOKUP_CACHE_SIZE must be a whole number from 0 to 10000000/],
     [{ LOOKUP_CACHE_TTL_SECONDS: '0' }, /^LOOKUP_CACHE_TTL_SECONDS must be a whole number from 1 to 86400/],
     [{ LOOKUP_CACHE_MISS_SECONDS: '3601' }, /^LOOKUP_CACHE_MISS_SECONDS/],
