@@ -9,6 +9,7 @@ import type { Config } from './config.js'
 import type { Database } from './db/database.js'
 import { InvalidGameId, isContractError, RouteNotFound } from './errors.js'
 import { ReplayLocator } from './locate-replay.js'
+import { Metrics } from './metrics.js'
 import healthRoutes from './routes/health.js'
 import replayRoutes from './routes/replay.js'
 import replayStreamRoutes from './routes/replay-stream.js'
@@ -19,13 +20,15 @@ export interface AppOptions {
   db: Kysely<Database>
   storage: ReplayStorage
   logger?: FastifyServerOptions['logger']
+  /** Left out: a registry of the app's own, with the process's metrics. */
+  metrics?: Metrics
 }
 
 // Node refuses request lines longer than its header limit (16 KiB) anyway;
 // below that, a long id must reach the route to get its 400, not a 404.
 const MAX_PARAM_LENGTH = 16 * 1024
 
-export async function buildApp ({ config, db, storage, logger = false }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp ({ config, db, storage, logger = false, metrics = new Metrics() }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -47,9 +50,17 @@ export async function buildApp ({ config, db, storage, logger = false }: AppOpti
     })
   }
 
-  const locator = new ReplayLocator({ db, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache })
-  await app.register(replayRoutes, { locator, storage })
-  await app.register(replayStreamRoutes, { locator, storage })
+  // Route patterns only, never raw URLs: the label's values stay bounded.
+  app.addHook('onResponse', async function countRequest (request, reply) {
+    metrics.requests.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode }, reply.elapsedTime / 1000)
+  })
+  app.get('/metrics', async function serveMetrics (_request, reply) {
+    return await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+
+  const locator = new ReplayLocator({ db, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { metrics.lookups.inc({ source }) } })
+  await app.register(replayRoutes, { locator, storage, metrics })
+  await app.register(replayStreamRoutes, { locator, storage, metrics })
   await app.register(healthRoutes, { db, storage, checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
   return app
 }

@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely'
 import { LRUCache } from 'lru-cache'
 import type { LookupCacheConfig } from './config.js'
 import type { Database } from './db/database.js'
+import type { LookupSource } from './metrics.js'
 import { findReplay, type ReplayRow } from './db/games.js'
 import { DatabaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from './errors.js'
 import { downloadHeaders } from './storage/download-name.js'
@@ -21,6 +22,8 @@ export interface ReplayLocatorOptions {
   db: Kysely<Database>
   keyPrefix: string
   cache: LookupCacheConfig
+  /** Told where each answer came from. */
+  onLookup?: (source: LookupSource) => void
 }
 
 /** What the database said about a game: its row, or that there is none. */
@@ -32,10 +35,12 @@ export class ReplayLocator {
   private readonly db: Kysely<Database>
   private readonly keyPrefix: string
   private readonly cache: LRUCache<string, Lookup, FastifyBaseLogger> | undefined
+  private readonly onLookup: (source: LookupSource) => void
 
-  constructor ({ db, keyPrefix, cache }: ReplayLocatorOptions) {
+  constructor ({ db, keyPrefix, cache, onLookup = () => {} }: ReplayLocatorOptions) {
     this.db = db
     this.keyPrefix = keyPrefix
+    this.onLookup = onLookup
     if (cache.size > 0) {
       this.cache = new LRUCache<string, Lookup, FastifyBaseLogger>({
         max: cache.size,
@@ -71,10 +76,14 @@ export class ReplayLocator {
   }
 
   private async lookup (gameId: string, log: FastifyBaseLogger): Promise<Lookup> {
-    if (this.cache === undefined) return { row: await this.read(gameId, log) }
+    if (this.cache === undefined) {
+      this.onLookup('database')
+      return { row: await this.read(gameId, log) }
+    }
     // A known replay, even stale, is answered at once while the row is read again in the background;
     // a game without one waits for the database, so that a new recording is seen as soon as its entry ends.
     const known = this.cache.peek(gameId, { allowStale: true })?.row?.replay_file != null
+    this.onLookup(known || this.cache.has(gameId) ? 'cache' : 'database')
     const found = await this.cache.fetch(gameId, { allowStale: known, context: log })
     // The cache settles a failed read with nothing when it has no stale entry to give instead.
     if (found === undefined) throw new DatabaseUnavailable()

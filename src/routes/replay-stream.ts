@@ -5,15 +5,17 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { OutgoingHttpHeaders } from 'node:http'
 import { Type } from 'typebox'
-import { PreconditionFailed, RangeNotSatisfiable } from '../errors.js'
+import { PreconditionFailed, RangeNotSatisfiable, ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../errors.js'
 import { parseGameId } from '../game-id.js'
 import { objectRequestFrom } from '../http/preconditions.js'
 import type { ReplayLocator } from '../locate-replay.js'
+import type { Metrics } from '../metrics.js'
 import { ErrorBody, GameIdParams } from '../schemas/common.js'
 import type { ReplayObject, ReplayStorage } from '../storage/replay-storage.js'
 import { getReplayObject, headReplayObject, ObjectNotSent, type ObjectMeta, type ReadOptions } from '../storage/replay-stream.js'
 
 export interface ReplayStreamRouteOptions {
+  metrics: Metrics
   locator: ReplayLocator
   storage: ReplayStorage
 }
@@ -35,7 +37,7 @@ const schema = {
   }
 }
 
-const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, storage }) {
+const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, storage, metrics }) {
   async function prepare (rawGameId: string, request: FastifyRequest, reply: FastifyReply): Promise<{ object: ReplayObject, read: ReadOptions }> {
     const gameId = parseGameId(rawGameId)
     const object = await locator.locate(gameId, request.log)
@@ -55,8 +57,15 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
       const { object, read } = await prepare(request.params.gameId, request, reply)
       try {
         const { meta, body } = await getReplayObject(storage, read)
+        let sent = 0
+        body.on('data', (chunk: Buffer) => { sent += chunk.length })
+        reply.raw.once('close', () => {
+          metrics.streamedBytes.inc(sent)
+          metrics.streams.inc({ outcome: reply.raw.writableFinished ? 'complete' : 'aborted' })
+        })
         return reply.code(meta.status).headers(replayHeaders(object, meta)).send(body)
       } catch (error) {
+        countS3Error(metrics, error)
         return notSent(error, reply)
       }
     }
@@ -69,7 +78,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     handler: async function headReplay (request, reply) {
       const { object, read } = await prepare(request.params.gameId, request, reply)
       try {
-        const meta = await headReplayObject(storage, read)
+        const meta = await headReplayObject(storage, read).catch((error: unknown) => { countS3Error(metrics, error); throw error })
         // Sent by hand: the body is empty but Content-Length must stay the
         // object's. Headers set earlier (CORS) go along.
         reply.hijack()
@@ -96,6 +105,18 @@ function replayHeaders (object: ReplayObject, meta: ObjectMeta): Record<string, 
   if (meta.etag !== undefined) headers.etag = meta.etag
   if (meta.lastModified !== undefined) headers['last-modified'] = meta.lastModified.toUTCString()
   return headers
+}
+
+/** Answers S3 gave that are not errors (304, 412, 416) and a client that left are not counted. */
+function countS3Error (metrics: Metrics, error: unknown): void {
+  let kind: string
+  if (error instanceof StorageTimeout) kind = 'timeout'
+  else if (error instanceof ReplayObjectMissing) kind = 'missing'
+  else if (error instanceof StorageUnavailable) {
+    const status = ((error as Error).cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode
+    kind = status === undefined ? 'network' : String(status)
+  } else return
+  metrics.s3Errors.inc({ kind })
 }
 
 /** 304, 412 and 416 carry the object's validators; anything else goes to the error handler as it is. */

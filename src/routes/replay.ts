@@ -3,11 +3,13 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import { parseGameId } from '../game-id.js'
 import type { ReplayLocator } from '../locate-replay.js'
+import type { Metrics } from '../metrics.js'
 import { ErrorBody, GameIdParams } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
 import type { PresignMethod, ReplayStorage } from '../storage/replay-storage.js'
 
 export interface ReplayRouteOptions {
+  metrics: Metrics
   locator: ReplayLocator
   storage: ReplayStorage
 }
@@ -33,10 +35,12 @@ export function cacheControlFor (expiresAt: Date, now: Date, ttlSeconds: number)
   return left >= 1 ? `private, max-age=${left}` : 'no-store'
 }
 
-const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, storage }) {
+const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, storage, metrics }) {
   async function presignFor (gameId: string, method: PresignMethod, log: typeof fastify.log) {
     const object = await locator.locate(gameId, log)
+    const timer = metrics.signing.startTimer({ method })
     const signed = await storage.presign(object, method)
+    timer()
     // The log scrubs the signature and credential from the URL (src/logging.ts).
     log.debug({ key: object.key, method, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')
     return signed
