@@ -1,10 +1,13 @@
 // Builds the service: CORS, error handling, routes. server.ts listens; tests
 // build the same app and talk to it with inject() or on port 0.
 import cors from '@fastify/cors'
+import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Kysely } from 'kysely'
+import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
+import { Type } from 'typebox'
 import type { Config } from './config.js'
 import type { Database } from './db/database.js'
 import { InvalidGameId, isContractError, RouteNotFound } from './errors.js'
@@ -23,6 +26,9 @@ export interface AppOptions {
   /** Left out: a registry of the app's own, with the process's metrics. */
   metrics?: Metrics
 }
+
+// The same relative path from src/ and from dist/.
+const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
 // Node refuses request lines longer than its header limit (16 KiB) anyway;
 // below that, a long id must reach the route to get its 400, not a 404.
@@ -50,11 +56,29 @@ export async function buildApp ({ config, db, storage, logger = false, metrics =
     })
   }
 
+  await app.register(swagger, {
+    // HEAD answers differ from GET's here (a URL signed for HEAD; headers only): they are listed too.
+    exposeHeadRoutes: true,
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'replay-gate',
+        version: PACKAGE.version,
+        description: 'Hands out game replays stored in S3: a presigned 302 redirect, the signed URL as JSON, or the bytes streamed through.'
+      }
+    }
+  })
+  app.get('/openapi.json', { schema: { hide: true } }, async function openapi () {
+    return app.swagger()
+  })
+
   // Route patterns only, never raw URLs: the label's values stay bounded.
   app.addHook('onResponse', async function countRequest (request, reply) {
     metrics.requests.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode }, reply.elapsedTime / 1000)
   })
-  app.get('/metrics', async function serveMetrics (_request, reply) {
+  app.get('/metrics', {
+    schema: { response: { 200: Type.String({ description: 'Prometheus text format' }) }, produces: ['text/plain'] }
+  }, async function serveMetrics (_request, reply) {
     return await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
   })
 

@@ -2,7 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
-import { LivenessBody, ReadinessBody } from '../schemas/health.js'
+import { LivenessBody, ReadinessBody, UnreadyBody } from '../schemas/health.js'
 import type { ReplayStorage } from '../storage/replay-storage.js'
 
 export interface HealthRouteOptions {
@@ -17,7 +17,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async functi
     return { status: 'ok' as const }
   })
 
-  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: ReadinessBody } } }, async function readiness (request, reply) {
+  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: UnreadyBody } } }, async function readiness (request, reply) {
     const [database, s3] = await Promise.all([
       timed(() => checkDatabase(db, checkTimeoutMs)),
       timed(() => storage.probe(checkTimeoutMs))

@@ -10,7 +10,7 @@ import { parseGameId } from '../game-id.js'
 import { objectRequestFrom } from '../http/preconditions.js'
 import type { ReplayLocator } from '../locate-replay.js'
 import type { Metrics } from '../metrics.js'
-import { ErrorBody, GameIdParams } from '../schemas/common.js'
+import { errorResponse, GameIdParams } from '../schemas/common.js'
 import type { ReplayObject, ReplayStorage } from '../storage/replay-storage.js'
 import { getReplayObject, headReplayObject, ObjectNotSent, type ObjectMeta, type ReadOptions } from '../storage/replay-stream.js'
 
@@ -26,14 +26,14 @@ const schema = {
     200: Type.Unknown({ description: 'The replay' }),
     206: Type.Unknown({ description: 'The requested range of the replay' }),
     304: Type.Null({ description: 'Not modified' }),
-    400: ErrorBody,
-    404: ErrorBody,
-    412: ErrorBody,
-    416: ErrorBody,
-    500: ErrorBody,
-    502: ErrorBody,
-    503: ErrorBody,
-    504: ErrorBody
+    400: errorResponse('INVALID_GAME_ID'),
+    404: errorResponse('GAME_NOT_FOUND, REPLAY_NOT_AVAILABLE, or REPLAY_OBJECT_MISSING: S3 does not have the object'),
+    412: errorResponse('PRECONDITION_FAILED: If-Match or If-Unmodified-Since failed'),
+    416: errorResponse('RANGE_NOT_SATISFIABLE: the range starts past the end (Content-Range: bytes */size)'),
+    500: errorResponse('INVALID_REPLAY_KEY, or INTERNAL_ERROR'),
+    502: errorResponse('STORAGE_UNAVAILABLE: S3 refused the connection or answered with an error (Retry-After)'),
+    503: errorResponse('DATABASE_UNAVAILABLE (Retry-After)'),
+    504: errorResponse('STORAGE_TIMEOUT: S3 did not connect or send its first byte in time (Retry-After)')
   }
 }
 

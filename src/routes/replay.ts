@@ -4,7 +4,7 @@ import { Type } from 'typebox'
 import { parseGameId } from '../game-id.js'
 import type { ReplayLocator } from '../locate-replay.js'
 import type { Metrics } from '../metrics.js'
-import { ErrorBody, GameIdParams } from '../schemas/common.js'
+import { errorResponse, GameIdParams } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
 import type { PresignMethod, ReplayStorage } from '../storage/replay-storage.js'
 
@@ -15,7 +15,10 @@ export interface ReplayRouteOptions {
 }
 
 const errorResponses = {
-  400: ErrorBody, 404: ErrorBody, 500: ErrorBody, 503: ErrorBody
+  400: errorResponse('INVALID_GAME_ID: the id is not a decimal from 1 to 9007199254740991'),
+  404: errorResponse('GAME_NOT_FOUND, or REPLAY_NOT_AVAILABLE: the game has no replay yet'),
+  500: errorResponse('INVALID_REPLAY_KEY: the stored folder or file would make an unsafe key; INTERNAL_ERROR'),
+  503: errorResponse('DATABASE_UNAVAILABLE: the database did not answer in time (Retry-After)')
 }
 
 const redirectSchema = {

@@ -1,11 +1,18 @@
 import { Type } from 'typebox'
 
-export const ErrorBody = Type.Object({
+const errorProperties = {
   statusCode: Type.Integer({ description: 'The HTTP status, repeated' }),
   code: Type.String({ description: 'A stable upper-case code, e.g. GAME_NOT_FOUND' }),
   error: Type.String({ description: 'The HTTP reason phrase' }),
   message: Type.String({ description: 'What went wrong, for a person' })
-}, { $id: 'ErrorBody', title: 'Error' })
+}
+
+export const ErrorBody = Type.Object(errorProperties, { title: 'Error' })
+
+/** The contract's error body, described for one status of one route (the description shows in /openapi.json). */
+export function errorResponse (description: string): typeof ErrorBody {
+  return Type.Object(errorProperties, { title: 'Error', description })
+}
 
 export const GameIdParams = Type.Object({
   gameId: Type.String({

@@ -7,9 +7,12 @@ const Check = Type.Object({
   error: Type.Optional(Type.String())
 })
 
-export const ReadinessBody = Type.Object({
+const readiness = {
   status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
   checks: Type.Object({ database: Check, storage: Check })
-})
+}
 
-export const LivenessBody = Type.Object({ status: Type.Literal('ok') })
+export const ReadinessBody = Type.Object(readiness, { description: 'Ready: the database and S3 answered' })
+export const UnreadyBody = Type.Object(readiness, { description: 'Not ready: the database or S3 did not answer in time (each check says which)' })
+
+export const LivenessBody = Type.Object({ status: Type.Literal('ok') }, { description: 'The process runs' })

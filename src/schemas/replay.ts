@@ -5,4 +5,4 @@ export const ReplayUrlBody = Type.Object({
   method: Type.Literal('GET'),
   expiresAt: Type.String({ format: 'date-time', description: 'When the URL stops working (UTC)' }),
   streamUrl: Type.String({ description: 'The fallback route that streams the replay through this service (a relative path)' })
-})
+}, { description: 'The presigned URL, when it stops working, and the streaming fallback' })
