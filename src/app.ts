@@ -1,6 +1,7 @@
 // Builds the service: CORS, error handling, routes. server.ts listens; tests
 // build the same app and talk to it with inject() or on port 0.
 import cors from '@fastify/cors'
+import { FastifyOtelInstrumentation } from '@fastify/otel'
 import swagger from '@fastify/swagger'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
@@ -43,6 +44,8 @@ export async function buildApp ({ config, db, storage, logger = false, metrics =
     frameworkErrors: handleFrameworkError
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // First, so that it sees every route and hook defined after it.
+  await app.register(new FastifyOtelInstrumentation().plugin())
   app.setErrorHandler(handleError)
   app.setNotFoundHandler(handleNotFound)
 

@@ -12,6 +12,7 @@ import { LRUCache } from 'lru-cache'
 import type { LookupCacheConfig } from './config.js'
 import type { Database } from './db/database.js'
 import type { LookupSource } from './metrics.js'
+import { inSpan } from './telemetry.js'
 import { findReplay, type ReplayRow } from './db/games.js'
 import { DatabaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from './errors.js'
 import { downloadHeaders } from './storage/download-name.js'
@@ -60,7 +61,7 @@ export class ReplayLocator {
 
   /** The replay object of a game, or the contract's error for why there is none. */
   async locate (gameId: string, log: FastifyBaseLogger): Promise<ReplayObject> {
-    const { row } = await this.lookup(gameId, log)
+    const { row } = await inSpan('replay.lookup', { 'replay.game_id': gameId }, async () => await this.lookup(gameId, log))
     if (row === undefined) throw new GameNotFound(gameId)
     if (row.replay_file === null) throw new ReplayNotAvailable(gameId)
     let key: string

@@ -7,6 +7,7 @@ import { parseConfig, redactUrl, type Config } from './config.js'
 import { connectPostgres, type Database } from './db/database.js'
 import { localBanner, startLocalBackends } from './local/local-mode.js'
 import { loggerOptions } from './logging.js'
+import { startTracing } from './telemetry.js'
 import { ReplayStorage } from './storage/replay-storage.js'
 
 interface Backends {
@@ -48,8 +49,13 @@ async function main (): Promise<void> {
   } catch (error) {
     fail(`its backends did not open: ${(error as Error).message}`)
   }
+  // Before the app: @fastify/otel finds the provider when its plugin registers.
+  const tracing = startTracing(process.env)
   const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: loggerOptions(config.logLevel) })
-  app.addHook('onClose', async function closeBackends () { await backends.close() })
+  app.addHook('onClose', async function closeBackends () {
+    await backends.close()
+    await tracing?.shutdown() // sends the spans still waiting
+  })
 
   // Stop accepting, let running downloads finish until SHUTDOWN_TIMEOUT_MS, cut
   // what is left, close the database and S3 clients, exit 0. A second signal

@@ -4,6 +4,7 @@ import { Type } from 'typebox'
 import { parseGameId } from '../game-id.js'
 import type { ReplayLocator } from '../locate-replay.js'
 import type { Metrics } from '../metrics.js'
+import { inSpan } from '../telemetry.js'
 import { errorResponse, GameIdParams } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
 import type { PresignMethod, ReplayStorage } from '../storage/replay-storage.js'
@@ -42,7 +43,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
   async function presignFor (gameId: string, method: PresignMethod, log: typeof fastify.log) {
     const object = await locator.locate(gameId, log)
     const timer = metrics.signing.startTimer({ method })
-    const signed = await storage.presign(object, method)
+    const signed = await inSpan('replay.sign', { 'http.request.method': method }, async () => await storage.presign(object, method))
     timer()
     // The log scrubs the signature and credential from the URL (src/logging.ts).
     log.debug({ key: object.key, method, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')

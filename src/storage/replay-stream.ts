@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream'
 import { ifRangeMatches, type ObjectRequest } from '../http/preconditions.js'
 import { ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../errors.js'
 import type { ReplayStorage } from './replay-storage.js'
+import { inSpan } from '../telemetry.js'
 
 export interface ObjectMeta {
   status: 200 | 206
@@ -41,7 +42,7 @@ export interface ReadOptions {
 
 export async function getReplayObject (storage: ReplayStorage, options: ReadOptions): Promise<{ meta: ObjectMeta, body: Readable }> {
   const { request } = options
-  const output = await send(storage, options, (signal) =>
+  const output = await send(storage, options, 'GetObject', (signal) =>
     storage.client.send(new GetObjectCommand(inputFor(storage, options.key, request)), { abortSignal: signal }))
   const meta = metaOf(output, request.range)
   if (request.ifRange === undefined || ifRangeMatches(request.ifRange, meta.etag, meta.lastModified)) {
@@ -54,7 +55,7 @@ export async function getReplayObject (storage: ReplayStorage, options: ReadOpti
 
 export async function headReplayObject (storage: ReplayStorage, options: ReadOptions): Promise<ObjectMeta> {
   const { request } = options
-  const output = await send(storage, options, (signal) =>
+  const output = await send(storage, options, 'HeadObject', (signal) =>
     storage.client.send(new HeadObjectCommand(inputFor(storage, options.key, request)), { abortSignal: signal }))
   const meta = metaOf(output, request.range)
   if (request.ifRange === undefined || ifRangeMatches(request.ifRange, meta.etag, meta.lastModified)) return meta
@@ -101,7 +102,13 @@ export interface S3Error {
 }
 
 /** Runs one S3 call under the first-byte deadline and turns its failures into the contract's errors. */
-async function send<T> (storage: ReplayStorage, { gameId, key, request, signal }: ReadOptions, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function send<T> (storage: ReplayStorage, options: ReadOptions, operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  // The span covers the call up to S3's answer (headers); the body follows at the client's pace.
+  return await inSpan(`s3.${operation}`, { 'rpc.system': 'aws-api', 'rpc.method': operation, 'aws.s3.bucket': storage.bucket, 'aws.s3.key': options.key },
+    async () => await timedSend(storage, options, call))
+}
+
+async function timedSend<T> (storage: ReplayStorage, { gameId, key, request, signal }: ReadOptions, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const deadline = new AbortController()
   const timer = setTimeout(() => deadline.abort(new StorageTimeout()), storage.firstByteTimeoutMs)
   try {
