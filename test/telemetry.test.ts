@@ -67,8 +67,11 @@ t.test('a failed S3 call is a span with an error status; HEAD has its own S3 spa
   t.ok(head.paths.some((p) => /s3\.HeadObject$/.test(p)))
 })
 
-t.test('without an OTLP endpoint nothing is set up', async (t) => {
+t.test('without an OTLP endpoint nothing is set up; a traces-only endpoint is enough', async (t) => {
   t.equal(startTracing({}), undefined)
+  const tracing = startTracing({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces' })
+  t.ok(tracing)
+  await tracing?.shutdown()
 })
 
 t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, the running service sends its spans there over OTLP/HTTP', async (t) => {

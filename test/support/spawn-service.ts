@@ -33,7 +33,7 @@ export function spawnEntry (entry: string, env: Record<string, string>, args: st
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitFor: async (pattern, timeoutMs = 30_000) => {
+    waitFor: async (pattern, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs
       while (Date.now() < deadline) {
         const match = pattern.exec(out)
