@@ -4,6 +4,7 @@ import { readBucketCors, type CorsRule } from '../../src/storage/bucket-cors.js'
 import { analyzeCorsRules, applyBucketCors, describeBucket, checkLiveCors, checkStoredCors, ensureBucket, type Finding } from '../../src/storage/bucket-setup.js'
 import { openTestBucket, realS3Endpoint, uniqueName, type Tap, type TestS3 } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
+import { runBucketSetup } from '../../src/bucket-setup-command.js'
 import { spawnEntry } from '../support/spawn-service.js'
 
 const projectRule = (): CorsRule => readBucketCors().CORSRules[0] as CorsRule
@@ -123,6 +124,15 @@ t.test('a bucket outside us-east-1 is created with its location', async (t) => {
   }
 })
 
+/** The command in this process: its exit code and what it printed. Credentials come from the env given, as the SDK's chain would take them. */
+async function cli (env: Record<string, string>, args: string[] = []): Promise<{ code: number, stdout: string, stderr: string }> {
+  const stdout: string[] = []
+  const stderr: string[] = []
+  const credentials = env.AWS_ACCESS_KEY_ID === undefined ? undefined : { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '' }
+  const code = await runBucketSetup({ args, env, credentials, out: { log: (line) => stdout.push(line), error: (line) => stderr.push(line) } })
+  return { code, stdout: stdout.map((line) => `${line}\n`).join(''), stderr: stderr.map((line) => `${line}\n`).join('') }
+}
+
 function cliEnv (s3: TestS3, bucket: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     S3_BUCKET: bucket,
@@ -140,61 +150,60 @@ t.test('npm run bucket:setup, then --check, then --check on rules that were remo
   const bucket = freshBucket(t, admin.client)
   const env = cliEnv(s3, bucket)
 
-  const first = spawnEntry('bucket-setup-cli.ts', env, ['--check'])
-  t.match(await first.exited, { code: 1 }, 'checking a bucket that is not there fails')
-  t.match(first.stdout(), new RegExp(`fail  stored rules: the bucket ${bucket} does not exist`))
-  t.match(first.stdout(), /Run `npm run bucket:setup` to apply/)
+  const first = await cli(env, ['--check'])
+  t.match(first, { code: 1 }, 'checking a bucket that is not there fails')
+  t.match(first.stdout, new RegExp(`fail  stored rules: the bucket ${bucket} does not exist`))
+  t.match(first.stdout, /Run `npm run bucket:setup` to apply/)
 
-  const setup = spawnEntry('bucket-setup-cli.ts', env)
-  t.match(await setup.exited, { code: 0 }, setup.stderr())
-  t.match(setup.stdout(), /bucket: created\n {2}CORS: applied 1 rule\(s\) from .*localstack\/bucket-cors\.json/)
-  t.match(setup.stdout(), /ok {4}stored rules: .*\n {2}ok {4}preflight: .*\n {2}ok {4}GET: a signed GET of replay-gate-cors-check with Origin: null answered 404/)
-  t.match(setup.stdout(), /A page on any origin can follow the redirect/)
+  const setup = await cli(env)
+  t.match(setup, { code: 0 }, setup.stderr)
+  t.match(setup.stdout, /bucket: created\n {2}CORS: applied 1 rule\(s\) from .*localstack\/bucket-cors\.json/)
+  t.match(setup.stdout, /ok {4}stored rules: .*\n {2}ok {4}preflight: .*\n {2}ok {4}GET: a signed GET of replay-gate-cors-check with Origin: null answered 404/)
+  t.match(setup.stdout, /A page on any origin can follow the redirect/)
 
-  const second = spawnEntry('bucket-setup-cli.ts', env)
-  t.match(await second.exited, { code: 0 })
-  t.match(second.stdout(), /bucket: already there\n/, 'a second run changes nothing but the rules')
+  const second = await cli(env)
+  t.match(second, { code: 0 })
+  t.match(second.stdout, /bucket: already there\n/, 'a second run changes nothing but the rules')
 
-  const again = spawnEntry('bucket-setup-cli.ts', { ...env, S3_KEY_PREFIX: 'replays/' }, ['--check', '--key', 'replays/x.rep'])
-  t.match(await again.exited, { code: 0 })
-  t.match(again.stdout(), /Bucket setup-\S+ at http:\/\/127\.0\.0\.1:\d+\nChecks:/, '--check changes nothing')
-  t.match(again.stdout(), /signed GET of replays\/x\.rep/)
+  const again = await cli({ ...env, S3_KEY_PREFIX: 'replays/' }, ['--check', '--key', 'replays/x.rep'])
+  t.match(again, { code: 0 })
+  t.match(again.stdout, /Bucket setup-\S+ at http:\/\/127\.0\.0\.1:\d+\nChecks:/, '--check changes nothing')
+  t.match(again.stdout, /signed GET of replays\/x\.rep/)
 
   await admin.client.send(new DeleteBucketCorsCommand({ Bucket: bucket }))
-  const broken = spawnEntry('bucket-setup-cli.ts', env, ['--check'])
-  t.match(await broken.exited, { code: 1 })
-  t.match(broken.stdout(), /fail  stored rules: the bucket has no CORS rules/)
-  t.match(broken.stdout(), /fail  preflight: OPTIONS with Origin: null and a Range header was refused/)
-  t.match(broken.stdout(), /would break downloads in a browser/)
+  const broken = await cli(env, ['--check'])
+  t.match(broken, { code: 1 })
+  t.match(broken.stdout, /fail  stored rules: the bucket has no CORS rules/)
+  t.match(broken.stdout, /fail  preflight: OPTIONS with Origin: null and a Range header was refused/)
+  t.match(broken.stdout, /would break downloads in a browser/)
 
   // Not --check: the rules are applied again, but browsers could not reach S3 where the URLs point.
-  const publicEndpoint = spawnEntry('bucket-setup-cli.ts', { ...env, S3_PUBLIC_ENDPOINT: `http://127.0.0.1:${await closedPort()}` })
-  t.match(await publicEndpoint.exited, { code: 1 })
-  t.notMatch(publicEndpoint.stdout(), /Run `npm run bucket:setup`/, 'no advice to run what just ran')
-  t.match(publicEndpoint.stdout(), /, public endpoint http:\/\/127\.0\.0\.1:\d+\n/)
-  t.match(publicEndpoint.stdout(), /fail  GET: S3's public endpoint did not answer: fetch failed \(ECONNREFUSED\)/)
+  const publicEndpoint = await cli({ ...env, S3_PUBLIC_ENDPOINT: `http://127.0.0.1:${await closedPort()}` })
+  t.match(publicEndpoint, { code: 1 })
+  t.notMatch(publicEndpoint.stdout, /Run `npm run bucket:setup`/, 'no advice to run what just ran')
+  t.match(publicEndpoint.stdout, /, public endpoint http:\/\/127\.0\.0\.1:\d+\n/)
+  t.match(publicEndpoint.stdout, /fail  GET: S3's public endpoint did not answer: fetch failed \(ECONNREFUSED\)/)
 })
 
 t.test('bucket:setup refuses bad usage and bad settings, and names them', async (t) => {
+  // The entry point itself, as npm runs it.
   const help = spawnEntry('bucket-setup-cli.ts', {}, ['--help'])
   t.match(await help.exited, { code: 0 })
   t.match(help.stdout(), /^Usage: npm run bucket:setup/)
 
-  const bad = spawnEntry('bucket-setup-cli.ts', {}, ['--chek'])
-  t.match(await bad.exited, { code: 2 })
-  t.match(bad.stderr(), /Unknown option '--chek'[\s\S]*Usage:/)
+  const bad = await cli({}, ['--chek'])
+  t.match(bad, { code: 2 })
+  t.match(bad.stderr, /Unknown option '--chek'[\s\S]*Usage:/)
 
-  const local = spawnEntry('bucket-setup-cli.ts', {})
-  t.match(await local.exited, { code: 1 })
-  t.match(local.stderr(), /S3_BUCKET is not set/)
+  const local = await cli({})
+  t.match(local, { code: 1 })
+  t.match(local.stderr, /S3_BUCKET is not set/)
 
-  const region = spawnEntry('bucket-setup-cli.ts', { S3_BUCKET: 'replays', S3_REGION: 'Europe!' })
-  t.match(await region.exited, { code: 1 })
-  t.match(region.stderr(), /bucket:setup failed: Invalid configuration:\n {2}- S3_REGION must be a region name/)
+  const region = await cli({ S3_BUCKET: 'replays', S3_REGION: 'Europe!' })
+  t.match(region, { code: 1 })
+  t.match(region.stderr, /bucket:setup failed: Invalid configuration:\n {2}- S3_REGION must be a region name/)
 
-  const down = spawnEntry('bucket-setup-cli.ts', {
-    S3_BUCKET: 'replays', S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`, AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b', AWS_MAX_ATTEMPTS: '1'
-  })
-  t.match(await down.exited, { code: 1 })
-  t.match(down.stderr(), /bucket:setup failed: \w+: .*ECONNREFUSED/)
+  const down = await cli({ S3_BUCKET: 'replays', S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`, AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' })
+  t.match(down, { code: 1 })
+  t.match(down.stderr, /bucket:setup failed: \w+: .*ECONNREFUSED/)
 })
