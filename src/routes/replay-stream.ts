@@ -58,7 +58,9 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
       try {
         const { meta, body } = await getReplayObject(storage, read)
         let sent = 0
-        body.on('data', (chunk: Buffer) => { sent += chunk.length })
+        // Counted once Fastify pipes the body: a 'data' listener added earlier would
+        // start the flow before anything consumes it, and those bytes would be lost.
+        reply.raw.once('pipe', () => { body.on('data', (chunk: Buffer) => { sent += chunk.length }) })
         reply.raw.once('close', () => {
           metrics.streamedBytes.inc(sent)
           metrics.streams.inc({ outcome: reply.raw.writableFinished ? 'complete' : 'aborted' })
