@@ -15,10 +15,13 @@ t.test('/metrics: the counters move with downloads, labelled by route pattern', 
   const bucket = await openTestBucket(t)
   await db.insertInto('games').values([
     { id: '1', game_folder: 'g1', replay_file: 'one.rep' },
-    { id: '2', game_folder: 'g2', replay_file: 'gone.rep' }
+    { id: '2', game_folder: 'g2', replay_file: 'gone.rep' },
+    { id: '3', game_folder: 'g3', replay_file: 'big.rep' }
   ]).execute()
   const replay = Buffer.alloc(3 * 1024 * 1024, 7)
   await bucket.put('g1/one.rep', replay)
+  // Large enough that socket buffers cannot take it all before the client leaves.
+  await bucket.put('g3/big.rep', Buffer.alloc(48 * 1024 * 1024, 3))
   const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
   const base = await listen(app)
   const scrape = async (): Promise<string> => {
@@ -36,7 +39,7 @@ t.test('/metrics: the counters move with downloads, labelled by route pattern', 
   t.equal((await fetch(`${base}/no/such/route/12345`)).status, 404)
   // A client that leaves in the middle.
   await new Promise<void>((resolve) => {
-    get(`${base}/games/1/replay/stream`, (res) => {
+    get(`${base}/games/3/replay/stream`, (res) => {
       res.once('data', () => { res.destroy(); resolve() })
     })
   })
@@ -51,8 +54,8 @@ t.test('/metrics: the counters move with downloads, labelled by route pattern', 
   t.equal(count('replay_gate_http_request_duration_seconds_count{route="unmatched",method="GET",status="404"}'), 1, 'no raw URL as a label')
   t.notMatch(after, /no\/such\/route/)
   t.equal(count('replay_gate_presign_duration_seconds_count{method="GET"}'), 3)
-  t.equal(count('replay_gate_lookups_total{source="database"}'), 2, 'the first lookup of each game')
-  t.equal(count('replay_gate_lookups_total{source="cache"}'), 5)
+  t.equal(count('replay_gate_lookups_total{source="database"}'), 3, 'the first lookup of each game')
+  t.equal(count('replay_gate_lookups_total{source="cache"}'), 4)
   t.ok(count('replay_gate_stream_bytes_total') >= replay.length, 'bytes streamed')
   t.equal(count('replay_gate_streams_total{outcome="complete"}'), 2)
   t.equal(count('replay_gate_streams_total{outcome="aborted"}'), 1)
