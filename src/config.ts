@@ -82,6 +82,12 @@ export function parseConfig (env: Env): Config {
 
   const endpoint = read.url('S3_ENDPOINT', ['http:', 'https:'])
   const corsRaw = read.string('CORS_ORIGINS')
+  const presignTtlSeconds = read.integer('PRESIGN_TTL_SECONDS', 300, 1, MAX_PRESIGN_TTL_SECONDS)
+  // A fifth of the TTL by default: a reused URL keeps at least 80% of its validity.
+  const presignReuseSeconds = read.integer('PRESIGN_REUSE_SECONDS', Math.floor(presignTtlSeconds / 5), 0, MAX_PRESIGN_TTL_SECONDS)
+  if (presignReuseSeconds >= presignTtlSeconds) {
+    problems.push(`PRESIGN_REUSE_SECONDS must be less than PRESIGN_TTL_SECONDS (${presignTtlSeconds}), or 0; got ${presignReuseSeconds}`)
+  }
   const config: Config = {
     mode,
     port: read.integer('PORT', 3000, 0, 65_535),
@@ -101,8 +107,8 @@ export function parseConfig (env: Env): Config {
       connectTimeoutMs: read.integer('S3_CONNECT_TIMEOUT_MS', 3000, 1, 600_000),
       firstByteTimeoutMs: read.integer('S3_FIRST_BYTE_TIMEOUT_MS', 10_000, 1, 600_000)
     },
-    presignTtlSeconds: read.integer('PRESIGN_TTL_SECONDS', 300, 1, MAX_PRESIGN_TTL_SECONDS),
-    presignReuseSeconds: 0,
+    presignTtlSeconds,
+    presignReuseSeconds,
     lookupCache: {
       size: read.integer('LOOKUP_CACHE_SIZE', 10_000, 0, 10_000_000),
       ttlSeconds: read.integer('LOOKUP_CACHE_TTL_SECONDS', 300, 1, 86_400),
@@ -112,12 +118,6 @@ export function parseConfig (env: Env): Config {
     corsCredentials: read.boolean('CORS_ALLOW_CREDENTIALS', false),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info'
   }
-  // A fifth of the TTL by default: a reused URL keeps at least 80% of its validity.
-  const reuse = read.integer('PRESIGN_REUSE_SECONDS', Math.floor(config.presignTtlSeconds / 5), 0, MAX_PRESIGN_TTL_SECONDS)
-  if (reuse >= config.presignTtlSeconds) {
-    problems.push(`PRESIGN_REUSE_SECONDS must be less than PRESIGN_TTL_SECONDS (${config.presignTtlSeconds}), or 0; got ${reuse}`)
-  }
-  config.presignReuseSeconds = reuse
   if (config.corsCredentials && !Array.isArray(config.corsOrigins) && !problems.some(mentions('CORS_ORIGINS'))) {
     problems.push('CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins: a browser never sends credentials to an answer for "*"')
   }
