@@ -1,5 +1,6 @@
-// Builds the service: CORS, error handling, routes. server.ts listens; tests
-// build the same app and talk to it with inject() or on port 0.
+// Builds the service: protection (timeouts, load shedding, security headers,
+// optional bearer auth, the stream's rate limit), CORS, error handling, routes.
+// server.ts listens; tests build the same app and talk to it with inject() or on port 0.
 import cors from '@fastify/cors'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import swagger from '@fastify/swagger'
@@ -8,39 +9,54 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Kysely } from 'kysely'
 import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
-import { Type } from 'typebox'
 import type { Config } from './config.js'
 import type { Database } from './db/database.js'
-import { InvalidGameId, isContractError, RouteNotFound } from './errors.js'
+import { InvalidGameId, isContractError, RouteNotFound, ServiceOverloaded } from './errors.js'
 import { ReplayLocator } from './locate-replay.js'
 import { Metrics } from './metrics.js'
+import bearerAuth from './plugins/bearer-auth.js'
+import loadShedding from './plugins/load-shedding.js'
+import securityHeaders from './plugins/security-headers.js'
 import healthRoutes from './routes/health.js'
+import metricsRoutes from './routes/metrics.js'
 import replayRoutes from './routes/replay.js'
 import replayStreamRoutes from './routes/replay-stream.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
 
 export interface AppOptions {
-  config: Pick<Config, 'corsOrigins' | 'corsCredentials' | 'presignTtlSeconds' | 'databaseTimeoutMs' | 'lookupCache'> & { s3: Pick<Config['s3'], 'keyPrefix'> }
+  config: Pick<Config, 'corsOrigins' | 'corsCredentials' | 'presignTtlSeconds' | 'databaseTimeoutMs' | 'lookupCache' | 'http' | 'trustProxy' | 'pressure' | 'streamRateLimit' | 'auth' | 'metricsPort'> & { s3: Pick<Config['s3'], 'keyPrefix'> }
   db: Kysely<Database>
   storage: ReplayStorage
   logger?: FastifyServerOptions['logger']
   /** Left out: a registry of the app's own, with the process's metrics. */
   metrics?: Metrics
+  /** How often load shedding measures the process; only tests change it. */
+  pressureSampleIntervalMs?: number
 }
 
 // The same relative path from src/ and from dist/.
 const PACKAGE = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
 
-// Node refuses request lines longer than its header limit (16 KiB) anyway;
-// below that, a long id must reach the route to get its 400, not a 404.
-const MAX_PARAM_LENGTH = 16 * 1024
-
-export async function buildApp ({ config, db, storage, logger = false, metrics = new Metrics() }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp ({ config, db, storage, logger = false, metrics = new Metrics(), pressureSampleIntervalMs }: AppOptions): Promise<FastifyInstance> {
+  const { http } = config
   const app = Fastify({
     logger,
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    // The service sits behind proxies it does not know: take nothing from Host or X-Forwarded-*.
-    trustProxy: false,
+    // Node refuses a request line longer than the header limit anyway; below
+    // that, a long id must reach the route to get its 400, not a 404.
+    routerOptions: { maxParamLength: http.maxHeaderBytes },
+    // Only for the client's address (rate limits, logs); Location and streamUrl never use Host or X-Forwarded-*.
+    trustProxy: typeof config.trustProxy === 'number' ? trustHops(config.trustProxy) : config.trustProxy,
+    http: {
+      maxHeaderSize: http.maxHeaderBytes,
+      headersTimeout: http.headersTimeoutMs,
+      requestTimeout: http.requestTimeoutMs,
+      // How often Node looks for connections past those two limits (30 s by default).
+      connectionsCheckingInterval: Math.min(1000, http.headersTimeoutMs)
+    },
+    requestTimeout: http.requestTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    // A socket on which nothing moves: a download that a client stopped reading, a silent connection.
+    connectionTimeout: http.idleTimeoutMs,
     frameworkErrors: handleFrameworkError
   }).withTypeProvider<TypeBoxTypeProvider>()
 
@@ -48,13 +64,21 @@ export async function buildApp ({ config, db, storage, logger = false, metrics =
   await app.register(new FastifyOtelInstrumentation().plugin())
   app.setErrorHandler(handleError)
   app.setNotFoundHandler(handleNotFound)
+  // Before everything else that runs on a request: a shed request costs next to nothing.
+  await app.register(loadShedding, { pressure: config.pressure, metrics, sampleIntervalMs: pressureSampleIntervalMs })
+  await app.register(securityHeaders)
 
   if (config.corsOrigins !== undefined) {
     await app.register(cors, {
       origin: config.corsOrigins,
       credentials: config.corsCredentials,
       methods: ['GET', 'HEAD'],
-      exposedHeaders: ['X-Replay-Delivery', 'Content-Disposition', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified', 'Retry-After'],
+      // An OPTIONS without Access-Control-Request-Method would get a plain-text 400; answer it like a preflight.
+      strictPreflight: false,
+      exposedHeaders: [
+        'X-Replay-Delivery', 'Content-Disposition', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified',
+        'Retry-After', 'WWW-Authenticate', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'
+      ],
       maxAge: 600
     })
   }
@@ -68,7 +92,11 @@ export async function buildApp ({ config, db, storage, logger = false, metrics =
         title: 'replay-gate',
         version: PACKAGE.version,
         description: 'Hands out game replays stored in S3: a presigned 302 redirect, the signed URL as JSON, or the bytes streamed through.'
-      }
+      },
+      // The replay routes' tokens; health and metrics say `security: []`.
+      ...(config.auth === undefined
+        ? {}
+        : { components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } }, security: [{ bearer: [] }] })
     }
   })
   app.get('/openapi.json', { schema: { hide: true } }, async function openapi () {
@@ -79,17 +107,29 @@ export async function buildApp ({ config, db, storage, logger = false, metrics =
   app.addHook('onResponse', async function countRequest (request, reply) {
     metrics.requests.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: reply.statusCode }, reply.elapsedTime / 1000)
   })
-  app.get('/metrics', {
-    schema: { response: { 200: Type.String({ description: 'Prometheus text format' }) }, produces: ['text/plain'] }
-  }, async function serveMetrics (_request, reply) {
-    return await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
-  })
+  if (config.metricsPort === undefined) await app.register(metricsRoutes, { metrics })
 
   const locator = new ReplayLocator({ db, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { metrics.lookups.inc({ source }) } })
-  await app.register(replayRoutes, { locator, storage, metrics })
-  await app.register(replayStreamRoutes, { locator, storage, metrics })
+  await app.register(async function replayApi (api) {
+    if (config.auth !== undefined) await api.register(bearerAuth, { auth: config.auth, metrics })
+    await api.register(replayRoutes, { locator, storage, metrics })
+    await api.register(replayStreamRoutes, { locator, storage, metrics, rateLimit: config.streamRateLimit })
+  })
   await app.register(healthRoutes, { db, storage, checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
   return app
+}
+
+/** /metrics alone, for METRICS_PORT: kept off the port that faces the clients. */
+export async function buildMetricsApp (metrics: Metrics): Promise<FastifyInstance> {
+  const app = Fastify({ logger: false })
+  app.setNotFoundHandler(handleNotFound)
+  await app.register(metricsRoutes, { metrics })
+  return app
+}
+
+/** The n proxies nearest the service are trusted (what proxy-addr does with a number, which Fastify's types leave out). */
+function trustHops (hops: number) {
+  return function isTrustedHop (_address: string, hop: number): boolean { return hop < hops }
 }
 
 const REPLAY_ROUTE = /^\/games\/[^/]*\/replay(?:\/url|\/stream)?$/
@@ -116,7 +156,8 @@ function handleError (error: FastifyError, request: FastifyRequest, reply: Fasti
     return
   }
   const status = error.statusCode ?? 500
-  if (status >= 500) {
+  // A shed request is counted and logged where it is shed; a flood of error lines would add to the load.
+  if (status >= 500 && !(error instanceof ServiceOverloaded)) {
     request.log.error({ err: error, cause: error.cause }, 'request failed')
   }
   // A 5xx that is not one of ours says nothing of its cause to the client.
@@ -127,8 +168,8 @@ function handleError (error: FastifyError, request: FastifyRequest, reply: Fasti
 }
 
 function sendError (reply: FastifyReply, { statusCode, code, message }: { statusCode: number, code: string, message: string }): void {
-  // An outage of the database or of S3 is usually over within seconds.
-  if (statusCode === 502 || statusCode === 503 || statusCode === 504) reply.header('Retry-After', '5')
+  // An outage of the database or of S3 is usually over within seconds (load shedding and rate limits set their own).
+  if ((statusCode === 502 || statusCode === 503 || statusCode === 504) && !reply.hasHeader('Retry-After')) reply.header('Retry-After', '5')
   reply
     .code(statusCode)
     .header('Cache-Control', 'no-store')

@@ -1,6 +1,8 @@
 // The service's settings, read from the environment once at start.
 // This is the only module that looks at process.env (server.ts passes it in).
 
+import { isIP } from 'node:net'
+
 export const MAX_PRESIGN_TTL_SECONDS = 604_800 // SigV4's limit: seven days
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -28,6 +30,43 @@ export interface LookupCacheConfig {
   missTtlSeconds: number
 }
 
+export interface HttpLimitsConfig {
+  /** Node's limit on a request's line and headers together. */
+  maxHeaderBytes: number
+  /** From the connection (or the previous request) to the end of the headers. */
+  headersTimeoutMs: number
+  /** To receive the whole request; never applies to the answer. */
+  requestTimeoutMs: number
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number
+  /** A connection on which nothing moves either way for this long is closed (0: never). */
+  idleTimeoutMs: number
+}
+
+export interface PressureConfig {
+  /** 0 turns a check off. */
+  maxEventLoopDelayMs: number
+  maxEventLoopUtilization: number
+  maxHeapUsedBytes: number
+  maxRssBytes: number
+  retryAfterSeconds: number
+}
+
+export interface RateLimitConfig {
+  /** Requests per client and window; 0 turns the limit off. */
+  max: number
+  windowSeconds: number
+}
+
+export interface AuthConfig {
+  /** Where the signing keys are published (a JWKS), or a shared secret for HS256/384/512; exactly one is set. */
+  jwksUrl: string | undefined
+  secret: string | undefined
+  issuer: string | undefined
+  audience: string[] | undefined
+  clockToleranceSeconds: number
+}
+
 export interface Config {
   /** `local` runs on the embedded database and S3 emulator. */
   mode: 'local' | 'configured'
@@ -48,6 +87,15 @@ export interface Config {
   /** Answer credentialed requests (cookies) from the named origins with Access-Control-Allow-Credentials. */
   corsCredentials: boolean
   logLevel: LogLevel
+  http: HttpLimitsConfig
+  /** Which proxies' X-Forwarded-For to believe, for the client address: false, a hop count, or addresses and CIDR ranges. */
+  trustProxy: false | number | string[]
+  pressure: PressureConfig
+  streamRateLimit: RateLimitConfig
+  /** Undefined: the replay routes are open. */
+  auth: AuthConfig | undefined
+  /** Serve /metrics on this port only, apart from the public routes; undefined: on the main port. */
+  metricsPort: number | undefined
 }
 
 export type Env = Record<string, string | undefined>
@@ -116,13 +164,92 @@ export function parseConfig (env: Env): Config {
     },
     corsOrigins: corsRaw === undefined ? (mode === 'local' ? '*' : undefined) : parseCorsOrigins(corsRaw, problems),
     corsCredentials: read.boolean('CORS_ALLOW_CREDENTIALS', false),
-    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info'
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info',
+    http: readHttpLimits(read, problems),
+    trustProxy: parseTrustProxy(read.string('TRUST_PROXY'), problems),
+    pressure: {
+      maxEventLoopDelayMs: read.integer('PRESSURE_MAX_EVENT_LOOP_DELAY_MS', 1000, 0, 60_000),
+      maxEventLoopUtilization: read.fraction('PRESSURE_MAX_EVENT_LOOP_UTILIZATION', 0),
+      maxHeapUsedBytes: read.integer('PRESSURE_MAX_HEAP_USED_MB', 0, 0, 1_048_576) * MIB,
+      maxRssBytes: read.integer('PRESSURE_MAX_RSS_MB', 0, 0, 1_048_576) * MIB,
+      retryAfterSeconds: read.integer('PRESSURE_RETRY_AFTER_SECONDS', 10, 1, 3600)
+    },
+    streamRateLimit: {
+      max: read.integer('STREAM_RATE_LIMIT_MAX', 60, 0, 1_000_000),
+      windowSeconds: read.integer('STREAM_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400)
+    },
+    auth: readAuth(read, problems),
+    metricsPort: read.optionalInteger('METRICS_PORT', 1, 65_535)
+  }
+  if (config.metricsPort !== undefined && config.metricsPort === config.port) {
+    problems.push(`METRICS_PORT must differ from PORT (${config.port}); unset it to serve /metrics on the main port`)
   }
   if (config.corsCredentials && !Array.isArray(config.corsOrigins) && !problems.some(mentions('CORS_ORIGINS'))) {
     problems.push('CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins: a browser never sends credentials to an answer for "*"')
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return config
+}
+
+const MIB = 1024 * 1024
+
+function readHttpLimits (read: Reader, problems: string[]): HttpLimitsConfig {
+  const limits: HttpLimitsConfig = {
+    maxHeaderBytes: read.integer('HTTP_MAX_HEADER_BYTES', 16_384, 1024, 1_048_576),
+    headersTimeoutMs: read.integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: read.integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    keepAliveTimeoutMs: read.integer('HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 600_000),
+    idleTimeoutMs: read.integer('HTTP_IDLE_TIMEOUT_MS', 60_000, 0, 3_600_000)
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}) must not be more than HTTP_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`)
+  }
+  return limits
+}
+
+function readAuth (read: Reader, problems: string[]): AuthConfig | undefined {
+  const jwksUrl = read.url('AUTH_JWKS_URL', ['https:', 'http:'])
+  const secret = read.string('AUTH_JWT_SECRET')
+  const issuer = read.string('AUTH_ISSUER')
+  const audience = read.string('AUTH_AUDIENCE')?.split(',').map((a) => a.trim()).filter((a) => a !== '')
+  const clockToleranceSeconds = read.integer('AUTH_CLOCK_TOLERANCE_SECONDS', 30, 0, 600)
+  // HS256 needs a key of at least 256 bits (RFC 7518, 3.2).
+  if (secret !== undefined && Buffer.byteLength(secret) < 32) {
+    problems.push(`AUTH_JWT_SECRET must be at least 32 bytes long; got ${Buffer.byteLength(secret)}`)
+  }
+  if (jwksUrl !== undefined && secret !== undefined) {
+    problems.push('AUTH_JWKS_URL and AUTH_JWT_SECRET are both set: choose one way to verify tokens')
+  }
+  if (jwksUrl === undefined && secret === undefined) {
+    if (!problems.some(mentions('AUTH_JWKS_URL'))) {
+      for (const name of ['AUTH_ISSUER', 'AUTH_AUDIENCE']) {
+        if (read.string(name) !== undefined) problems.push(`${name} is set, but neither AUTH_JWKS_URL nor AUTH_JWT_SECRET is: tokens would not be checked at all`)
+      }
+    }
+    return undefined
+  }
+  return { jwksUrl, secret, issuer, audience, clockToleranceSeconds }
+}
+
+/** Only what the operator lists: trusting every hop would let any client choose its own address. */
+function parseTrustProxy (raw: string | undefined, problems: string[]): Config['trustProxy'] {
+  if (raw === undefined || raw.toLowerCase() === 'false') return false
+  if (/^[0-9]+$/.test(raw)) {
+    const hops = Number(raw)
+    if (hops >= 1 && hops <= 10) return hops
+  }
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '')
+  if (entries.length > 0 && entries.every(isAddressOrRange)) return entries
+  problems.push(`TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges separated by commas; got ${JSON.stringify(raw)}`)
+  return false
+}
+
+function isAddressOrRange (entry: string): boolean {
+  const [address, bits, extra] = entry.split('/')
+  const family = isIP(address as string)
+  if (family === 0 || extra !== undefined) return false
+  if (bits === undefined) return true
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
 }
 
 function mentions (name: string) {
@@ -189,6 +316,21 @@ class Reader {
       return undefined
     }
     return raw
+  }
+
+  /** A decimal from 0 to 1, such as 0.95. */
+  fraction (name: string, fallback: number): number {
+    const raw = this.string(name)
+    if (raw === undefined) return fallback
+    if (!/^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$/.test(raw)) {
+      this.problems.push(`${name} must be a decimal from 0 to 1, such as 0.95; got ${JSON.stringify(raw)}`)
+      return fallback
+    }
+    return Number(raw)
+  }
+
+  optionalInteger (name: string, min: number, max: number): number | undefined {
+    return this.string(name) === undefined ? undefined : this.integer(name, min, min, max)
   }
 
   matching (name: string, pattern: RegExp, what: string): string | undefined {

@@ -34,13 +34,32 @@ export const StorageTimeout = createError<'STORAGE_TIMEOUT', 504, []>(
 export const DatabaseUnavailable = createError<'DATABASE_UNAVAILABLE', 503, []>(
   'DATABASE_UNAVAILABLE', 'The game database did not answer in time; try again shortly', 503
 )
+export const AuthenticationRequired = createError<'AUTHENTICATION_REQUIRED', 401, []>(
+  'AUTHENTICATION_REQUIRED', 'This route needs a bearer token (Authorization: Bearer <token>)', 401
+)
+export const InvalidToken = createError<'INVALID_TOKEN', 401, [string]>(
+  'INVALID_TOKEN', 'The bearer token was refused: %s', 401
+)
+export const InvalidAuthorizationHeader = createError<'INVALID_AUTHORIZATION_HEADER', 400, []>(
+  'INVALID_AUTHORIZATION_HEADER', 'The Authorization header is not a well-formed bearer token', 400
+)
+export const AuthUnavailable = createError<'AUTH_UNAVAILABLE', 503, []>(
+  'AUTH_UNAVAILABLE', 'The keys that verify tokens could not be fetched; try again shortly', 503
+)
+export const RateLimited = createError<'RATE_LIMITED', 429, [string]>(
+  'RATE_LIMITED', 'Too many downloads through the service from this client; try again in %s, or follow the redirect instead', 429
+)
+export const ServiceOverloaded = createError<'SERVICE_OVERLOADED', 503, []>(
+  'SERVICE_OVERLOADED', 'The service is overloaded; try again shortly', 503
+)
 export const RouteNotFound = createError<'ROUTE_NOT_FOUND', 404, [string, string]>(
   'ROUTE_NOT_FOUND', 'No route %s %s', 404
 )
 
 const contractErrors = [
   InvalidGameId, GameNotFound, ReplayNotAvailable, ReplayObjectMissing, InvalidReplayKey, PreconditionFailed, RangeNotSatisfiable,
-  StorageUnavailable, StorageTimeout, DatabaseUnavailable, RouteNotFound
+  StorageUnavailable, StorageTimeout, DatabaseUnavailable, RouteNotFound, AuthenticationRequired, InvalidToken,
+  InvalidAuthorizationHeader, AuthUnavailable, RateLimited, ServiceOverloaded
 ]
 
 /** Ours, with a message written for the client; anything else may leak internals. */

@@ -51,6 +51,13 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  readonly rejected = new Counter({
+    name: 'replay_gate_rejected_requests_total',
+    help: 'Requests turned away before any work: overloaded (load shedding, by the check that tripped), rate_limited, unauthenticated, invalid_token',
+    labelNames: ['reason', 'check'] as const,
+    registers: [this.registry]
+  })
+
   constructor ({ processMetrics = true }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'replay_gate_' })
   }

@@ -2,11 +2,12 @@
 // and shuts down cleanly on SIGTERM or SIGINT.
 import closeWithGrace from 'close-with-grace'
 import type { Kysely } from 'kysely'
-import { buildApp } from './app.js'
+import { buildApp, buildMetricsApp } from './app.js'
 import { parseConfig, redactUrl, type Config } from './config.js'
 import { connectPostgres, type Database } from './db/database.js'
 import { localBanner, startLocalBackends } from './local/local-mode.js'
 import { loggerOptions } from './logging.js'
+import { Metrics } from './metrics.js'
 import { startTracing } from './telemetry.js'
 import { ReplayStorage } from './storage/replay-storage.js'
 
@@ -51,8 +52,11 @@ async function main (): Promise<void> {
   }
   // Before the app: @fastify/otel finds the provider when its plugin registers.
   const tracing = startTracing(process.env)
-  const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: loggerOptions(config.logLevel) })
+  const metrics = new Metrics()
+  const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: loggerOptions(config.logLevel), metrics })
+  const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics)
   app.addHook('onClose', async function closeBackends () {
+    await metricsApp?.close()
     await backends.close()
     await tracing?.shutdown() // sends the spans still waiting
   })
@@ -71,10 +75,11 @@ async function main (): Promise<void> {
   })
 
   await app.listen({ port: config.port, host: config.host })
+  await metricsApp?.listen({ port: config.metricsPort, host: config.host })
   if (backends.banner !== undefined) {
     process.stdout.write(backends.banner(app.listeningOrigin))
   } else {
-    app.log.info({ database: redactUrl(config.databaseUrl as string), bucket: config.s3.bucket, endpoint: config.s3.endpoint }, 'serving replays')
+    app.log.info({ database: redactUrl(config.databaseUrl as string), bucket: config.s3.bucket, endpoint: config.s3.endpoint, metricsPort: config.metricsPort, auth: config.auth === undefined ? 'off' : 'bearer' }, 'serving replays')
   }
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { ConfigError, parseConfig, redactUrl, type Env } from '../src/config.js'
 
@@ -131,7 +132,35 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ CORS_ORIGINS: 'app.example.com' }, /^CORS_ORIGINS: "app.example.com" is not an origin/],
     [{ CORS_ORIGINS: '*,https://a.example' }, /^CORS_ORIGINS: "\*" cannot be mixed/],
     [{ CORS_ORIGINS: ' , ' }, /^CORS_ORIGINS is empty/],
-    [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/]
+    [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+    [{ HTTP_MAX_HEADER_BYTES: '100' }, /^HTTP_MAX_HEADER_BYTES must be a whole number from 1024 to 1048576/],
+    [{ HTTP_HEADERS_TIMEOUT_MS: '40000' }, /^HTTP_HEADERS_TIMEOUT_MS \(40000\) must not be more than HTTP_REQUEST_TIMEOUT_MS \(30000\)/],
+    [{ HTTP_REQUEST_TIMEOUT_MS: '0' }, /^HTTP_REQUEST_TIMEOUT_MS must be a whole number from 100/],
+    [{ HTTP_KEEP_ALIVE_TIMEOUT_MS: 'long' }, /^HTTP_KEEP_ALIVE_TIMEOUT_MS/],
+    [{ HTTP_IDLE_TIMEOUT_MS: '-1' }, /^HTTP_IDLE_TIMEOUT_MS/],
+    [{ TRUST_PROXY: 'true' }, /^TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges/],
+    [{ TRUST_PROXY: '0' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: '11' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: '10.0.0.0/8/1' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: 'fd00::/129' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: 'loadbalancer' }, /^TRUST_PROXY must be/],
+    [{ PRESSURE_MAX_EVENT_LOOP_DELAY_MS: 'high' }, /^PRESSURE_MAX_EVENT_LOOP_DELAY_MS must be a whole number from 0 to 60000/],
+    [{ PRESSURE_MAX_EVENT_LOOP_UTILIZATION: '95' }, /^PRESSURE_MAX_EVENT_LOOP_UTILIZATION must be a decimal from 0 to 1, such as 0.95; got "95"/],
+    [{ PRESSURE_MAX_EVENT_LOOP_UTILIZATION: '1.5' }, /^PRESSURE_MAX_EVENT_LOOP_UTILIZATION/],
+    [{ PRESSURE_MAX_HEAP_USED_MB: '1.5' }, /^PRESSURE_MAX_HEAP_USED_MB/],
+    [{ PRESSURE_MAX_RSS_MB: 'x' }, /^PRESSURE_MAX_RSS_MB/],
+    [{ PRESSURE_RETRY_AFTER_SECONDS: '0' }, /^PRESSURE_RETRY_AFTER_SECONDS must be a whole number from 1 to 3600/],
+    [{ STREAM_RATE_LIMIT_MAX: '-1' }, /^STREAM_RATE_LIMIT_MAX/],
+    [{ STREAM_RATE_LIMIT_WINDOW_SECONDS: '0' }, /^STREAM_RATE_LIMIT_WINDOW_SECONDS must be a whole number from 1 to 86400/],
+    [{ METRICS_PORT: '0' }, /^METRICS_PORT must be a whole number from 1 to 65535/],
+    [{ METRICS_PORT: '3000' }, /^METRICS_PORT must differ from PORT \(3000\)/],
+    [{ AUTH_JWKS_URL: 'id.example/jwks' }, /^AUTH_JWKS_URL must be a URL starting with https:\/\/ or http:\/\//],
+    [{ AUTH_JWT_SECRET: 'short' }, /^AUTH_JWT_SECRET must be at least 32 bytes long; got 5/],
+    [{ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWKS_URL: 'https://id.example/jwks' }, /^AUTH_JWKS_URL and AUTH_JWT_SECRET are both set/],
+    [{ AUTH_ISSUER: 'https://id.example' }, /^AUTH_ISSUER is set, but neither AUTH_JWKS_URL nor AUTH_JWT_SECRET is/],
+    [{ AUTH_AUDIENCE: 'replay-gate' }, /^AUTH_AUDIENCE is set, but neither/],
+    [{ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_CLOCK_TOLERANCE_SECONDS: '601' }, /^AUTH_CLOCK_TOLERANCE_SECONDS/]
   ]
   for (const [env, problem] of cases) {
     t.match(problemsOf({ ...configured, ...env }), [problem], JSON.stringify(env))
@@ -141,8 +170,66 @@ t.test('every bad value is named, all at once', async (t) => {
   t.throws(() => parseConfig({ PORT: 'x' }), { name: 'ConfigError', message: /^Invalid configuration:\n {2}- PORT must be/ })
 })
 
+t.test('protection settings: defaults, and what each accepts', async (t) => {
+  const defaults = parseConfig(configured)
+  t.same(defaults.http, { maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 60_000 })
+  t.equal(defaults.trustProxy, false, 'no proxy is trusted unless named')
+  t.same(defaults.pressure, { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 10 })
+  t.same(defaults.streamRateLimit, { max: 60, windowSeconds: 60 })
+  t.equal(defaults.auth, undefined, 'open unless a way to verify tokens is set')
+  t.equal(defaults.metricsPort, undefined)
+
+  const tuned = parseConfig({
+    ...configured,
+    HTTP_MAX_HEADER_BYTES: '32768',
+    HTTP_HEADERS_TIMEOUT_MS: '5000',
+    HTTP_REQUEST_TIMEOUT_MS: '5000',
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+    HTTP_IDLE_TIMEOUT_MS: '0',
+    PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0',
+    PRESSURE_MAX_EVENT_LOOP_UTILIZATION: '0.95',
+    PRESSURE_MAX_HEAP_USED_MB: '512',
+    PRESSURE_MAX_RSS_MB: '1024',
+    PRESSURE_RETRY_AFTER_SECONDS: '30',
+    STREAM_RATE_LIMIT_MAX: '0',
+    STREAM_RATE_LIMIT_WINDOW_SECONDS: '3600',
+    METRICS_PORT: '9464'
+  })
+  t.same(tuned.http, { maxHeaderBytes: 32_768, headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 65_000, idleTimeoutMs: 0 })
+  t.same(tuned.pressure, { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0.95, maxHeapUsedBytes: 512 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterSeconds: 30 })
+  t.same(tuned.streamRateLimit, { max: 0, windowSeconds: 3600 })
+  t.equal(tuned.metricsPort, 9464)
+  for (const value of ['0', '1', '.5', '0.25', '1.0']) {
+    t.equal(parseConfig({ ...configured, PRESSURE_MAX_EVENT_LOOP_UTILIZATION: value }).pressure.maxEventLoopUtilization, Number(value), value)
+  }
+
+  t.equal(parseConfig({ ...configured, TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(parseConfig({ ...configured, TRUST_PROXY: '2' }).trustProxy, 2, 'a number of hops')
+  t.same(parseConfig({ ...configured, TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8, ::1' }).trustProxy, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', '::1'])
+
+  t.same(parseConfig({ ...configured, AUTH_JWKS_URL: 'https://id.example/.well-known/jwks.json', AUTH_ISSUER: 'https://id.example', AUTH_AUDIENCE: 'replay-gate, games' }).auth, {
+    jwksUrl: 'https://id.example/.well-known/jwks.json', secret: undefined, issuer: 'https://id.example', audience: ['replay-gate', 'games'], clockToleranceSeconds: 30
+  })
+  t.same(parseConfig({ ...configured, AUTH_JWT_SECRET: 's'.repeat(40), AUTH_CLOCK_TOLERANCE_SECONDS: '0' }).auth, {
+    jwksUrl: undefined, secret: 's'.repeat(40), issuer: undefined, audience: undefined, clockToleranceSeconds: 0
+  })
+  t.match(problemsOf({ ...configured, AUTH_JWKS_URL: 'nope', AUTH_ISSUER: 'x' }), [/^AUTH_JWKS_URL must be a URL/], 'a bad JWKS URL is not also reported as missing')
+})
+
 t.test('a password in a URL is hidden before it is printed', async (t) => {
   t.equal(redactUrl('postgres://app:s3cret@db:5432/x'), 'postgres://app:***@db:5432/x')
   t.equal(redactUrl('postgres://db:5432/x'), 'postgres://db:5432/x')
   t.match(problemsOf({ DATABASE_URL: 'http://u:s3cret@db/x', S3_BUCKET: 'replays' }), [/http:\/\/u:\*\*\*@db\/x/])
+})
+
+t.test('.env.example names every setting the service reads', async (t) => {
+  const source = readFileSync(new URL('../src/config.ts', import.meta.url), 'utf8')
+  const read = new Set([...source.matchAll(/\b(?:read\.[a-zA-Z]+|this\.string)\('([A-Z][A-Z0-9_]*)'/g)].map(([, name]) => name as string))
+  const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+  const documented = new Set([...example.matchAll(/^#?([A-Z][A-Z0-9_]*)=/gm)].map(([, name]) => name as string))
+  t.ok(read.size > 30, `found the settings in config.ts (${read.size})`)
+  for (const name of read) t.ok(documented.has(name), `${name} is in .env.example`)
+  for (const name of documented) {
+    if (!name.startsWith('OTEL_')) t.ok(read.has(name), `${name} in .env.example is a setting the service reads`)
+  }
 })

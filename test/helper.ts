@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { buildApp, type AppOptions } from '../src/app.js'
-import type { Config, S3Config } from '../src/config.js'
+import { parseConfig, type Config, type S3Config } from '../src/config.js'
 import { connectPGlite, connectPostgres, type Database } from '../src/db/database.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
@@ -137,6 +137,13 @@ export function testConfig (overrides: Partial<Config> = {}): TestConfig {
     databaseTimeoutMs: 3000,
     lookupCache: { size: 10_000, ttlSeconds: 300, missTtlSeconds: 2 },
     s3: { keyPrefix: '' },
+    http: parseConfig({}).http,
+    trustProxy: false,
+    // Off unless a test turns them on: a loaded test machine must not shed the suite's own requests.
+    pressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 10 },
+    streamRateLimit: { max: 0, windowSeconds: 60 },
+    auth: undefined,
+    metricsPort: undefined,
     ...overrides
   }
 }

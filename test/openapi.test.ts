@@ -7,12 +7,12 @@ type Document = { openapi: string, info: { title: string, version: string }, pat
 
 // The contract: every route, method and status it may answer.
 const CONTRACT: Array<[string, string, number[]]> = [
-  ['/games/{gameId}/replay', 'get', [302, 400, 404, 500, 503]],
-  ['/games/{gameId}/replay', 'head', [302, 400, 404, 500, 503]],
-  ['/games/{gameId}/replay/url', 'get', [200, 400, 404, 500, 503]],
-  ['/games/{gameId}/replay/url', 'head', [200, 400, 404, 500, 503]],
-  ['/games/{gameId}/replay/stream', 'get', [200, 206, 304, 400, 404, 412, 416, 500, 502, 503, 504]],
-  ['/games/{gameId}/replay/stream', 'head', [200, 206, 304, 400, 404, 412, 416, 500, 502, 503, 504]],
+  ['/games/{gameId}/replay', 'get', [302, 400, 401, 404, 500, 503]],
+  ['/games/{gameId}/replay', 'head', [302, 400, 401, 404, 500, 503]],
+  ['/games/{gameId}/replay/url', 'get', [200, 400, 401, 404, 500, 503]],
+  ['/games/{gameId}/replay/url', 'head', [200, 400, 401, 404, 500, 503]],
+  ['/games/{gameId}/replay/stream', 'get', [200, 206, 304, 400, 401, 404, 412, 416, 429, 500, 502, 503, 504]],
+  ['/games/{gameId}/replay/stream', 'head', [200, 206, 304, 400, 401, 404, 412, 416, 429, 500, 502, 503, 504]],
   ['/healthz', 'get', [200]],
   ['/healthz', 'head', [200]],
   ['/readyz', 'get', [200, 503]],
@@ -80,4 +80,19 @@ t.test('what the routes answer is what the document says', async (t) => {
     }
   }
   t.same([...seen].sort((a, b) => a - b), [200, 206, 302, 400, 404, 416, 502], 'a spread of statuses was tried')
+})
+
+t.test('with tokens required, the document says so: a bearer scheme for the replay routes, none for health and metrics', async (t) => {
+  const db = await openTestDatabase(t)
+  const bucket = await openTestBucket(t)
+  const auth = { jwksUrl: undefined, secret: 'a'.repeat(32), issuer: undefined, audience: undefined, clockToleranceSeconds: 0 }
+  const app = await buildTestApp(t, { config: testConfig({ auth }), db, storage: bucket.storage() })
+  const doc = (await app.inject({ url: '/openapi.json' })).json<Document & { components: unknown, security: unknown }>()
+  t.match(doc.components, { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } })
+  t.same(doc.security, [{ bearer: [] }])
+  for (const path of ['/healthz', '/readyz', '/metrics']) {
+    t.same((doc.paths[path]?.get as unknown as { security: unknown }).security, [], `${path} is open`)
+  }
+  const open = (await (await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })).inject({ url: '/openapi.json' })).json<Record<string, unknown>>()
+  t.equal(open.security, undefined, 'no scheme when the routes are open')
 })

@@ -67,3 +67,35 @@ t.test('configured mode starts without reaching its backends, and reports them u
   service.child.kill('SIGINT')
   t.same(await service.exited, { code: 0, signal: null })
 })
+
+t.test('METRICS_PORT keeps /metrics off the public port; AUTH_JWT_SECRET closes the replay routes', async (t) => {
+  const port = await closedPort()
+  const metricsPort = await closedPort()
+  const service = spawnEntry('server.ts', {
+    PORT: '0',
+    METRICS_PORT: String(metricsPort),
+    AUTH_JWT_SECRET: 'a-secret-of-at-least-thirty-two-bytes',
+    DATABASE_URL: `postgres://app@127.0.0.1:${port}/games`,
+    DATABASE_TIMEOUT_MS: '500',
+    S3_BUCKET: 'replays',
+    S3_ENDPOINT: `http://127.0.0.1:${port}`,
+    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'secret'
+  })
+  const [, base] = await service.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
+  const [started] = await service.waitFor(/\{[^\n]*serving replays[^\n]*\}/)
+  t.match(JSON.parse(started), { metricsPort, auth: 'bearer' }, 'the start says where metrics are and that tokens are required')
+  const hidden = await fetch(`${base as string}/metrics`)
+  t.equal(hidden.status, 404, 'not on the public port')
+  t.equal(((await hidden.json()) as { code: string }).code, 'ROUTE_NOT_FOUND')
+  const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+  t.equal(scrape.status, 200, 'on its own port')
+  t.match(await scrape.text(), /replay_gate_http_request_duration_seconds_count\{route="unmatched",method="GET",status="404"\} 1/,
+    'counting the requests of the public port')
+  t.equal((await fetch(`http://127.0.0.1:${metricsPort}/games/1/replay`)).status, 404, 'and nothing else there')
+  const refused = await fetch(`${base as string}/games/1/replay`)
+  t.equal(refused.status, 401)
+  t.equal(refused.headers.get('www-authenticate'), 'Bearer realm="replay-gate"')
+  service.child.kill('SIGTERM')
+  t.same(await service.exited, { code: 0, signal: null })
+})

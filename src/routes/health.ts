@@ -1,7 +1,11 @@
 // /healthz: the process answers. /readyz: the database and S3 answer too.
+// Neither is shed under load: an overloaded instance is alive and its backends
+// work; it turns requests away itself, with quick 503s. Were it to report
+// unready, an overload of the whole fleet would leave the balancer with nothing.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
+import { NEVER_SHED } from '../plugins/load-shedding.js'
 import { LivenessBody, ReadinessBody, UnreadyBody } from '../schemas/health.js'
 import type { ReplayStorage } from '../storage/replay-storage.js'
 
@@ -13,11 +17,11 @@ export interface HealthRouteOptions {
 }
 
 const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async function healthRoutes (fastify, { db, storage, checkTimeoutMs }) {
-  fastify.get('/healthz', { schema: { response: { 200: LivenessBody } } }, async function liveness () {
+  fastify.get('/healthz', { schema: { response: { 200: LivenessBody }, security: [] }, config: NEVER_SHED }, async function liveness () {
     return { status: 'ok' as const }
   })
 
-  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: UnreadyBody } } }, async function readiness (request, reply) {
+  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: UnreadyBody }, security: [] }, config: NEVER_SHED }, async function readiness (request, reply) {
     const [database, s3] = await Promise.all([
       timed(() => checkDatabase(db, checkTimeoutMs)),
       timed(() => storage.probe(checkTimeoutMs))

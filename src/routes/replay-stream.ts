@@ -10,7 +10,10 @@ import { parseGameId } from '../game-id.js'
 import { objectRequestFrom } from '../http/preconditions.js'
 import type { ReplayLocator } from '../locate-replay.js'
 import type { Metrics } from '../metrics.js'
-import { errorResponse, GameIdParams } from '../schemas/common.js'
+import type { RateLimitConfig } from '../config.js'
+import { EMBEDDABLE } from '../plugins/security-headers.js'
+import streamRateLimit from '../plugins/stream-rate-limit.js'
+import { errorResponse, GameIdParams, protectionResponses } from '../schemas/common.js'
 import type { ReplayObject, ReplayStorage } from '../storage/replay-storage.js'
 import { getReplayObject, headReplayObject, ObjectNotSent, type ObjectMeta, type ReadOptions } from '../storage/replay-stream.js'
 
@@ -18,6 +21,7 @@ export interface ReplayStreamRouteOptions {
   metrics: Metrics
   locator: ReplayLocator
   storage: ReplayStorage
+  rateLimit: RateLimitConfig
 }
 
 const schema = {
@@ -26,18 +30,22 @@ const schema = {
     200: Type.Unknown({ description: 'The replay' }),
     206: Type.Unknown({ description: 'The requested range of the replay' }),
     304: Type.Null({ description: 'Not modified' }),
-    400: errorResponse('INVALID_GAME_ID'),
+    400: errorResponse('INVALID_GAME_ID; INVALID_AUTHORIZATION_HEADER'),
+    ...protectionResponses,
     404: errorResponse('GAME_NOT_FOUND, REPLAY_NOT_AVAILABLE, or REPLAY_OBJECT_MISSING: S3 does not have the object'),
     412: errorResponse('PRECONDITION_FAILED: If-Match or If-Unmodified-Since failed'),
     416: errorResponse('RANGE_NOT_SATISFIABLE: the range starts past the end (Content-Range: bytes */size)'),
+    429: errorResponse('RATE_LIMITED: this client has used up its downloads through the service for now (Retry-After)'),
     500: errorResponse('INVALID_REPLAY_KEY, or INTERNAL_ERROR'),
     502: errorResponse('STORAGE_UNAVAILABLE: S3 refused the connection or answered with an error (Retry-After)'),
-    503: errorResponse('DATABASE_UNAVAILABLE (Retry-After)'),
+    503: errorResponse('DATABASE_UNAVAILABLE, SERVICE_OVERLOADED, or AUTH_UNAVAILABLE (Retry-After)'),
     504: errorResponse('STORAGE_TIMEOUT: S3 did not connect or send its first byte in time (Retry-After)')
   }
 }
 
-const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, storage, metrics }) {
+const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, storage, metrics, rateLimit }) {
+  await fastify.register(streamRateLimit, { limit: rateLimit, metrics })
+
   async function prepare (rawGameId: string, request: FastifyRequest, reply: FastifyReply): Promise<{ object: ReplayObject, read: ReadOptions }> {
     const gameId = parseGameId(rawGameId)
     const object = await locator.locate(gameId, request.log)
@@ -53,6 +61,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     // Fastify's automatic HEAD would run this handler and pull the whole object from S3.
     exposeHeadRoute: false,
     schema,
+    helmet: EMBEDDABLE,
     handler: async function streamReplay (request, reply) {
       const { object, read } = await prepare(request.params.gameId, request, reply)
       try {
@@ -77,6 +86,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     method: 'HEAD',
     url: '/games/:gameId/replay/stream',
     schema,
+    helmet: EMBEDDABLE,
     handler: async function headReplay (request, reply) {
       const { object, read } = await prepare(request.params.gameId, request, reply)
       try {

@@ -4,8 +4,9 @@ import { Type } from 'typebox'
 import { parseGameId } from '../game-id.js'
 import type { ReplayLocator } from '../locate-replay.js'
 import type { Metrics } from '../metrics.js'
+import { EMBEDDABLE } from '../plugins/security-headers.js'
 import { inSpan } from '../telemetry.js'
-import { errorResponse, GameIdParams } from '../schemas/common.js'
+import { errorResponse, GameIdParams, protectionResponses } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
 import type { PresignMethod, ReplayStorage } from '../storage/replay-storage.js'
 
@@ -16,10 +17,11 @@ export interface ReplayRouteOptions {
 }
 
 const errorResponses = {
-  400: errorResponse('INVALID_GAME_ID: the id is not a decimal from 1 to 9007199254740991'),
+  400: errorResponse('INVALID_GAME_ID: the id is not a decimal from 1 to 9007199254740991; INVALID_AUTHORIZATION_HEADER'),
+  ...protectionResponses,
   404: errorResponse('GAME_NOT_FOUND, or REPLAY_NOT_AVAILABLE: the game has no replay yet'),
   500: errorResponse('INVALID_REPLAY_KEY: the stored folder or file would make an unsafe key; INTERNAL_ERROR'),
-  503: errorResponse('DATABASE_UNAVAILABLE: the database did not answer in time (Retry-After)')
+  503: errorResponse('DATABASE_UNAVAILABLE: the database did not answer in time; SERVICE_OVERLOADED; AUTH_UNAVAILABLE: the token keys could not be fetched (Retry-After)')
 }
 
 const redirectSchema = {
@@ -58,6 +60,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
       // on a GET-signed URL, so Fastify's automatic HEAD route would not do.
       exposeHeadRoute: false,
       schema: redirectSchema,
+      helmet: EMBEDDABLE,
       handler: async function redirectToReplay (request, reply) {
         const gameId = parseGameId(request.params.gameId)
         const signed = await presignFor(gameId, method, request.log)
@@ -70,7 +73,8 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
   }
 
   fastify.get('/games/:gameId/replay/url', {
-    schema: { params: GameIdParams, response: { 200: ReplayUrlBody, ...errorResponses } }
+    schema: { params: GameIdParams, response: { 200: ReplayUrlBody, ...errorResponses } },
+    helmet: EMBEDDABLE
   }, async function replayUrl (request, reply) {
     const gameId = parseGameId(request.params.gameId)
     const signed = await presignFor(gameId, 'GET', request.log)

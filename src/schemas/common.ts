@@ -20,3 +20,8 @@ export const GameIdParams = Type.Object({
     description: 'A decimal game id from 1 to 9007199254740991'
   })
 })
+
+/** Answers every replay route may give besides its own. */
+export const protectionResponses = {
+  401: errorResponse('AUTHENTICATION_REQUIRED or INVALID_TOKEN, only when the service requires bearer tokens (WWW-Authenticate says which)')
+}

@@ -2,11 +2,11 @@
 // `npm start` would, with tap's TypeScript loader (so coverage counts).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-const SETTINGS = ['PORT', 'HOST', 'DATABASE_URL', 'S3_BUCKET', 'S3_REGION', 'S3_ENDPOINT', 'S3_PUBLIC_ENDPOINT', 'S3_FORCE_PATH_STYLE',
-  'S3_KEY_PREFIX', 'PRESIGN_TTL_SECONDS', 'S3_CONNECT_TIMEOUT_MS', 'S3_FIRST_BYTE_TIMEOUT_MS', 'CORS_ORIGINS', 'LOG_LEVEL',
-  'DATABASE_TIMEOUT_MS', 'LOCAL_DATA_DIR', 'CORS_ALLOW_CREDENTIALS', 'PRESIGN_REUSE_SECONDS', 'LOOKUP_CACHE_SIZE', 'LOOKUP_CACHE_TTL_SECONDS', 'LOOKUP_CACHE_MISS_SECONDS', 'SHUTDOWN_TIMEOUT_MS', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_SERVICE_NAME']
+// Every setting that .env.example names, so that none leaks in from the environment the tests run in.
+const SETTINGS = [...readFileSync(new URL('../../.env.example', import.meta.url), 'utf8').matchAll(/^#?([A-Z][A-Z0-9_]*)=/gm)].map(([, name]) => name as string)
 
 export interface Service {
   child: ChildProcess

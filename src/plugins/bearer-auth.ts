@@ -1,0 +1,127 @@
+// Optional bearer-token authentication of the replay routes (RFC 6750): a JWT
+// verified with jose against a published key set (JWKS) or a shared secret,
+// with its issuer and audience checked when they are set. Registered inside the
+// replay routes' context only: health, metrics and CORS preflights stay open.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
+import type { AuthConfig } from '../config.js'
+import { AuthenticationRequired, AuthUnavailable, InvalidAuthorizationHeader, InvalidToken } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified token's `sub`, when the routes require a token. */
+    tokenSubject: string | undefined
+  }
+}
+
+export interface BearerAuthOptions {
+  auth: AuthConfig
+  metrics: Metrics
+}
+
+const REALM = 'replay-gate'
+// RFC 6750, 2.1: the scheme, one or more spaces, a token68.
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
+const SECRET_ALGORITHMS = ['HS256', 'HS384', 'HS512']
+const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519']
+// jose's errors when the key set cannot be had, as against a token that is wrong.
+const KEY_SOURCE_FAILURES = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID'])
+
+export type TokenCheck = { valid: true, subject: string | undefined } | { valid: false, reason: string }
+export type VerifyToken = (token: string) => Promise<TokenCheck>
+
+/** A verifier for the settings: tells why a token is refused; throws AuthUnavailable when the keys cannot be had. */
+export function createTokenVerifier (auth: AuthConfig, { jwksTimeoutMs = 3000, jwksMaxAgeMs = 600_000 } = {}): VerifyToken {
+  const options: JWTVerifyOptions = {
+    issuer: auth.issuer,
+    audience: auth.audience,
+    clockTolerance: auth.clockToleranceSeconds,
+    // A token that never expires would be a password that cannot be changed.
+    requiredClaims: ['exp'],
+    algorithms: auth.secret === undefined ? PUBLIC_KEY_ALGORITHMS : SECRET_ALGORITHMS
+  }
+  const getKey = auth.secret === undefined ? keySetWithFallback(new URL(auth.jwksUrl as string), jwksTimeoutMs, jwksMaxAgeMs) : sharedSecret(auth.secret)
+
+  return async function verifyToken (token) {
+    try {
+      const { payload } = await jwtVerify(token, getKey, options)
+      return { valid: true, subject: payload.sub }
+    } catch (error) {
+      if (isKeySourceFailure(error)) throw Object.assign(new AuthUnavailable(), { cause: error })
+      return { valid: false, reason: refusal(error as { code: string, claim?: string, reason?: string }) }
+    }
+  }
+}
+
+function sharedSecret (secret: string): JWTVerifyGetKey {
+  const key = new TextEncoder().encode(secret)
+  return () => key
+}
+
+/**
+ * The published key set, fetched when a token names a key it does not know and
+ * every ten minutes. While the identity provider cannot be reached, the keys
+ * last fetched go on verifying tokens, so its outage does not become ours.
+ */
+function keySetWithFallback (url: URL, timeoutMs: number, maxAgeMs: number): JWTVerifyGetKey {
+  const remote = createRemoteJWKSet(url, { timeoutDuration: timeoutMs, cacheMaxAge: maxAgeMs })
+  return async function getKey (header, token) {
+    try {
+      return await remote(header, token)
+    } catch (error) {
+      const last = remote.jwks()
+      if (isKeySourceFailure(error) && last !== undefined) return await createLocalJWKSet(last)(header, token)
+      throw error
+    }
+  }
+}
+
+function isKeySourceFailure (error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return typeof code !== 'string' || !code.startsWith('ERR_J') || KEY_SOURCE_FAILURES.has(code)
+}
+
+/** Why a token is refused, in words fit for WWW-Authenticate's error_description. */
+function refusal ({ code, claim, reason }: { code: string, claim?: string, reason?: string }): string {
+  switch (code) {
+    case 'ERR_JWT_EXPIRED': return 'the token has expired'
+    case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      if (reason === 'missing') return `the token has no ${claim} claim`
+      return claim === 'nbf' || claim === 'iat' ? 'the token is not valid yet' : `the token's ${claim} claim is not accepted`
+    case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED': return 'the token\'s signature does not verify'
+    case 'ERR_JWKS_NO_MATCHING_KEY': return 'no published key matches the token'
+    case 'ERR_JOSE_ALG_NOT_ALLOWED': return 'the token\'s algorithm is not accepted'
+    default: return 'the token is not a well-formed JWT'
+  }
+}
+
+async function bearerAuth (fastify: FastifyInstance, { auth, metrics }: BearerAuthOptions): Promise<void> {
+  const verifyToken = createTokenVerifier(auth)
+  fastify.decorateRequest('tokenSubject', undefined)
+
+  fastify.addHook('onRequest', async function requireBearerToken (request: FastifyRequest, reply: FastifyReply) {
+    const header = request.headers.authorization
+    if (header === undefined || !/^bearer +\S/i.test(header)) {
+      metrics.rejected.inc({ reason: 'unauthenticated', check: '' })
+      reply.header('WWW-Authenticate', `Bearer realm="${REALM}"`)
+      throw new AuthenticationRequired()
+    }
+    const token = BEARER.exec(header)?.[1]
+    if (token === undefined) {
+      reply.header('WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_request"`)
+      throw new InvalidAuthorizationHeader()
+    }
+    const check = await verifyToken(token)
+    if (!check.valid) {
+      metrics.rejected.inc({ reason: 'invalid_token', check: '' })
+      reply.header('WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_token", error_description="${check.reason}"`)
+      throw new InvalidToken(check.reason)
+    }
+    request.tokenSubject = check.subject
+  })
+}
+
+// Not encapsulated away from its caller: the hook must reach the routes registered beside it.
+export default fp(bearerAuth, { name: 'replay-gate-bearer-auth', fastify: '5.x' })

@@ -1,0 +1,41 @@
+// Load shedding: while the process is overloaded (event loop delay or
+// utilisation, heap or RSS past their settings) every request gets a quick 503
+// with Retry-After instead of queueing behind the others. Sampled once a second.
+// Liveness and metrics are exempt: an overloaded process is still alive, and
+// its operator needs to see why it sheds.
+import underPressure from '@fastify/under-pressure'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import type { PressureConfig } from '../config.js'
+import { ServiceOverloaded } from '../errors.js'
+import type { Metrics } from '../metrics.js'
+
+export interface LoadSheddingOptions {
+  pressure: PressureConfig
+  metrics: Metrics
+  /** How often the process is measured; only tests change it. */
+  sampleIntervalMs?: number
+}
+
+/** Route config that keeps a route answering while the rest is shed. */
+export const NEVER_SHED = { pressureHandler: () => undefined }
+
+async function loadShedding (fastify: FastifyInstance, { pressure, metrics, sampleIntervalMs = 1000 }: LoadSheddingOptions): Promise<void> {
+  await fastify.register(underPressure, {
+    sampleInterval: sampleIntervalMs,
+    maxEventLoopDelay: pressure.maxEventLoopDelayMs,
+    maxEventLoopUtilization: pressure.maxEventLoopUtilization,
+    // Over the last interval, not since the process started.
+    eventLoopUtilizationMode: 'interval',
+    maxHeapUsedBytes: pressure.maxHeapUsedBytes,
+    maxRssBytes: pressure.maxRssBytes,
+    pressureHandler: async function shedRequest (request: FastifyRequest, reply: FastifyReply, check: string, value: number | undefined) {
+      metrics.rejected.inc({ reason: 'overloaded', check })
+      request.log.warn({ check, value }, 'overloaded: request shed')
+      reply.header('Retry-After', String(pressure.retryAfterSeconds))
+      throw new ServiceOverloaded()
+    }
+  })
+}
+
+export default fp(loadShedding, { name: 'replay-gate-load-shedding', fastify: '5.x' })

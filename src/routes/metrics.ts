@@ -1,0 +1,21 @@
+// GET /metrics: Prometheus' text format. Answers while the service sheds load,
+// so that its operator can see why.
+import type { FastifyPluginAsync } from 'fastify'
+import { Type } from 'typebox'
+import type { Metrics } from '../metrics.js'
+import { NEVER_SHED } from '../plugins/load-shedding.js'
+
+export interface MetricsRouteOptions {
+  metrics: Metrics
+}
+
+const metricsRoutes: FastifyPluginAsync<MetricsRouteOptions> = async function metricsRoutes (fastify, { metrics }) {
+  fastify.get('/metrics', {
+    schema: { response: { 200: Type.String({ description: 'Prometheus text format' }) }, produces: ['text/plain'], security: [] },
+    config: NEVER_SHED
+  }, async function serveMetrics (_request, reply) {
+    return await reply.type(metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+}
+
+export default metricsRoutes

@@ -1,0 +1,206 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWK } from 'jose'
+import t from 'tap'
+import type { AuthConfig } from '../../src/config.js'
+import { createTokenVerifier } from '../../src/plugins/bearer-auth.js'
+import { type Tap, buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { closedPort, silentPort } from '../support/silent-server.js'
+
+const db = await openTestDatabase(t)
+const bucket = await openTestBucket(t)
+await db.insertInto('games').values({ id: '1', game_folder: 'g1', replay_file: 'r.json' }).execute()
+await bucket.put('g1/r.json', '{"replay":1}')
+const storage = bucket.storage()
+
+const ISSUER = 'https://id.example'
+const AUDIENCE = 'replay-gate'
+const published = await generateKeyPair('ES256')
+const impostor = await generateKeyPair('ES256')
+
+/** An identity provider's key set, on a real HTTP server; `fetches` counts the requests it got. */
+async function keySetServer (t: Tap, keys: JWK[]): Promise<{ url: string, fetches: () => number, server: Server }> {
+  let fetches = 0
+  const server = createServer((_req, res) => {
+    fetches++
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`, fetches: () => fetches, server }
+}
+
+const publicJwk = { ...await exportJWK(published.publicKey), kid: 'key-1', alg: 'ES256', use: 'sig' }
+const idp = await keySetServer(t, [publicJwk])
+const auth: AuthConfig = { jwksUrl: idp.url, secret: undefined, issuer: ISSUER, audience: [AUDIENCE], clockToleranceSeconds: 30 }
+
+interface TokenOptions { key?: CryptoKey | Uint8Array, kid?: string, alg?: string, issuer?: string, audience?: string, expiresIn?: string | number, notBefore?: string | number, subject?: string }
+async function token ({ key = published.privateKey, kid = 'key-1', alg = 'ES256', issuer = ISSUER, audience = AUDIENCE, expiresIn = '5m', notBefore, subject = 'player-7' }: TokenOptions = {}): Promise<string> {
+  const jwt = new SignJWT({}).setProtectedHeader({ alg, kid }).setIssuer(issuer).setAudience(audience).setSubject(subject).setIssuedAt()
+  if (expiresIn !== '') jwt.setExpirationTime(expiresIn)
+  if (notBefore !== undefined) jwt.setNotBefore(notBefore)
+  return await jwt.sign(key)
+}
+const now = () => Math.floor(Date.now() / 1000)
+
+const app = await buildTestApp(t, { config: testConfig({ auth, corsOrigins: ['https://app.example'] }), db, storage })
+const bearer = (value: string) => ({ authorization: `Bearer ${value}` })
+
+t.test('with a valid token every replay route answers as usual', async (t) => {
+  const headers = bearer(await token())
+  t.equal((await app.inject({ url: '/games/1/replay', headers })).statusCode, 302)
+  t.equal((await app.inject({ url: '/games/1/replay', method: 'HEAD', headers })).statusCode, 302)
+  t.equal((await app.inject({ url: '/games/1/replay/url', headers })).statusCode, 200)
+  t.equal((await app.inject({ url: '/games/1/replay/stream', headers })).body, '{"replay":1}')
+  t.equal((await app.inject({ url: '/games/1/replay', headers: { authorization: `bearer  ${await token()}` } })).statusCode, 302, 'the scheme in any case, more than one space')
+  const location = (await app.inject({ url: '/games/1/replay', headers })).headers.location as string
+  t.notMatch(location, /Bearer|eyJ/, 'nothing of the token goes into the signed URL')
+  t.equal(idp.fetches(), 1, 'the key set was fetched once and kept')
+})
+
+t.test('without a token: 401 AUTHENTICATION_REQUIRED with a bare Bearer challenge, before the game is looked up', async (t) => {
+  for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }, { authorization: 'Bearer' }]) {
+    for (const url of ['/games/1/replay', '/games/1/replay/url', '/games/1/replay/stream', '/games/999/replay', '/games/nope/replay']) {
+      const res = await app.inject({ url, headers })
+      t.equal(res.statusCode, 401, `${url} ${JSON.stringify(headers)}`)
+      t.equal(res.headers['www-authenticate'], 'Bearer realm="replay-gate"', 'no error code when no token was sent (RFC 6750, 3.1)')
+      t.same(res.json(), { statusCode: 401, code: 'AUTHENTICATION_REQUIRED', error: 'Unauthorized', message: 'This route needs a bearer token (Authorization: Bearer <token>)' })
+    }
+  }
+  const head = await app.inject({ url: '/games/1/replay/stream', method: 'HEAD' })
+  t.equal(head.statusCode, 401)
+  t.equal(head.body, '', 'HEAD: the challenge without a body')
+  t.equal(head.headers['www-authenticate'], 'Bearer realm="replay-gate"')
+})
+
+t.test('a token that fails verification: 401 INVALID_TOKEN, error="invalid_token" and why', async (t) => {
+  const other = new TextEncoder().encode('a-shared-secret-that-is-long-enough-for-hs256')
+  const cases: Array<[string, string, string]> = [
+    ['expired', await token({ expiresIn: now() - 120 }), 'the token has expired'],
+    ['expired within the clock tolerance', await token({ expiresIn: now() - 10 }), ''],
+    ['for another audience', await token({ audience: 'another-service' }), 'the token\'s aud claim is not accepted'],
+    ['from another issuer', await token({ issuer: 'https://evil.example' }), 'the token\'s iss claim is not accepted'],
+    ['signed by another key under the published key id', await token({ key: impostor.privateKey }), 'the token\'s signature does not verify'],
+    ['signed by a key that is not published', await token({ key: impostor.privateKey, kid: 'key-2' }), 'no published key matches the token'],
+    ['not valid yet', await token({ notBefore: now() + 600 }), 'the token is not valid yet'],
+    ['without an expiry', await token({ expiresIn: '' }), 'the token has no exp claim'],
+    ['signed with a shared secret (HS256)', await token({ key: other, alg: 'HS256' }), 'the token\'s algorithm is not accepted'],
+    ['unsigned (alg none)', new UnsecuredJWT({ sub: 'x' }).setIssuer(ISSUER).setAudience(AUDIENCE).setExpirationTime('5m').encode(), 'the token\'s algorithm is not accepted'],
+    ['not a JWT', 'abc.def', 'the token is not a well-formed JWT'],
+    ['a JWT with its signature cut off', (await token()).split('.').slice(0, 2).join('.') + '.', 'the token\'s signature does not verify']
+  ]
+  for (const [what, jwt, reason] of cases) {
+    const res = await app.inject({ url: '/games/1/replay', headers: bearer(jwt) })
+    if (reason === '') {
+      t.equal(res.statusCode, 302, `${what}: accepted`)
+      continue
+    }
+    t.equal(res.statusCode, 401, what)
+    t.equal(res.headers['www-authenticate'], `Bearer realm="replay-gate", error="invalid_token", error_description="${reason}"`, what)
+    t.same(res.json(), { statusCode: 401, code: 'INVALID_TOKEN', error: 'Unauthorized', message: `The bearer token was refused: ${reason}` }, what)
+  }
+})
+
+t.test('a malformed Authorization header: 400 with error="invalid_request"', async (t) => {
+  for (const value of ['Bearer two tokens', 'Bearer tok"en', 'Bearer =abc']) {
+    const res = await app.inject({ url: '/games/1/replay', headers: { authorization: value } })
+    t.equal(res.statusCode, 400, value)
+    t.equal(res.headers['www-authenticate'], 'Bearer realm="replay-gate", error="invalid_request"')
+    t.equal(res.json().code, 'INVALID_AUTHORIZATION_HEADER')
+  }
+})
+
+t.test('health, readiness, metrics, the OpenAPI document and CORS preflights need no token', async (t) => {
+  for (const url of ['/healthz', '/readyz', '/metrics', '/openapi.json']) {
+    t.equal((await app.inject({ url })).statusCode, 200, url)
+  }
+  const preflight = await app.inject({
+    url: '/games/1/replay/url',
+    method: 'OPTIONS',
+    headers: { origin: 'https://app.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'authorization' }
+  })
+  t.equal(preflight.statusCode, 204, 'a browser asks before it sends Authorization, and must get a yes')
+  t.equal(preflight.headers['access-control-allow-headers'], 'authorization')
+  t.equal(preflight.headers['access-control-allow-origin'], 'https://app.example')
+
+  const refused = await app.inject({ url: '/games/1/replay/url', headers: { origin: 'https://app.example' } })
+  t.equal(refused.statusCode, 401)
+  t.equal(refused.headers['access-control-allow-origin'], 'https://app.example', 'the page can read the 401')
+  t.match(refused.headers['access-control-expose-headers'], /WWW-Authenticate/, 'and its challenge')
+})
+
+t.test('a shared secret (AUTH_JWT_SECRET) verifies HS256 tokens and nothing else', async (t) => {
+  const secret = 'another-shared-secret-at-least-32-bytes-long'
+  const hs = await buildTestApp(t, { config: testConfig({ auth: { jwksUrl: undefined, secret, issuer: undefined, audience: undefined, clockToleranceSeconds: 0 } }), db, storage })
+  const key = new TextEncoder().encode(secret)
+  t.equal((await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key, alg: 'HS256' })) })).statusCode, 302)
+  t.equal((await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key, alg: 'HS512', audience: 'anything', issuer: 'anyone' })) })).statusCode, 302,
+    'issuer and audience are not checked when they are not set')
+  const wrongSecret = await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key: new TextEncoder().encode(secret + '!'), alg: 'HS256' })) })
+  t.equal(wrongSecret.statusCode, 401)
+  t.match(wrongSecret.headers['www-authenticate'], /signature does not verify/)
+  const asymmetric = await hs.inject({ url: '/games/1/replay', headers: bearer(await token()) })
+  t.equal(asymmetric.statusCode, 401, 'a public-key token is not accepted')
+  t.match(asymmetric.headers['www-authenticate'], /algorithm is not accepted/)
+  t.equal((await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key, alg: 'HS256', expiresIn: now() - 1 })) })).statusCode, 401,
+    'no clock tolerance when it is 0')
+})
+
+t.test('when the key set cannot be fetched: 503 AUTH_UNAVAILABLE within seconds, not a 401', async (t) => {
+  const refused = await buildTestApp(t, { config: testConfig({ auth: { ...auth, jwksUrl: `http://127.0.0.1:${await closedPort()}/jwks.json` } }), db, storage })
+  const res = await refused.inject({ url: '/games/1/replay', headers: bearer(await token()) })
+  t.equal(res.statusCode, 503, 'refused connection')
+  t.same(res.json(), { statusCode: 503, code: 'AUTH_UNAVAILABLE', error: 'Service Unavailable', message: 'The keys that verify tokens could not be fetched; try again shortly' })
+  t.equal(res.headers['retry-after'], '5')
+
+  const hung = await buildTestApp(t, { config: testConfig({ auth: { ...auth, jwksUrl: `http://127.0.0.1:${await silentPort(t)}/jwks.json` } }), db, storage })
+  const started = Date.now()
+  const slow = await hung.inject({ url: '/games/1/replay', headers: bearer(await token()) })
+  const took = Date.now() - started
+  t.equal(slow.statusCode, 503, 'a key set server that never answers')
+  t.ok(took >= 2500 && took < 10_000, `after the 3 s fetch timeout (${took} ms)`)
+
+  const broken = await keySetServer(t, [])
+  broken.server.removeAllListeners('request')
+  broken.server.on('request', (_req, res) => { res.writeHead(500).end('oops') })
+  const erroring = await buildTestApp(t, { config: testConfig({ auth: { ...auth, jwksUrl: broken.url } }), db, storage })
+  t.equal((await erroring.inject({ url: '/games/1/replay', headers: bearer(await token()) })).statusCode, 503, 'a key set server that answers 500')
+})
+
+t.test('while the identity provider is down, the keys last fetched go on verifying tokens', async (t) => {
+  const provider = await keySetServer(t, [publicJwk])
+  let up = true
+  provider.server.removeAllListeners('request')
+  provider.server.on('request', (_req, res) => {
+    if (!up) { res.destroy(); return }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] }))
+  })
+  const verify = createTokenVerifier({ ...auth, jwksUrl: provider.url }, { jwksTimeoutMs: 1000, jwksMaxAgeMs: 100 })
+  t.same(await verify(await token()), { valid: true, subject: 'player-7' })
+  up = false
+  await sleep(150) // the key set is now older than its maximum age: the next token reloads it
+  t.same(await verify(await token()), { valid: true, subject: 'player-7' }, 'verified with the keys fetched before')
+  t.same(await verify(await token({ key: impostor.privateKey, kid: 'key-2' })), { valid: false, reason: 'no published key matches the token' },
+    'an unknown key is still unknown')
+  up = true
+})
+
+t.test('the rate limit of /stream counts per token subject, so users behind one address do not share it', async (t) => {
+  const limited = await buildTestApp(t, { config: testConfig({ auth, streamRateLimit: { max: 1, windowSeconds: 60 } }), db, storage })
+  const as = async (subject: string) => (await limited.inject({ url: '/games/1/replay/stream', headers: bearer(await token({ subject })) })).statusCode
+  t.equal(await as('alice'), 200)
+  t.equal(await as('alice'), 429)
+  t.equal(await as('bob'), 200, 'another user from the same address')
+  t.equal((await limited.inject({ url: '/games/1/replay/stream' })).statusCode, 401, 'no token: refused before it counts')
+})
+
+t.test('a browser page sends its token to the service, never to S3', async (t) => {
+  const base = await listen(app)
+  const res = await fetch(`${base}/games/1/replay/url`, { headers: { ...bearer(await token()), origin: 'https://app.example' } })
+  t.equal(res.status, 200)
+  const { url } = await res.json() as { url: string }
+  const download = await fetch(url)
+  t.equal(download.status, 200, 'the signed URL works on its own')
+  t.equal(await download.text(), '{"replay":1}')
+})

@@ -1,0 +1,83 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import type { PressureConfig } from '../../src/config.js'
+import { Metrics } from '../../src/metrics.js'
+import { type Tap, buildTestApp, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+
+const db = await openTestDatabase(t)
+const bucket = await openTestBucket(t)
+await db.insertInto('games').values({ id: '1', game_folder: 'g1', replay_file: 'r.json' }).execute()
+await bucket.put('g1/r.json', '{"replay":1}')
+const storage = bucket.storage()
+
+const OFF: PressureConfig = { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 10 }
+
+async function overloadable (t: Tap, pressure: Partial<PressureConfig>): Promise<{ app: FastifyInstance, metrics: Metrics }> {
+  const metrics = new Metrics({ processMetrics: false })
+  const app = await buildTestApp(t, { config: testConfig({ pressure: { ...OFF, ...pressure } }), db, storage, metrics, pressureSampleIntervalMs: 50 })
+  return { app, metrics }
+}
+
+/** Asks until the answer has the status, for at most 10 s: the process is sampled on a timer. */
+async function until (app: FastifyInstance, url: string, status: number) {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    const res = await app.inject({ url })
+    if (res.statusCode === status || Date.now() > deadline) return res
+    await sleep(20)
+  }
+}
+
+t.test('past a memory threshold every request is shed with a 503 and Retry-After; liveness, readiness and metrics still answer', async (t) => {
+  // Any heap is above 1 byte: the service is overloaded from its first sample on.
+  const { app, metrics } = await overloadable(t, { maxHeapUsedBytes: 1, retryAfterSeconds: 7 })
+  const lookupCount = async () => (await metrics.lookups.get()).values.reduce((sum, { value }) => sum + value, 0)
+  const res = await until(app, '/games/1/replay', 503)
+  const lookupsBefore = await lookupCount() // requests made before the first sample went through
+  t.equal(res.statusCode, 503)
+  t.same(res.json(), { statusCode: 503, code: 'SERVICE_OVERLOADED', error: 'Service Unavailable', message: 'The service is overloaded; try again shortly' })
+  t.equal(res.headers['retry-after'], '7', 'the configured Retry-After, not the outage default')
+  t.equal(res.headers['cache-control'], 'no-store')
+  t.match(res.headers['content-type'], /^application\/json/)
+  for (const url of ['/games/1/replay/url', '/games/1/replay/stream', '/games/oops/replay', '/nowhere']) {
+    const shed = await app.inject({ url })
+    t.equal(shed.statusCode, 503, `${url} is shed before any work`)
+    t.equal(shed.json().code, 'SERVICE_OVERLOADED')
+  }
+  t.equal((await app.inject({ url: '/games/1/replay', method: 'HEAD' })).statusCode, 503, 'HEAD too')
+
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'an overloaded process is alive')
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'and its backends are ready: the balancer keeps it')
+  const scrape = await app.inject({ url: '/metrics' })
+  t.equal(scrape.statusCode, 200, 'the operator can see why')
+  const shedCount = Number(/replay_gate_rejected_requests_total\{reason="overloaded",check="heapUsedBytes"\} (\d+)/.exec(scrape.body)?.[1])
+  t.ok(shedCount >= 6, `shed requests are counted by the check that tripped (${shedCount})`)
+  t.equal(await lookupCount(), lookupsBefore, 'no shed request reached the database')
+})
+
+t.test('a blocked event loop sheds requests until the loop runs freely again', async (t) => {
+  const { app } = await overloadable(t, { maxEventLoopDelayMs: 50, retryAfterSeconds: 3 })
+  t.equal((await until(app, '/games/1/replay', 302)).statusCode, 302, 'answers while the loop is free')
+  // The service's own loop, blocked as a CPU-bound burst would block it.
+  const blockedUntil = Date.now() + 1500
+  while (Date.now() < blockedUntil) { /* busy */ }
+  await sleep(5) // the sampling timer, overdue, runs first
+  const shed = await app.inject({ url: '/games/1/replay' })
+  t.equal(shed.statusCode, 503, 'shed right after the block')
+  t.equal(shed.headers['retry-after'], '3')
+  t.equal((await until(app, '/games/1/replay', 302)).statusCode, 302, 'back to work once the delay is measured low again')
+})
+
+t.test('event loop utilisation and RSS are thresholds too; each is off at 0', async (t) => {
+  const { app } = await overloadable(t, { maxRssBytes: 1 })
+  t.equal((await until(app, '/games/1/replay', 503)).statusCode, 503, 'any RSS is above 1 byte')
+  const { app: busy } = await overloadable(t, { maxEventLoopUtilization: 0.000001 })
+  // Keeps the loop a little busy, so that utilisation over the interval is above nothing.
+  const spin = setInterval(() => { const end = Date.now() + 2; while (Date.now() < end) { /* busy */ } }, 5)
+  t.teardown(() => { clearInterval(spin) })
+  t.equal((await until(busy, '/games/1/replay', 503)).statusCode, 503, 'a busy loop is above a tiny utilisation')
+  const { app: off } = await overloadable(t, {})
+  await sleep(150)
+  t.equal((await off.inject({ url: '/games/1/replay' })).statusCode, 302, 'with every threshold at 0 nothing is shed')
+})
