@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# replay-gate on Node 24: compiled JavaScript, production dependencies only,
+# run as the unprivileged `node` user of the official image.
+#   docker build -t replay-gate .
+#   docker run -p 3000:3000 -e DATABASE_URL=… -e S3_BUCKET=… -e AWS_REGION=… replay-gate
+# Settings are environment variables (.env.example); credentials come from the
+# AWS SDK's chain (a task or instance role, or AWS_* variables), never the image.
+
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+FROM node:24-bookworm-slim AS runtime
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+EXPOSE 3000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# What `npm start` runs once built, started directly so that SIGTERM reaches the service.
+CMD ["node", "dist/server.js"]
