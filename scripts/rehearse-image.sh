@@ -34,23 +34,25 @@ cp package.json package-lock.json "$stage/"
 cp -r dist "$stage/dist"
 (cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
 chmod -R a+rX "$stage"
-as_user() { runuser -u nobody -- env -C "$stage" "$@"; }
+# setpriv and env exec: the service's own pid is the one signalled, as in a container.
+as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups -- env -C "$stage")
 
+# The SDK's credential chain, as in a container.
 export AWS_ACCESS_KEY_ID=$TEST_S3_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY=$TEST_S3_SECRET_ACCESS_KEY
 port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })')
 settings=(NODE_ENV=production HOST=127.0.0.1 PORT="$port" DATABASE_URL="$database_url" S3_BUCKET=replay-gate-image
-  S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION="${TEST_S3_REGION:-us-east-1}" AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY LOG_LEVEL=warn)
+  S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION="${TEST_S3_REGION:-us-east-1}" LOG_LEVEL=warn)
 
-as_user env "${settings[@]}" node dist/db/migrate-cli.js
-as_user env "${settings[@]}" "${start[@]}" &
+"${as_nobody[@]}" "${settings[@]}" node dist/db/migrate-cli.js
+"${as_nobody[@]}" "${settings[@]}" "${start[@]}" &
 service_pid=$!
 healthy=
 for _ in $(seq 1 60); do
-  if as_user env PORT="$port" "${healthcheck[@]}"; then healthy=yes; break; fi
+  if "${as_nobody[@]}" PORT="$port" "${healthcheck[@]}"; then healthy=yes; break; fi
   sleep 0.5
 done
 [[ -n $healthy ]] || { echo "the HEALTHCHECK never passed" >&2; exit 1; }
-echo "HEALTHCHECK passes as $(runuser -u nobody -- id -un), on $(node --version)"
+echo "HEALTHCHECK passes; the service runs as $(ps -o user= -p "$service_pid"), on $(node --version)"
 ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
 [[ $ready == 200 ]] || { echo "/readyz answered $ready" >&2; exit 1; }
 echo "/readyz: 200 (PostgreSQL and S3 reached)"

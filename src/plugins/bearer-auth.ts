@@ -102,6 +102,8 @@ async function bearerAuth (fastify: FastifyInstance, { auth, metrics }: BearerAu
   fastify.decorateRequest('tokenSubject', undefined)
 
   fastify.addHook('onRequest', async function requireBearerToken (request: FastifyRequest, reply: FastifyReply) {
+    // The answers may be cached (a redirect for as long as its URL lives): never for another token, or none.
+    varyOn(reply, 'Authorization')
     const header = request.headers.authorization
     if (header === undefined || !/^bearer +\S/i.test(header)) {
       metrics.rejected.inc({ reason: 'unauthenticated', check: '' })
@@ -121,6 +123,12 @@ async function bearerAuth (fastify: FastifyInstance, { auth, metrics }: BearerAu
     }
     request.tokenSubject = check.subject
   })
+}
+
+/** Adds a header name to Vary, keeping what CORS put there (Origin). */
+function varyOn (reply: FastifyReply, name: string): void {
+  const current = reply.getHeader('vary')
+  reply.header('Vary', current === undefined ? name : `${String(current)}, ${name}`)
 }
 
 // Not encapsulated away from its caller: the hook must reach the routes registered beside it.

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { SignJWT } from 'jose'
 import { chromium, type Page } from 'playwright-core'
 import t from 'tap'
 import { readBucketCors } from '../../src/storage/bucket-cors.js'
@@ -151,6 +152,39 @@ t.test('a page on another origin downloads a replay three ways', { skip: missing
     t.equal(await attempt(`${service}/games/7/replay/url`, 'url-then-fetch'), 'TypeError: Failed to fetch', 'refused by the browser without it')
     t.equal(await attempt(`${withCookies}/games/7/replay`, 'follow'), 'TypeError: Failed to fetch',
       'a credentialed fetch cannot follow the redirect: S3 answers "*", which never carries credentials')
+  })
+
+  t.test('a page with a bearer token: /replay/url with the token (after a preflight), then the signed URL without it', async (t) => {
+    const secret = 'a-browser-test-secret-of-32-bytes-or-more'
+    const auth = { jwksUrl: undefined, secret, issuer: undefined, audience: undefined, clockToleranceSeconds: 0 }
+    const guarded = await buildTestApp(t, { config: testConfig({ corsOrigins: [page.origin], auth }), db, storage: s3.storage() })
+    await guarded.listen({ port: 0, host: '127.0.0.1' })
+    const withTokens = `http://localhost:${(guarded.server.address() as AddressInfo).port}`
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('player-7').setExpirationTime('5m').sign(new TextEncoder().encode(secret))
+    const tab = await open()
+    const attempt = async (url: string, steps: 'url-then-fetch' | 'follow' | 'no-token'): Promise<string> => await tab.evaluate(async ({ url, steps, token }) => {
+      try {
+        const headers: Record<string, string> = steps === 'no-token' ? {} : { Authorization: `Bearer ${token}` }
+        const answer = await fetch(url, { headers })
+        if (steps !== 'url-then-fetch') {
+          return [`read ${answer.status}`, answer.headers.get('www-authenticate'), (await answer.arrayBuffer()).byteLength].filter((part) => part !== null).join(' ')
+        }
+        const { url: signed } = await answer.json() as { url: string }
+        const download = await fetch(signed)
+        const bytes = new Uint8Array(await download.arrayBuffer())
+        const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+        return `read ${download.status} ${Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')}`
+      } catch (error) {
+        return `${(error as Error).name}: ${(error as Error).message}`
+      }
+    }, { url, steps, token })
+    t.equal(await attempt(`${withTokens}/games/7/replay/url`, 'url-then-fetch'), `read 200 ${expected}`, 'the documented flow works')
+    t.match(await attempt(`${withTokens}/games/7/replay/url`, 'no-token'), /^read 401 Bearer realm="replay-gate" \d+$/,
+      'without the token the page reads the 401 and its challenge (Vary: Authorization: not the answer cached for the token)')
+    // What a browser does when told to follow the redirect with the header on: Chromium drops
+    // Authorization on the way to S3's origin, so S3 sees only the signed URL.
+    t.equal(await attempt(`${withTokens}/games/7/replay`, 'follow'), `read 200 ${replay.length}`,
+      'Chromium follows the 302 and leaves the token behind')
   })
 
   t.test('without the bucket\'s CORS rules the redirected fetch fails, and bucket:setup --check says why', async (t) => {

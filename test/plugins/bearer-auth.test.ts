@@ -57,6 +57,8 @@ t.test('with a valid token every replay route answers as usual', async (t) => {
   const location = (await app.inject({ url: '/games/1/replay', headers })).headers.location as string
   t.notMatch(location, /Bearer|eyJ/, 'nothing of the token goes into the signed URL')
   t.equal(idp.fetches(), 1, 'the key set was fetched once and kept')
+  const cached = await app.inject({ url: '/games/1/replay', headers: { ...headers, origin: 'https://app.example' } })
+  t.equal(cached.headers.vary, 'Origin, Authorization', 'a cache keeps the answer apart for each token (and origin)')
 })
 
 t.test('without a token: 401 AUTHENTICATION_REQUIRED with a bare Bearer challenge, before the game is looked up', async (t) => {
@@ -134,7 +136,9 @@ t.test('a shared secret (AUTH_JWT_SECRET) verifies HS256 tokens and nothing else
   const secret = 'another-shared-secret-at-least-32-bytes-long'
   const hs = await buildTestApp(t, { config: testConfig({ auth: { jwksUrl: undefined, secret, issuer: undefined, audience: undefined, clockToleranceSeconds: 0 } }), db, storage })
   const key = new TextEncoder().encode(secret)
-  t.equal((await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key, alg: 'HS256' })) })).statusCode, 302)
+  const accepted = await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key, alg: 'HS256' })) })
+  t.equal(accepted.statusCode, 302)
+  t.equal(accepted.headers.vary, 'Authorization')
   t.equal((await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key, alg: 'HS512', audience: 'anything', issuer: 'anyone' })) })).statusCode, 302,
     'issuer and audience are not checked when they are not set')
   const wrongSecret = await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key: new TextEncoder().encode(secret + '!'), alg: 'HS256' })) })
