@@ -9,6 +9,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Kysely } from 'kysely'
 import { readFileSync } from 'node:fs'
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Config } from './config.js'
 import type { Database } from './db/database.js'
 import { InvalidGameId, isContractError, RouteNotFound, ServiceOverloaded } from './errors.js'
@@ -57,8 +58,11 @@ export async function buildApp ({ config, db, storage, logger = false, metrics =
     keepAliveTimeout: http.keepAliveTimeoutMs,
     // A socket on which nothing moves: a download that a client stopped reading, a silent connection.
     connectionTimeout: http.idleTimeoutMs,
-    frameworkErrors: handleFrameworkError
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.server.on('connect', refuseConnect)
 
   // First, so that it sees every route and hook defined after it.
   await app.register(new FastifyOtelInstrumentation().plugin())
@@ -142,6 +146,34 @@ function handleFrameworkError (error: FastifyError, request: FastifyRequest, rep
     return
   }
   sendError(reply, { statusCode: error.statusCode as number, code: error.code, message: 'The request URL is not valid' })
+}
+
+/**
+ * A request Node's parser refuses never reaches Fastify's routes: it is
+ * answered here, on the socket, with the contract's JSON like every other error.
+ */
+function handleClientError (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex): void {
+  // A reset connection has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  this.log.debug({ err: error }, 'client error')
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') answerOnSocket(socket, 408, 'REQUEST_TIMEOUT', 'The request was not received in time')
+  else if (error.code === 'HPE_HEADER_OVERFLOW') answerOnSocket(socket, 431, 'HEADERS_TOO_LARGE', 'The request line and headers are too large')
+  else answerOnSocket(socket, 400, 'MALFORMED_REQUEST', 'The request is not well-formed HTTP')
+}
+
+/** CONNECT goes to its own event, not to the routes; unanswered, Node would just drop the connection. */
+function refuseConnect (_request: unknown, socket: Duplex): void {
+  answerOnSocket(socket, 405, 'METHOD_NOT_ALLOWED', 'CONNECT is not supported: this is not a proxy', 'Allow: GET, HEAD\r\n')
+}
+
+function answerOnSocket (socket: Duplex, statusCode: number, code: string, message: string, extraHeaders = ''): void {
+  const reason = STATUS_CODES[statusCode] as string
+  const body = JSON.stringify({ statusCode, code, error: reason, message })
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${statusCode} ${reason}\r\nConnection: close\r\nCache-Control: no-store\r\n${extraHeaders}` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+  }
+  socket.destroy()
 }
 
 function handleNotFound (request: FastifyRequest, reply: FastifyReply): void {

@@ -15,6 +15,10 @@ export interface ObjectRequest {
 }
 
 const SINGLE_RANGE = /^bytes=(?:(\d+)-(\d*)|-(\d+))$/
+// RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE
+const ENTITY_TAG = /^(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/
+// An entity tag no object has: what a list without one valid tag can match.
+const MATCHES_NOTHING = '""'
 
 export function objectRequestFrom (headers: IncomingHttpHeaders): ObjectRequest {
   const request: ObjectRequest = {}
@@ -23,8 +27,12 @@ export function objectRequestFrom (headers: IncomingHttpHeaders): ObjectRequest 
     request.range = range
     request.ifRange = text(headers, 'if-range')
   }
-  request.ifMatch = text(headers, 'if-match')
-  request.ifNoneMatch = text(headers, 'if-none-match')
+  // Only well-formed tags go on to S3. If-Match with none cannot be met (412);
+  // If-None-Match with none is always met, the same as no header.
+  const ifMatch = entityTags(text(headers, 'if-match'))
+  if (ifMatch !== undefined) request.ifMatch = ifMatch === '' ? MATCHES_NOTHING : ifMatch
+  const ifNoneMatch = entityTags(text(headers, 'if-none-match'))
+  if (ifNoneMatch !== undefined && ifNoneMatch !== '') request.ifNoneMatch = ifNoneMatch
   // An unparseable date is ignored, as HTTP says.
   request.ifModifiedSince = httpDate(text(headers, 'if-modified-since'))
   request.ifUnmodifiedSince = httpDate(text(headers, 'if-unmodified-since'))
@@ -36,6 +44,12 @@ function text (headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name]
   const trimmed = typeof value === 'string' ? value.trim() : undefined
   return trimmed === '' ? undefined : trimmed
+}
+
+/** `*`, or the list's well-formed entity tags joined by commas ('' when it has none). */
+function entityTags (header: string | undefined): string | undefined {
+  if (header === undefined || header === '*') return header
+  return header.split(',').map((tag) => tag.trim()).filter((tag) => ENTITY_TAG.test(tag)).join(', ')
 }
 
 function singleRange (header: string | undefined): string | undefined {

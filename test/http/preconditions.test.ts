@@ -3,7 +3,7 @@ import { ifRangeMatches, objectRequestFrom } from '../../src/http/preconditions.
 
 t.test('what goes to S3 from the request headers', async (t) => {
   t.same(objectRequestFrom({}), {
-    ifMatch: undefined, ifNoneMatch: undefined, ifModifiedSince: undefined, ifUnmodifiedSince: undefined
+    ifModifiedSince: undefined, ifUnmodifiedSince: undefined
   })
   t.match(objectRequestFrom({
     range: 'bytes = 0-99',
@@ -39,7 +39,7 @@ t.test('blank, repeated or unparseable headers are ignored', async (t) => {
     'if-modified-since': 'last tuesday',
     'if-unmodified-since': ''
   })
-  t.same(request, { ifMatch: undefined, ifNoneMatch: undefined, ifModifiedSince: undefined, ifUnmodifiedSince: undefined })
+  t.same(request, { ifModifiedSince: undefined, ifUnmodifiedSince: undefined })
 })
 
 t.test('If-Range compares a strong ETag exactly, or a date equal to Last-Modified', async (t) => {
@@ -53,4 +53,14 @@ t.test('If-Range compares a strong ETag exactly, or a date equal to Last-Modifie
   t.equal(ifRangeMatches('Thu, 26 Nov 2026 10:00:01 GMT', '"abc"', lastModified), false)
   t.equal(ifRangeMatches('Thu, 26 Nov 2026 10:00:00 GMT', '"abc"', undefined), false)
   t.equal(ifRangeMatches('soon', '"abc"', lastModified), false)
+})
+
+t.test('only well-formed entity tags reach S3: If-Match with none matches nothing, If-None-Match with none is no condition', async (t) => {
+  t.equal(objectRequestFrom({ 'if-match': '"a", W/"b" , "c' }).ifMatch, '"a", W/"b"', 'the malformed tag is dropped')
+  t.equal(objectRequestFrom({ 'if-match': '*' }).ifMatch, '*')
+  for (const junk of ['yesterday', '<$OxX^  {', 'a"b"', '"sp ace"']) {
+    t.equal(objectRequestFrom({ 'if-match': junk }).ifMatch, '""', `If-Match: ${junk} can never be met`)
+    t.equal(objectRequestFrom({ 'if-none-match': junk }).ifNoneMatch, undefined, `If-None-Match: ${junk} is no condition`)
+  }
+  t.equal(objectRequestFrom({ 'if-none-match': 'W/"x", junk' }).ifNoneMatch, 'W/"x"')
 })

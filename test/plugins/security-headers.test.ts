@@ -66,6 +66,14 @@ t.test('the server bounds headers, request time, idle keep-alive and silent conn
 
   const huge = await fetch(`${base}/healthz`, { headers: { 'x-filler': 'a'.repeat(20_000) } })
   t.equal(huge.status, 431, 'headers past HTTP_MAX_HEADER_BYTES: 431')
+  t.same(await huge.json(), { statusCode: 431, code: 'HEADERS_TOO_LARGE', error: 'Request Header Fields Too Large', message: 'The request line and headers are too large' },
+    'with the contract\'s JSON, though no route saw it')
+
+  const garbled = await rawConnection(base)
+  garbled.socket.write('GET /healthz HTTP/1.1\r\nHost x\r\n\r\n')
+  await garbled.closed
+  t.match(garbled.received(), /^HTTP\/1\.1 400 Bad Request\r\n/, 'a request Node cannot parse: 400')
+  t.same(JSON.parse(garbled.received().split('\r\n\r\n')[1] as string), { statusCode: 400, code: 'MALFORMED_REQUEST', error: 'Bad Request', message: 'The request is not well-formed HTTP' })
 
   const silent = await rawConnection(base)
   const silentFor = await silent.closed
@@ -75,6 +83,7 @@ t.test('the server bounds headers, request time, idle keep-alive and silent conn
   slow.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n') // and never the end of the headers
   const slowFor = await slow.closed
   t.match(slow.received(), /^HTTP\/1\.1 408/, 'headers that never end: 408')
+  t.match(slow.received(), /"code":"REQUEST_TIMEOUT"/)
   t.ok(slowFor < 5000, `then closed (${slowFor} ms)`)
 
   const idle = await rawConnection(base)

@@ -143,6 +143,10 @@ t.test('conditionals: 304 and 412 as S3 answers them; an unparseable date is ign
   t.equal((await get({ 'if-unmodified-since': future })).status, 200)
   t.equal((await get({ 'if-unmodified-since': 'not a date' })).status, 200, 'unparseable If-Unmodified-Since: ignored')
   t.equal((await get({ 'if-match': etag })).status, 200)
+  for (const junk of ['<$OxX^  {', 'X}aILC  x', 'yesterday']) {
+    t.equal((await get({ 'if-none-match': junk })).status, 200, `If-None-Match: ${junk}: matches nothing, so the replay is sent`)
+    t.not((await get({ 'if-match': junk })).status, 502, `If-Match: ${junk} never turns into a storage error`)
+  }
   if (onRealS3) {
     const failed = await get({ 'if-unmodified-since': past })
     t.equal(failed.status, 412)
@@ -152,6 +156,8 @@ t.test('conditionals: 304 and 412 as S3 answers them; an unparseable date is ign
     t.equal((await get({ 'if-match': '"something-else"' })).status, 412)
     const headFailed = await app.inject({ method: 'HEAD', url: '/games/42/replay/stream', headers: { 'if-match': '"something-else"' } })
     t.equal(headFailed.statusCode, 412)
+    t.equal((await get({ 'if-match': 'not-a-tag {}' })).status, 412, 'an If-Match without one well-formed tag can never be met')
+    t.equal((await get({ 'if-match': `junk, ${etag}` })).status, 200, 'the well-formed tags of a list still count')
   } else {
     t.comment('412 for If-Match and If-Unmodified-Since: asserted on a real S3 only; the embedded emulator ignores both')
   }
