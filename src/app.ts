@@ -85,6 +85,13 @@ export async function buildApp ({ config, db, storage, logger = false, metrics =
       ],
       maxAge: 600
     })
+    if (config.corsCredentials) {
+      // @fastify/cors says "credentials: true" to every origin; only an allowed one should hear it.
+      app.addHook('onSend', async function credentialsOnlyForAllowedOrigins (_request, reply, payload) {
+        if (!reply.hasHeader('access-control-allow-origin')) reply.removeHeader('access-control-allow-credentials')
+        return payload
+      })
+    }
   }
 
   await app.register(swagger, {

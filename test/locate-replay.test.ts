@@ -121,8 +121,8 @@ t.test('while the database is down, cached games are served and others get DATAB
     url.host = new URL(proxy.endpoint).host
     database = connectPostgres({ url: url.href, timeoutMs: 1000 })
     t.teardown(async () => { await database.destroy() })
-    goDown = () => { proxy.setMode('hang') }
-    comeBack = () => { proxy.setMode('pass') }
+    goDown = () => { void proxy.setMode('hang') }
+    comeBack = () => { void proxy.setMode('pass') }
     /* c8 ignore stop */
   }
   const locator = new ReplayLocator({ db: database, keyPrefix: '', cache: cache({ ttlSeconds: 1 }) })

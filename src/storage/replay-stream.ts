@@ -145,7 +145,9 @@ export async function translate (storage: ReplayStorage, error: S3Error, options
     case 404:
       return new ReplayObjectMissing(options.gameId)
   }
-  if (error.name === 'TimeoutError') return new StorageTimeout()
+  // The SDK names a reset connection a TimeoutError too (so that it is retried); it is not one.
+  const code = error.code
+  if (error.name === 'TimeoutError' && code !== 'ECONNRESET' && code !== 'EPIPE') return new StorageTimeout()
   // Kept as the cause: the error handler logs it for the operator, the client sees only the code.
   return Object.assign(new StorageUnavailable(), { cause: error })
 }

@@ -86,6 +86,15 @@ t.test('the server bounds headers, request time, idle keep-alive and silent conn
   t.match(slow.received(), /"code":"REQUEST_TIMEOUT"/)
   t.ok(slowFor < 5000, `then closed (${slowFor} ms)`)
 
+  const crowd = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+    const connection = await rawConnection(base)
+    if (i % 2 === 0) connection.socket.write('GET /games/1/replay HTTP/1.1\r\nHost: x\r\n')
+    return connection
+  }))
+  const crowdFor = Math.max(...await Promise.all(crowd.map(async (c) => await c.closed)))
+  t.ok(crowdFor < 5000, `200 connections that never finish their headers are all closed (the last after ${crowdFor} ms)`)
+  t.equal(await connections(strict), 0, 'none is left open')
+
   const idle = await rawConnection(base)
   idle.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
   const idleFor = await idle.closed

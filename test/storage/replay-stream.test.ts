@@ -27,4 +27,9 @@ t.test('a missing object, a timeout, and anything else', async (t) => {
   t.match(await translate(storage, denied, options), { code: 'STORAGE_UNAVAILABLE', statusCode: 502, cause: denied })
   t.match(await translate(storage, { $metadata: { httpStatusCode: 503 } }, options), { code: 'STORAGE_UNAVAILABLE' })
   t.match(await translate(storage, { code: 'ECONNRESET' }, options), { code: 'STORAGE_UNAVAILABLE' })
+  for (const code of ['ECONNRESET', 'EPIPE']) {
+    t.match(await translate(storage, { name: 'TimeoutError', code }, options), { code: 'STORAGE_UNAVAILABLE', statusCode: 502 },
+      `the SDK calls a broken connection (${code}) a TimeoutError; it is a failure, not a timeout`)
+  }
+  t.match(await translate(storage, { name: 'TimeoutError', code: 'ETIMEDOUT' }, options), { code: 'STORAGE_TIMEOUT' })
 })

@@ -1,59 +1,94 @@
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import type { Tap } from '../helper.js'
 
+/**
+ * - `pass`: relays, after `delayMs` if set;
+ * - `hang`: accepts connections and never answers;
+ * - `refuse`: nothing listens on the port (connection refused);
+ * - `reset`: accepts, then resets each connection at once.
+ */
+export type ProxyMode = 'pass' | 'hang' | 'refuse' | 'reset'
+
 export interface TcpProxy {
   endpoint: string
+  port: number
   /** Connections open through the proxy right now. */
   open: () => number
-  /** `hang`: connections are accepted and never answered; `pass` relays again. Open connections are cut either way. */
-  setMode: (mode: 'pass' | 'hang') => void
+  /** Bytes the target sent back, over every connection so far. */
+  returned: () => number
+  /** Open connections are cut whatever the new mode is. */
+  setMode: (mode: ProxyMode) => Promise<void>
+  /** Each new connection waits this long before it is relayed. */
+  setDelay: (ms: number) => void
+  /** Each new connection is torn down once this many bytes came back (undefined: never). */
+  setCutAfter: (bytes: number | undefined) => void
 }
 
-/**
- * A TCP relay in front of a real server, to play a network that fails: with
- * `cutAfterBytes`, each connection is torn down once that many bytes came back.
- */
+/** A TCP relay in front of a real server, to play a network that fails. */
 export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: { cutAfterBytes?: number } = {}): Promise<TcpProxy> {
   const { hostname, port } = new URL(target)
   const sockets = new Set<Socket>()
-  let mode: 'pass' | 'hang' = 'pass'
+  let mode: ProxyMode = 'pass'
+  let delayMs = 0
+  let cutAfter = cutAfterBytes
+  let totalReturned = 0
   const server = createServer((client) => {
     sockets.add(client)
     client.on('close', () => sockets.delete(client))
+    client.on('error', () => {})
+    if (mode === 'reset') {
+      client.resetAndDestroy()
+      return
+    }
     if (mode === 'hang') {
       client.resume()
       return
     }
+    client.pause()
+    const limit = cutAfter
+    setTimeout(() => { relay(client, limit) }, delayMs)
+  })
+  function relay (client: Socket, limit: number | undefined): void {
+    if (client.destroyed) return
     const upstream = connect(Number(port), hostname)
     let returned = 0
     const closeBoth = (): void => { client.destroy(); upstream.destroy() }
     client.on('close', () => upstream.destroy())
     upstream.on('close', () => client.destroy())
-    client.on('error', closeBoth)
     upstream.on('error', closeBoth)
+    upstream.on('data', (chunk: Buffer) => { totalReturned += chunk.length })
     client.pipe(upstream)
-    if (cutAfterBytes === undefined) {
+    client.resume()
+    if (limit === undefined) {
       upstream.pipe(client)
       return
     }
     upstream.on('data', (chunk: Buffer) => {
-      const allowed = Math.max(0, cutAfterBytes - returned)
+      const allowed = Math.max(0, limit - returned)
       returned += chunk.length
       client.write(chunk.subarray(0, allowed))
-      if (returned >= cutAfterBytes) closeBoth()
+      if (returned >= limit) closeBoth()
     })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  }
+  const listen = async (at: number): Promise<void> => { await new Promise<void>((resolve) => server.listen(at, '127.0.0.1', resolve)) }
+  await listen(0)
+  const proxyPort = (server.address() as AddressInfo).port
   t.teardown(() => {
     for (const socket of sockets) socket.destroy()
     server.close()
   })
   return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    endpoint: `http://127.0.0.1:${proxyPort}`,
+    port: proxyPort,
     open: () => sockets.size,
-    setMode: (next) => {
-      mode = next
+    returned: () => totalReturned,
+    setMode: async (next) => {
       for (const socket of sockets) socket.destroy()
-    }
+      if (next === 'refuse' && server.listening) await new Promise((resolve) => server.close(resolve))
+      if (next !== 'refuse' && !server.listening) await listen(proxyPort)
+      mode = next
+    },
+    setDelay: (ms) => { delayMs = ms },
+    setCutAfter: (bytes) => { cutAfter = bytes }
   }
 }
