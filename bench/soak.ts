@@ -4,13 +4,13 @@
 // p50/p99 per route, unexpected answers, and the service's RSS at start, after
 // the warm-up and at the end (each the median of a 30 s window of samples taken
 // every second: a single reading swings by tens of MiB with the GC).
-//   SOAK_SECONDS (300), SOAK_RATE (requests per second, 200), SOAK_WARMUP_SECONDS (30)
+//   SOAK_SECONDS (300), SOAK_RATE (requests per second, 200), SOAK_WARMUP_SECONDS (60)
 import { get, type IncomingMessage } from 'node:http'
 import { machine, openBenchDatabase, openBenchS3, startService } from './support.js'
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300)
 const RATE = Number(process.env.SOAK_RATE ?? 200)
-const WARMUP = Math.min(Number(process.env.SOAK_WARMUP_SECONDS ?? 30), SECONDS / 2)
+const WARMUP = Math.min(Number(process.env.SOAK_WARMUP_SECONDS ?? 60), SECONDS / 2)
 const GAMES = 1000
 
 interface Kind {
