@@ -2,7 +2,7 @@
 # replay-gate on Node 24: compiled JavaScript, production dependencies only,
 # run as the unprivileged `node` user of the official image.
 #   docker build -t replay-gate .
-#   docker run -p 3000:3000 -e DATABASE_URL=… -e S3_BUCKET=… -e AWS_REGION=… replay-gate
+#   docker run -p 3000:3000 -e DATABASE_URL=… -e S3_BUCKET=… -e S3_REGION=… replay-gate
 # Settings are environment variables (.env.example); credentials come from the
 # AWS SDK's chain (a task or instance role, or AWS_* variables), never the image.
 
