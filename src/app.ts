@@ -174,10 +174,9 @@ function refuseConnect (_request: unknown, socket: Duplex): void {
 }
 
 function answerOnSocket (socket: Duplex, statusCode: number, code: string, message: string, extraHeaders = ''): void {
-  const reason = STATUS_CODES[statusCode] as string
-  const body = JSON.stringify({ statusCode, code, error: reason, message })
+  const body = JSON.stringify(errorBody(statusCode, code, message))
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${statusCode} ${reason}\r\nConnection: close\r\nCache-Control: no-store\r\n${extraHeaders}` +
+    socket.write(`HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] as string}\r\nConnection: close\r\nCache-Control: no-store\r\n${extraHeaders}` +
       `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
   }
   socket.destroy()
@@ -213,10 +212,10 @@ function sendError (reply: FastifyReply, { statusCode, code, message }: { status
     .code(statusCode)
     .header('Cache-Control', 'no-store')
     .type('application/json; charset=utf-8')
-    .send({
-      statusCode,
-      code,
-      error: STATUS_CODES[statusCode] as string,
-      message
-    })
+    .send(errorBody(statusCode, code, message))
+}
+
+/** The contract's error body, the same from a route and from the socket. */
+function errorBody (statusCode: number, code: string, message: string) {
+  return { statusCode, code, error: STATUS_CODES[statusCode] as string, message }
 }

@@ -47,9 +47,9 @@ t.test('no configuration: local mode serves the demo game, and SIGTERM stops it 
   }
 })
 
-t.test('configured mode starts without reaching its backends, and reports them unready', async (t) => {
-  const port = await closedPort()
-  const service = spawnEntry('server.ts', {
+/** Configured mode on a database and an S3 that both refuse connections (nothing listens on `port`). */
+function unreachableBackends (port: number): Record<string, string> {
+  return {
     PORT: '0',
     DATABASE_URL: `postgres://app:hunter2@127.0.0.1:${port}/games`,
     DATABASE_TIMEOUT_MS: '500',
@@ -57,7 +57,12 @@ t.test('configured mode starts without reaching its backends, and reports them u
     S3_ENDPOINT: `http://127.0.0.1:${port}`,
     AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
     AWS_SECRET_ACCESS_KEY: 'secret'
-  })
+  }
+}
+
+t.test('configured mode starts without reaching its backends, and reports them unready', async (t) => {
+  const port = await closedPort()
+  const service = spawnEntry('server.ts', unreachableBackends(port))
   const [, base] = await service.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   await service.waitFor(/serving replays/)
   t.notMatch(service.stdout(), /hunter2/, 'the database password is not logged')
@@ -72,15 +77,9 @@ t.test('METRICS_PORT keeps /metrics off the public port; AUTH_JWT_SECRET closes 
   const port = await closedPort()
   const metricsPort = await closedPort()
   const service = spawnEntry('server.ts', {
-    PORT: '0',
+    ...unreachableBackends(port),
     METRICS_PORT: String(metricsPort),
-    AUTH_JWT_SECRET: 'a-secret-of-at-least-thirty-two-bytes',
-    DATABASE_URL: `postgres://app@127.0.0.1:${port}/games`,
-    DATABASE_TIMEOUT_MS: '500',
-    S3_BUCKET: 'replays',
-    S3_ENDPOINT: `http://127.0.0.1:${port}`,
-    AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
-    AWS_SECRET_ACCESS_KEY: 'secret'
+    AUTH_JWT_SECRET: 'a-secret-of-at-least-thirty-two-bytes'
   })
   const [, base] = await service.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   const [started] = await service.waitFor(/\{[^\n]*serving replays[^\n]*\}/)

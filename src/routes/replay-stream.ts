@@ -61,7 +61,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     // Fastify's automatic HEAD would run this handler and pull the whole object from S3.
     exposeHeadRoute: false,
     schema,
-    helmet: EMBEDDABLE,
+    config: EMBEDDABLE,
     handler: async function streamReplay (request, reply) {
       const { object, read } = await prepare(request.params.gameId, request, reply)
       try {
@@ -86,7 +86,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     method: 'HEAD',
     url: '/games/:gameId/replay/stream',
     schema,
-    helmet: EMBEDDABLE,
+    config: EMBEDDABLE,
     handler: async function headReplay (request, reply) {
       const { object, read } = await prepare(request.params.gameId, request, reply)
       try {

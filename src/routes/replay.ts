@@ -60,7 +60,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
       // on a GET-signed URL, so Fastify's automatic HEAD route would not do.
       exposeHeadRoute: false,
       schema: redirectSchema,
-      helmet: EMBEDDABLE,
+      config: EMBEDDABLE,
       handler: async function redirectToReplay (request, reply) {
         const gameId = parseGameId(request.params.gameId)
         const signed = await presignFor(gameId, method, request.log)
@@ -74,7 +74,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
 
   fastify.get('/games/:gameId/replay/url', {
     schema: { params: GameIdParams, response: { 200: ReplayUrlBody, ...errorResponses } },
-    helmet: EMBEDDABLE
+    config: EMBEDDABLE
   }, async function replayUrl (request, reply) {
     const gameId = parseGameId(request.params.gameId)
     const signed = await presignFor(gameId, 'GET', request.log)
