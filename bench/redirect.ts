@@ -6,7 +6,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import autocannon from 'autocannon'
 import { spawn } from 'node:child_process'
 import pg from 'pg'
-import { attachment } from '../src/storage/download-name.js'
+import { attachment } from '../src/replay/download-name.js'
 import { ReplayStorage } from '../src/storage/replay-storage.js'
 import { UrlSigner } from '../src/storage/url-signer.js'
 import { freePort, machine, median, openBenchDatabase, openBenchS3, startService, type BenchS3, type Service } from './support.js'
@@ -41,7 +41,8 @@ async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, r
     presignReuseSeconds: 60,
     credentials: s3.credentials
   })
-  const signer = new UrlSigner(storage.client, s3.bucket)
+  const { client } = s3
+  const signer = new UrlSigner(client, s3.bucket)
   const contentDisposition = attachment('game-42.replay.fafreplay', 'game-42.replay.fafreplay')
   const object = { key: 'season-1/game-42/replay.fafreplay', contentDisposition, contentType: 'application/octet-stream' }
   const perUrl = async (count: number, one: (i: number) => Promise<unknown>): Promise<number> => {
@@ -50,7 +51,7 @@ async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, r
     return (performance.now() - started) * 1000 / count
   }
   const date = (i: number): Date => new Date(1_780_000_000_000 + i * 1000)
-  const sdk = async (i: number): Promise<string> => await getSignedUrl(storage.client, new GetObjectCommand({
+  const sdk = async (i: number): Promise<string> => await getSignedUrl(client, new GetObjectCommand({
     Bucket: s3.bucket, Key: object.key, ResponseContentDisposition: contentDisposition, ResponseContentType: object.contentType
   }), { signingDate: date(i), expiresIn: 360 })
   const ours = async (i: number): Promise<string> => await signer.sign({ method: 'GET', ...object, signingDate: date(i), expiresInSeconds: 360 })

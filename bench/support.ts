@@ -12,7 +12,7 @@ import pg from 'pg'
 import { connectPostgres } from '../src/db/database.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
-import { readBucketCors } from '../src/storage/bucket-cors.js'
+import { readBucketCors } from '../src/bucket/cors-rules.js'
 import { createS3Client } from '../src/storage/s3-client.js'
 
 export const MiB = 1024 * 1024

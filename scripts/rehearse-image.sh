@@ -43,7 +43,7 @@ port=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", (
 settings=(NODE_ENV=production HOST=127.0.0.1 PORT="$port" DATABASE_URL="$database_url" S3_BUCKET=replay-gate-image
   S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION="${TEST_S3_REGION:-us-east-1}" LOG_LEVEL=warn)
 
-"${as_nobody[@]}" "${settings[@]}" node dist/db/migrate-cli.js
+"${as_nobody[@]}" "${settings[@]}" node dist/cli/db-migrate.js
 "${as_nobody[@]}" "${settings[@]}" "${start[@]}" &
 service_pid=$!
 healthy=

@@ -3,34 +3,34 @@
 import closeWithGrace from 'close-with-grace'
 import type { Kysely } from 'kysely'
 import { buildApp, buildMetricsApp } from './app.js'
-import { parseConfig, redactUrl, type Config } from './config.js'
+import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
 import { connectPostgres, type Database } from './db/database.js'
 import { localBanner, startLocalBackends } from './local/local-mode.js'
-import { loggerOptions } from './logging.js'
-import { Metrics } from './metrics.js'
-import { startTracing } from './telemetry.js'
+import { loggerOptions } from './observability/logging.js'
+import { Metrics } from './observability/metrics.js'
+import { startTracing } from './observability/telemetry.js'
 import { ReplayStorage } from './storage/replay-storage.js'
 
 interface Backends {
   db: Kysely<Database>
   storage: ReplayStorage
   close: () => Promise<void>
-  banner?: (serviceUrl: string) => string
+  /** What the start prints once the service listens. */
+  announce: (app: { listeningOrigin: string, log: { info: (details: object, message: string) => void } }) => void
 }
 
-async function openBackends (config: Config): Promise<Backends> {
-  if (config.mode === 'local') {
-    const local = await startLocalBackends(config)
-    return { ...local, banner: (serviceUrl) => localBanner(serviceUrl, local) }
-  }
-  const db = connectPostgres({ url: config.databaseUrl as string, timeoutMs: config.databaseTimeoutMs })
-  const storage = new ReplayStorage({ s3: config.s3, presignTtlSeconds: config.presignTtlSeconds, presignReuseSeconds: config.presignReuseSeconds })
+function configuredBackends (config: ConfiguredConfig): Backends {
+  const db = connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs })
+  const storage = new ReplayStorage(config)
   return {
     db,
     storage,
     close: async () => {
       storage.close()
       await db.destroy()
+    },
+    announce: (app) => {
+      app.log.info({ database: redactUrl(config.databaseUrl), bucket: config.s3.bucket, endpoint: config.s3.endpoint, metricsPort: config.metricsPort, auth: config.auth === undefined ? 'off' : 'bearer' }, 'serving replays')
     }
   }
 }
@@ -45,19 +45,23 @@ async function main (): Promise<void> {
   }
 
   let backends: Backends
-  try {
-    backends = await openBackends(config)
-  } catch (error) {
-    fail(`its backends did not open: ${(error as Error).message}`)
+  if (config.mode === 'local') {
+    try {
+      const local = await startLocalBackends(config)
+      backends = { ...local, announce: (app) => { process.stdout.write(localBanner(app.listeningOrigin, local)) } }
+    } catch (error) {
+      fail(`its backends did not open: ${(error as Error).message}`)
+    }
+  } else {
+    backends = configuredBackends(config)
   }
   // Before the app: @fastify/otel finds the provider when its plugin registers.
-  const tracing = startTracing(process.env)
+  const tracing = startTracing(config.telemetry)
   const metrics = new Metrics()
-  const app = await buildApp({ config, db: backends.db, storage: backends.storage, logger: loggerOptions(config.logLevel), metrics })
+  const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics })
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics)
-  app.addHook('onClose', async function closeBackends () {
+  app.addHook('onClose', async function closeTheRest () {
     await metricsApp?.close()
-    await backends.close()
     await tracing?.shutdown() // sends the spans still waiting
   })
 
@@ -76,11 +80,7 @@ async function main (): Promise<void> {
 
   await app.listen({ port: config.port, host: config.host })
   await metricsApp?.listen({ port: config.metricsPort, host: config.host })
-  if (backends.banner !== undefined) {
-    process.stdout.write(backends.banner(app.listeningOrigin))
-  } else {
-    app.log.info({ database: redactUrl(config.databaseUrl as string), bucket: config.s3.bucket, endpoint: config.s3.endpoint, metricsPort: config.metricsPort, auth: config.auth === undefined ? 'off' : 'bearer' }, 'serving replays')
-  }
+  backends.announce(app)
 }
 
 function fail (reason: string): never {

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { parse } from 'yaml'
-import { parseConfig } from '../src/config.js'
+import { parseConfig } from '../src/config/index.js'
 import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from './helper.js'
 import { closedPort } from './support/silent-server.js'
 
@@ -112,15 +112,15 @@ t.test('localstack/compose.yaml: parses, and every path, service and setting it 
     }
   }
   t.equal(services['replay-gate']?.depends_on?.migrate?.condition, 'service_completed_successfully', 'the table exists before the service starts')
-  t.same(services.migrate?.command, ['node', 'dist/db/migrate-cli.js'], 'the migrations, as `npm run db:migrate` runs them once built')
-  t.ok(existsSync(resolve(root, 'src/db/migrate-cli.ts')))
-  t.match(pkg.scripts['db:migrate'], /node dist\/db\/migrate-cli\.js/)
+  t.same(services.migrate?.command, ['node', 'dist/cli/db-migrate.js'], 'the migrations, as `npm run db:migrate` runs them once built')
+  t.ok(existsSync(resolve(root, 'src/cli/db-migrate.ts')))
+  t.match(pkg.scripts['db:migrate'], /node dist\/cli\/db-migrate\.js/)
 
   const settings = services['replay-gate']?.environment ?? {}
   const config = parseConfig(settings)
   t.equal(config.mode, 'configured', 'the service\'s settings are valid, for the configured mode')
   t.equal(config.host, '0.0.0.0')
-  t.equal(new URL(config.databaseUrl as string).hostname, 'postgres', 'the database by its service name')
+  t.equal(new URL(config.mode === 'configured' ? config.databaseUrl : '').hostname, 'postgres', 'the database by its service name')
   t.equal(new URL(config.s3.endpoint as string).hostname, 'localstack', 'S3 by its service name')
   t.equal(new URL(config.s3.publicEndpoint as string).port, (localstack.ports?.[0] ?? '').split(':')[1], 'signed URLs point at the port published on the host')
   t.ok(services['replay-gate']?.ports?.includes(`127.0.0.1:${config.port}:${config.port}`), 'the service\'s port is published on the host\'s loopback only')

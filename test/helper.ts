@@ -2,7 +2,7 @@
 // emulator) or, when TEST_DATABASE_URL and TEST_S3_ENDPOINT are set, on a
 // real PostgreSQL and a real S3 server. Each test file gets its own database
 // and bucket, removed in teardown.
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutBucketCorsCommand, PutObjectCommand } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutBucketCorsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { randomBytes } from 'node:crypto'
@@ -12,12 +12,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { buildApp, type AppOptions } from '../src/app.js'
-import { parseConfig, type Config, type S3Config } from '../src/config.js'
+import { parseConfig, type Config, type S3Config } from '../src/config/index.js'
 import { connectPGlite, connectPostgres, type Database } from '../src/db/database.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
-import { readBucketCors } from '../src/storage/bucket-cors.js'
+import { readBucketCors } from '../src/bucket/cors-rules.js'
 import { ReplayStorage } from '../src/storage/replay-storage.js'
+import { createS3Client } from '../src/storage/s3-client.js'
 
 export interface Tap {
   teardown: (fn: () => unknown) => void
@@ -79,6 +80,10 @@ export interface TestS3 {
   /** A storage on this bucket; `ttl` defaults to the contract's 300 s. */
   storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: TestS3['credentials'] }) => ReplayStorage
   put: (key: string, body: Buffer | string, contentType?: string) => Promise<void>
+  /** A client of the test's own for the bucket (uploads, its settings): the service's storage only reads. */
+  admin: S3Client
+  /** Another client of the bucket's S3, with other credentials. */
+  client: (credentials: TestS3['credentials']) => S3Client
 }
 
 /** A throwaway bucket with the project's CORS rules: on the real server, or on a fresh emulator. */
@@ -107,24 +112,33 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
     made.push(created)
     return created
   }
-  t.teardown(() => { for (const s of made) s.close() })
-  const admin = storage()
+  const clients: S3Client[] = []
+  const client: TestS3['client'] = (who) => {
+    const created = createS3Client({ ...s3, credentials: who })
+    clients.push(created)
+    return created
+  }
+  const admin = client(credentials)
+  t.teardown(() => {
+    for (const s of made) s.close()
+    for (const c of clients) c.destroy()
+  })
   /* c8 ignore start: the real-services run (.ci/run) covers this */
   if (realS3Endpoint !== undefined) {
-    await admin.client.send(new CreateBucketCommand({ Bucket: s3.bucket }))
-    await admin.client.send(new PutBucketCorsCommand({ Bucket: s3.bucket, CORSConfiguration: readBucketCors() }))
+    await admin.send(new CreateBucketCommand({ Bucket: s3.bucket }))
+    await admin.send(new PutBucketCorsCommand({ Bucket: s3.bucket, CORSConfiguration: readBucketCors() }))
     t.teardown(async () => {
-      const listed = await admin.client.send(new ListObjectsV2Command({ Bucket: s3.bucket }))
+      const listed = await admin.send(new ListObjectsV2Command({ Bucket: s3.bucket }))
       const objects = (listed.Contents ?? []).map(({ Key }) => ({ Key }))
-      if (objects.length > 0) await admin.client.send(new DeleteObjectsCommand({ Bucket: s3.bucket, Delete: { Objects: objects } }))
-      await admin.client.send(new DeleteBucketCommand({ Bucket: s3.bucket }))
+      if (objects.length > 0) await admin.send(new DeleteObjectsCommand({ Bucket: s3.bucket, Delete: { Objects: objects } }))
+      await admin.send(new DeleteBucketCommand({ Bucket: s3.bucket }))
     })
   }
   /* c8 ignore stop */
   const put: TestS3['put'] = async (key, body, contentType) => {
-    await admin.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: contentType }))
+    await admin.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: contentType }))
   }
-  return { s3, credentials, storage, put }
+  return { s3, credentials, storage, put, admin, client }
 }
 
 export type TestConfig = AppOptions['config']

@@ -1,8 +1,8 @@
 // The demo data of local mode: one game with a replay, one still without.
-import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import type { Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
-import type { ReplayStorage } from '../storage/replay-storage.js'
+import { replayKey } from '../replay/replay-key.js'
 
 export const DEMO_GAME = { id: '1', folder: 'demo/game-1', file: 'replay.json' } as const
 export const DEMO_GAME_WITHOUT_REPLAY = { id: '2', folder: 'demo/game-2' } as const
@@ -18,7 +18,8 @@ export function demoReplay (): Buffer {
   return Buffer.from(JSON.stringify({ game: 1, map: 'Seton\'s Clutch', players: ['alice', 'bob'], events }, null, 2) + '\n')
 }
 
-export async function seedDemo (db: Kysely<Database>, storage: ReplayStorage, keyPrefix: string): Promise<void> {
+/** `s3` uploads (the emulator's own client): the service's storage only reads. */
+export async function seedDemo (db: Kysely<Database>, s3: S3Client, { bucket, keyPrefix }: { bucket: string, keyPrefix: string }): Promise<void> {
   await db.insertInto('games')
     .values([
       { id: DEMO_GAME.id, game_folder: DEMO_GAME.folder, replay_file: DEMO_GAME.file },
@@ -26,9 +27,9 @@ export async function seedDemo (db: Kysely<Database>, storage: ReplayStorage, ke
     ])
     .onConflict((oc) => oc.column('id').doNothing())
     .execute()
-  await storage.client.send(new PutObjectCommand({
-    Bucket: storage.bucket,
-    Key: `${keyPrefix}${DEMO_GAME.folder}/${DEMO_GAME.file}`,
+  await s3.send(new PutObjectCommand({
+    Bucket: bucket,
+    Key: replayKey(keyPrefix, DEMO_GAME.folder, DEMO_GAME.file),
     Body: demoReplay(),
     ContentType: 'application/json'
   }))

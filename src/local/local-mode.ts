@@ -2,10 +2,11 @@
 import type { Kysely } from 'kysely'
 import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import type { Config } from '../config.js'
+import { readBucketCors } from '../bucket/cors-rules.js'
+import type { LocalConfig } from '../config/index.js'
 import { connectPGlite, type Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { readBucketCors } from '../storage/bucket-cors.js'
+import { createS3Client } from '../storage/s3-client.js'
 import { ReplayStorage } from '../storage/replay-storage.js'
 import { DEMO_GAME, DEMO_GAME_WITHOUT_REPLAY, seedDemo } from './demo-seed.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from './s3-emulator.js'
@@ -15,27 +16,25 @@ export interface LocalBackends {
   storage: ReplayStorage
   s3Endpoint: string
   dataDir: string
+  /** Closes the storage, the emulator and the database, in that order. */
   close: () => Promise<void>
 }
 
-export function localDatabaseDir (config: Pick<Config, 'localDataDir'>): string {
-  return resolve(config.localDataDir, 'pglite')
+export function localDatabaseDir (localDataDir: string): string {
+  return resolve(localDataDir, 'pglite')
 }
 
-export async function startLocalBackends (config: Config): Promise<LocalBackends> {
+export async function startLocalBackends (config: LocalConfig): Promise<LocalBackends> {
   const dataDir = resolve(config.localDataDir)
   await mkdir(join(dataDir, 's3'), { recursive: true })
-  const db = await connectPGlite(localDatabaseDir(config))
+  const db = await connectPGlite(localDatabaseDir(config.localDataDir))
   try {
     await migrateToLatest(db)
     const emulator = await startS3Emulator({ directory: join(dataDir, 's3'), bucket: { name: config.s3.bucket, cors: readBucketCors() } })
-    const storage = new ReplayStorage({
-      s3: { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true },
-      presignTtlSeconds: config.presignTtlSeconds,
-      presignReuseSeconds: config.presignReuseSeconds,
-      credentials: EMULATOR_CREDENTIALS
-    })
-    await seedDemo(db, storage, config.s3.keyPrefix)
+    const s3 = { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true }
+    const uploader = createS3Client({ ...s3, credentials: EMULATOR_CREDENTIALS })
+    await seedDemo(db, uploader, s3).finally(() => { uploader.destroy() })
+    const storage = new ReplayStorage({ ...config, s3, credentials: EMULATOR_CREDENTIALS })
     return {
       db,
       storage,

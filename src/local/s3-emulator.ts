@@ -1,7 +1,7 @@
 // An S3 server inside the process for local mode and the fast test run. It
 // checks SigV4 signatures and expiry, so a wrongly signed URL fails here too.
 import S3rver from '@20minutes/s3rver'
-import { corsToXml, type CorsConfiguration } from '../storage/bucket-cors.js'
+import { corsToXml, type CorsConfiguration } from '../bucket/cors-rules.js'
 
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const
 

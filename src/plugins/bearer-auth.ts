@@ -5,9 +5,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
-import type { AuthConfig } from '../config.js'
-import { AuthenticationRequired, AuthUnavailable, InvalidAuthorizationHeader, InvalidToken } from '../errors.js'
-import type { Metrics } from '../metrics.js'
+import type { AuthConfig } from '../config/index.js'
+import { AuthenticationRequired, AuthUnavailable, InvalidAuthorizationHeader, InvalidToken } from '../http/errors.js'
+import type { Metrics } from '../observability/metrics.js'
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -6,9 +6,9 @@
 import underPressure from '@fastify/under-pressure'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { PressureConfig } from '../config.js'
-import { ServiceOverloaded } from '../errors.js'
-import type { Metrics } from '../metrics.js'
+import type { PressureConfig } from '../config/index.js'
+import { ServiceOverloaded } from '../http/errors.js'
+import type { Metrics } from '../observability/metrics.js'
 
 export interface LoadSheddingOptions {
   pressure: PressureConfig

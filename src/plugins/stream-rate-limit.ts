@@ -5,9 +5,9 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import type { RateLimitConfig } from '../config.js'
-import { RateLimited } from '../errors.js'
-import type { Metrics } from '../metrics.js'
+import type { RateLimitConfig } from '../config/index.js'
+import { RateLimited } from '../http/errors.js'
+import type { Metrics } from '../observability/metrics.js'
 
 export interface StreamRateLimitOptions {
   limit: RateLimitConfig

@@ -7,16 +7,14 @@ import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import { NEVER_SHED } from '../plugins/load-shedding.js'
 import { LivenessBody, ReadinessBody, UnreadyBody } from '../schemas/health.js'
-import type { ReplayStorage } from '../storage/replay-storage.js'
 
 export interface HealthRouteOptions {
-  db: Kysely<Database>
-  storage: ReplayStorage
   /** Each check gives up after this long, so a probe never hangs. */
   checkTimeoutMs: number
 }
 
-const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async function healthRoutes (fastify, { db, storage, checkTimeoutMs }) {
+const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async function healthRoutes (fastify, { checkTimeoutMs }) {
+  const { db, storage } = fastify
   fastify.get('/healthz', { schema: { response: { 200: LivenessBody }, security: [] }, config: NEVER_SHED }, async function liveness () {
     return { status: 'ok' as const }
   })

@@ -2,7 +2,7 @@
 // so that its operator can see why.
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from 'typebox'
-import type { Metrics } from '../metrics.js'
+import type { Metrics } from '../observability/metrics.js'
 import { NEVER_SHED } from '../plugins/load-shedding.js'
 
 export interface MetricsRouteOptions {

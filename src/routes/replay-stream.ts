@@ -3,19 +3,17 @@
 // body is piped to the client with backpressure; nothing holds the object.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { OutgoingHttpHeaders } from 'node:http'
 import { Type } from 'typebox'
-import { PreconditionFailed, RangeNotSatisfiable, ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../errors.js'
-import { parseGameId } from '../game-id.js'
+import type { RateLimitConfig } from '../config/index.js'
+import { PreconditionFailed, RangeNotSatisfiable } from '../http/errors.js'
 import { objectRequestFrom } from '../http/preconditions.js'
-import type { ReplayLocator } from '../locate-replay.js'
-import type { Metrics } from '../metrics.js'
-import type { RateLimitConfig } from '../config.js'
+import type { Metrics } from '../observability/metrics.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
 import streamRateLimit from '../plugins/stream-rate-limit.js'
-import { errorResponse, GameIdParams, protectionResponses } from '../schemas/common.js'
-import type { ReplayObject, ReplayStorage } from '../storage/replay-storage.js'
-import { getReplayObject, headReplayObject, ObjectNotSent, type ObjectMeta, type ReadOptions } from '../storage/replay-stream.js'
+import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
+import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
+import type { ObjectHead, ObjectMeta, ReadOptions, Validators } from '../storage/object-reads.js'
+import type { ReplayStorage } from '../storage/replay-storage.js'
 
 export interface ReplayStreamRouteOptions {
   metrics: Metrics
@@ -30,29 +28,38 @@ const schema = {
     200: Type.Unknown({ description: 'The replay' }),
     206: Type.Unknown({ description: 'The requested range of the replay' }),
     304: Type.Null({ description: 'Not modified' }),
-    400: errorResponse('INVALID_GAME_ID; INVALID_AUTHORIZATION_HEADER'),
-    ...protectionResponses,
-    404: errorResponse('GAME_NOT_FOUND, REPLAY_NOT_AVAILABLE, or REPLAY_OBJECT_MISSING: S3 does not have the object'),
-    412: errorResponse('PRECONDITION_FAILED: If-Match or If-Unmodified-Since failed'),
-    416: errorResponse('RANGE_NOT_SATISFIABLE: the range starts past the end (Content-Range: bytes */size)'),
-    429: errorResponse('RATE_LIMITED: this client has used up its downloads through the service for now (Retry-After)'),
-    500: errorResponse('INVALID_REPLAY_KEY, or INTERNAL_ERROR'),
-    502: errorResponse('STORAGE_UNAVAILABLE: S3 refused the connection or answered with an error (Retry-After)'),
-    503: errorResponse('DATABASE_UNAVAILABLE, SERVICE_OVERLOADED, or AUTH_UNAVAILABLE (Retry-After)'),
-    504: errorResponse('STORAGE_TIMEOUT: S3 did not connect or send its first byte in time (Retry-After)')
+    ...replayRouteErrors,
+    404: errorResponse('GAME_NOT_FOUND', 'REPLAY_NOT_AVAILABLE', 'REPLAY_OBJECT_MISSING'),
+    412: errorResponse('PRECONDITION_FAILED'),
+    416: errorResponse('RANGE_NOT_SATISFIABLE'),
+    429: errorResponse('RATE_LIMITED'),
+    502: errorResponse('STORAGE_UNAVAILABLE'),
+    503: errorResponse('DATABASE_UNAVAILABLE', 'SERVICE_OVERLOADED', 'AUTH_UNAVAILABLE'),
+    504: errorResponse('STORAGE_TIMEOUT')
   }
 }
 
 const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, storage, metrics, rateLimit }) {
   await fastify.register(streamRateLimit, { limit: rateLimit, metrics })
 
-  async function prepare (rawGameId: string, request: FastifyRequest, reply: FastifyReply): Promise<{ object: ReplayObject, read: ReadOptions }> {
-    const gameId = parseGameId(rawGameId)
+  async function prepare (gameId: string, request: FastifyRequest): Promise<{ object: ReplayObject, read: ReadOptions }> {
     const object = await locator.locate(gameId, request.log)
     // Aborts the S3 request as soon as the client goes away, even before S3 answers.
-    const clientGone = new AbortController()
-    reply.raw.once('close', () => { if (!reply.raw.writableFinished) clientGone.abort() })
-    return { object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: clientGone.signal } }
+    return { object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: request.signal } }
+  }
+
+  /** The answers that carry no bytes (304, 412, 416, a failure); counts S3's failures. */
+  function notSent (reply: FastifyReply, answer: Exclude<ObjectHead, { status: 200 | 206 }>): FastifyReply {
+    if (answer.status === 'failed') {
+      metrics.s3Errors.inc({ kind: answer.kind })
+      throw answer.error
+    }
+    reply.headers(validatorHeaders(answer.validators)).header('x-replay-delivery', 'stream').header('cache-control', 'private')
+    if (answer.status === 304) return reply.code(304).send()
+    /* c8 ignore next: the emulator never answers 412; the RGW run of .ci/run covers it */
+    if (answer.status === 412) throw new PreconditionFailed()
+    reply.header('content-range', `bytes */${String(answer.size)}`)
+    throw new RangeNotSatisfiable()
   }
 
   fastify.route({
@@ -63,22 +70,20 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     schema,
     config: EMBEDDABLE,
     handler: async function streamReplay (request, reply) {
-      const { object, read } = await prepare(request.params.gameId, request, reply)
-      try {
-        const { meta, body } = await getReplayObject(storage, read)
-        let sent = 0
-        // Counted once Fastify pipes the body: a 'data' listener added earlier would
-        // start the flow before anything consumes it, and those bytes would be lost.
-        reply.raw.once('pipe', () => { body.on('data', (chunk: Buffer) => { sent += chunk.length }) })
-        reply.raw.once('close', () => {
-          metrics.streamedBytes.inc(sent)
-          metrics.streams.inc({ outcome: reply.raw.writableFinished ? 'complete' : 'aborted' })
-        })
-        return reply.code(meta.status).headers(replayHeaders(object, meta)).send(body)
-      } catch (error) {
-        countS3Error(metrics, error)
-        return notSent(error, reply)
-      }
+      const { object, read } = await prepare(request.params.gameId, request)
+      const answer = await storage.read(read)
+      if (!('body' in answer)) return notSent(reply, answer)
+      const { body } = answer
+      let sent = 0
+      // Counted once Fastify pipes the body and it flows: a 'data' listener added
+      // earlier would start the flow before anything consumes it, losing those bytes.
+      body.once('resume', () => { body.on('data', (chunk: Buffer) => { sent += chunk.length }) })
+      // Ended: every byte went to the client's socket; else the client left or S3 broke off.
+      body.once('close', () => {
+        metrics.streamedBytes.inc(sent)
+        metrics.streams.inc({ outcome: body.readableEnded ? 'complete' : 'aborted' })
+      })
+      return reply.code(answer.status).headers(replayHeaders(object, answer.meta)).send(body)
     }
   })
 
@@ -88,19 +93,20 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     schema,
     config: EMBEDDABLE,
     handler: async function headReplay (request, reply) {
-      const { object, read } = await prepare(request.params.gameId, request, reply)
-      try {
-        const meta = await headReplayObject(storage, read).catch((error: unknown) => { countS3Error(metrics, error); throw error })
-        // Sent by hand: the body is empty but Content-Length must stay the
-        // object's. Headers set earlier (CORS) go along.
-        reply.hijack()
-        reply.raw.writeHead(meta.status, { ...reply.getHeaders(), ...replayHeaders(object, meta) } as OutgoingHttpHeaders).end()
-        return reply
-      } catch (error) {
-        return notSent(error, reply)
-      }
+      const { object, read } = await prepare(request.params.gameId, request)
+      const answer = await storage.head(read)
+      if (!('meta' in answer)) return notSent(reply, answer)
+      // Fastify keeps a HEAD answer's Content-Length: it is the object's, the body is empty.
+      return reply.code(answer.status).headers(replayHeaders(object, answer.meta)).send()
     }
   })
+}
+
+function validatorHeaders ({ etag, lastModified }: Validators): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (etag !== undefined) headers.etag = etag
+  if (lastModified !== undefined) headers['last-modified'] = lastModified.toUTCString()
+  return headers
 }
 
 function replayHeaders (object: ReplayObject, meta: ObjectMeta): Record<string, string> {
@@ -110,38 +116,12 @@ function replayHeaders (object: ReplayObject, meta: ObjectMeta): Record<string, 
     'content-disposition': object.contentDisposition,
     'accept-ranges': 'bytes',
     'cache-control': 'private',
-    'x-replay-delivery': 'stream'
+    'x-replay-delivery': 'stream',
+    ...validatorHeaders(meta)
   }
   if (meta.contentLength !== undefined) headers['content-length'] = String(meta.contentLength)
   if (meta.contentRange !== undefined) headers['content-range'] = meta.contentRange
-  if (meta.etag !== undefined) headers.etag = meta.etag
-  if (meta.lastModified !== undefined) headers['last-modified'] = meta.lastModified.toUTCString()
   return headers
-}
-
-/** Answers S3 gave that are not errors (304, 412, 416) and a client that left are not counted. */
-function countS3Error (metrics: Metrics, error: unknown): void {
-  let kind: string
-  if (error instanceof StorageTimeout) kind = 'timeout'
-  else if (error instanceof ReplayObjectMissing) kind = 'missing'
-  else if (error instanceof StorageUnavailable) {
-    const status = ((error as Error).cause as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode
-    kind = status === undefined ? 'network' : String(status)
-  } else return
-  metrics.s3Errors.inc({ kind })
-}
-
-/** 304, 412 and 416 carry the object's validators; anything else goes to the error handler as it is. */
-function notSent (error: unknown, reply: FastifyReply): FastifyReply {
-  if (!(error instanceof ObjectNotSent)) throw error
-  reply.header('x-replay-delivery', 'stream').header('cache-control', 'private')
-  if (error.etag !== undefined) reply.header('etag', error.etag)
-  if (error.lastModified !== undefined) reply.header('last-modified', error.lastModified)
-  if (error.status === 304) return reply.code(304).send()
-  /* c8 ignore next: the emulator never answers 412; the RGW run of .ci/run covers it */
-  if (error.status === 412) throw new PreconditionFailed()
-  reply.header('content-range', `bytes */${error.size}`)
-  throw new RangeNotSatisfiable()
 }
 
 export default replayStreamRoutes

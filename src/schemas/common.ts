@@ -1,4 +1,6 @@
 import { Type } from 'typebox'
+import { describeCodes, type ErrorCode } from '../http/errors.js'
+import { GAME_ID_PATTERN } from '../replay/game-id.js'
 
 const errorProperties = {
   statusCode: Type.Integer({ description: 'The HTTP status, repeated' }),
@@ -9,19 +11,21 @@ const errorProperties = {
 
 export const ErrorBody = Type.Object(errorProperties, { title: 'Error' })
 
-/** The contract's error body, described for one status of one route (the description shows in /openapi.json). */
-export function errorResponse (description: string): typeof ErrorBody {
-  return Type.Object(errorProperties, { title: 'Error', description })
+/** The contract's error body for one status of one route, described by the codes it may carry (shown in /openapi.json). */
+export function errorResponse (...codes: ErrorCode[]): typeof ErrorBody {
+  return Type.Object(errorProperties, { title: 'Error', description: describeCodes(codes) })
 }
 
 export const GameIdParams = Type.Object({
   gameId: Type.String({
-    pattern: '^[1-9][0-9]*$',
-    description: 'A decimal game id from 1 to 9007199254740991'
+    pattern: GAME_ID_PATTERN,
+    description: 'A decimal game id from 1 to 9007199254740991, without sign or leading zeros'
   })
 })
 
 /** Answers every replay route may give besides its own. */
-export const protectionResponses = {
-  401: errorResponse('AUTHENTICATION_REQUIRED or INVALID_TOKEN, only when the service requires bearer tokens (WWW-Authenticate says which)')
+export const replayRouteErrors = {
+  400: errorResponse('INVALID_GAME_ID', 'INVALID_AUTHORIZATION_HEADER'),
+  401: errorResponse('AUTHENTICATION_REQUIRED', 'INVALID_TOKEN'),
+  500: errorResponse('INVALID_REPLAY_KEY', 'INTERNAL_ERROR')
 }

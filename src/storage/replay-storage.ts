@@ -1,21 +1,18 @@
-// The only module that talks to S3. Routes ask it for a signed URL or a
-// readiness probe and never build S3 requests themselves.
+// The only module of the service that talks to S3: a signed URL, a read of
+// the object, a readiness probe. Its S3 clients and signer are private; the
+// routes never build S3 requests themselves. (The bucket:setup command, which
+// administers the bucket, has a client of its own.)
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
-import { MAX_PRESIGN_TTL_SECONDS, type S3Config } from '../config.js'
+import { MAX_PRESIGN_TTL_SECONDS, type S3Config } from '../config/index.js'
+import type { ReplayObject } from '../replay/locate-replay.js'
+import { headObject, readObject, type ObjectHead, type ObjectRead, type ReadOptions, type ReadTarget } from './object-reads.js'
 import { createS3Client, type Credentials } from './s3-client.js'
-import { UrlSigner } from './url-signer.js'
-
-export type PresignMethod = 'GET' | 'HEAD'
-
-export interface ReplayObject {
-  key: string
-  contentDisposition: string
-  contentType: string | undefined
-}
+import { describeNoAnswer, s3Status } from './s3-errors.js'
+import { UrlSigner, type SignMethod } from './url-signer.js'
 
 export interface PresignedUrl {
   url: string
-  method: PresignMethod
+  method: SignMethod
   expiresAt: Date
 }
 
@@ -55,26 +52,35 @@ export class ReplayStorage {
   readonly bucket: string
   readonly presignTtlSeconds: number
   readonly presignReuseSeconds: number
-  /** How long the streaming route waits for S3's first byte (connecting included). */
-  readonly firstByteTimeoutMs: number
   /** Talks to S3 from the service (S3_ENDPOINT). */
-  readonly client: S3Client
+  readonly #client: S3Client
   /** Never sends a request but one at start: it signs URLs for the public endpoint. */
-  private readonly presignClient: S3Client
-  private readonly signer: UrlSigner
-  private readonly urls = new Map<string, CachedUrl>()
+  readonly #presignClient: S3Client
+  readonly #signer: UrlSigner
+  readonly #reads: ReadTarget
+  readonly #urls = new Map<string, CachedUrl>()
 
   constructor ({ s3, presignTtlSeconds, presignReuseSeconds = 0, credentials }: ReplayStorageOptions) {
     this.bucket = s3.bucket
     this.presignTtlSeconds = presignTtlSeconds
     this.presignReuseSeconds = presignReuseSeconds
-    this.firstByteTimeoutMs = s3.firstByteTimeoutMs
     const common = { region: s3.region, forcePathStyle: s3.forcePathStyle, connectTimeoutMs: s3.connectTimeoutMs, credentials }
-    this.client = createS3Client({ ...common, endpoint: s3.endpoint })
-    this.presignClient = s3.publicEndpoint === s3.endpoint
-      ? this.client
+    this.#client = createS3Client({ ...common, endpoint: s3.endpoint })
+    this.#presignClient = s3.publicEndpoint === s3.endpoint
+      ? this.#client
       : createS3Client({ ...common, endpoint: s3.publicEndpoint })
-    this.signer = new UrlSigner(this.presignClient, s3.bucket)
+    this.#signer = new UrlSigner(this.#presignClient, s3.bucket)
+    this.#reads = { client: this.#client, bucket: s3.bucket, firstByteTimeoutMs: s3.firstByteTimeoutMs }
+  }
+
+  /** The object's bytes for the client's request (range, conditions), or why none are sent. */
+  async read (options: ReadOptions): Promise<ObjectRead> {
+    return await readObject(this.#reads, options)
+  }
+
+  /** What read would answer, without the bytes. */
+  async head (options: ReadOptions): Promise<ObjectHead> {
+    return await headObject(this.#reads, options)
   }
 
   /**
@@ -84,19 +90,19 @@ export class ReplayStorage {
    * plus the TTL, so at least TTL - window is left when it is handed out. It never
    * outlives the credentials that signed it.
    */
-  async presign (object: ReplayObject, method: PresignMethod, now = new Date()): Promise<PresignedUrl> {
+  async presign (object: ReplayObject, method: SignMethod, now = new Date()): Promise<PresignedUrl> {
     const seconds = Math.floor(now.getTime() / 1000)
     const windowStart = this.presignReuseSeconds > 0 ? seconds - (seconds % this.presignReuseSeconds) : seconds
     const reuse = this.presignReuseSeconds > 0
     const cacheKey = `${method}\n${object.key}\n${object.contentDisposition}\n${object.contentType ?? ''}`
-    const cached = reuse ? this.urls.get(cacheKey) : undefined
+    const cached = reuse ? this.#urls.get(cacheKey) : undefined
     if (cached?.windowStart === windowStart && !cached.cutShort) return { url: cached.url, method, expiresAt: cached.expiresAt }
 
-    const { expiration } = await this.signer.credentials()
+    const { expiration } = await this.#signer.credentials()
     const skew = Math.min(CLOCK_SKEW_SECONDS, MAX_PRESIGN_TTL_SECONDS - this.presignTtlSeconds)
     const signedAt = windowStart - skew
     const expiresAt = Math.min(windowStart + this.presignTtlSeconds, Math.floor((expiration?.getTime() ?? Infinity) / 1000))
-    const url = await this.signer.sign({
+    const url = await this.#signer.sign({
       method,
       key: object.key,
       contentDisposition: object.contentDisposition,
@@ -106,16 +112,16 @@ export class ReplayStorage {
     })
     const entry = { windowStart, url, expiresAt: new Date(Math.max(signedAt + 1, expiresAt) * 1000), cutShort: expiresAt < windowStart + this.presignTtlSeconds }
     if (reuse) {
-      this.urls.delete(cacheKey)
-      if (this.urls.size >= MAX_CACHED_URLS) this.urls.delete(this.urls.keys().next().value as string)
-      this.urls.set(cacheKey, entry)
+      this.#urls.delete(cacheKey)
+      if (this.#urls.size >= MAX_CACHED_URLS) this.#urls.delete(this.#urls.keys().next().value as string)
+      this.#urls.set(cacheKey, entry)
     }
     return { url, method, expiresAt: entry.expiresAt }
   }
 
   /** How many signed URLs are kept for reuse (at most MAX_CACHED_URLS). */
   get cachedUrls (): number {
-    return this.urls.size
+    return this.#urls.size
   }
 
   /**
@@ -124,24 +130,18 @@ export class ReplayStorage {
    */
   async probe (timeoutMs: number): Promise<StorageProbe> {
     try {
-      const result = await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: AbortSignal.timeout(timeoutMs) })
+      const result = await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: AbortSignal.timeout(timeoutMs) })
       /* c8 ignore next: the emulator answers HeadBucket with 403; a real S3 (the RGW run of .ci/run) gets here */
       return { ok: true, status: result.$metadata.httpStatusCode }
     } catch (error) {
-      const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode
+      const status = s3Status(error)
       if (status !== undefined) return { ok: true, status }
-      return { ok: false, error: describeNetworkError(error) }
+      return { ok: false, error: describeNoAnswer(error) }
     }
   }
 
   close (): void {
-    this.client.destroy()
-    if (this.presignClient !== this.client) this.presignClient.destroy()
+    this.#client.destroy()
+    if (this.#presignClient !== this.#client) this.#presignClient.destroy()
   }
-}
-
-function describeNetworkError (error: unknown): string {
-  const { name, code, message } = error as { name?: string, code?: string, message?: string }
-  if (name === 'TimeoutError' || name === 'AbortError') return 'no answer in time'
-  return [code, message].filter((part) => part !== undefined && part !== '').join(': ')
 }

@@ -12,8 +12,8 @@ import type { AddressInfo } from 'node:net'
 import { SignJWT } from 'jose'
 import { chromium, type Page } from 'playwright-core'
 import t from 'tap'
-import { readBucketCors } from '../../src/storage/bucket-cors.js'
-import { applyBucketCors } from '../../src/storage/bucket-setup.js'
+import { readBucketCors } from '../../src/bucket/cors-rules.js'
+import { applyBucketCors } from '../../src/bucket/cors-checks.js'
 import { buildTestApp, describeBackends, openTestBucket, openTestDatabase, testConfig, type Tap } from '../helper.js'
 import { spawnEntry } from '../support/spawn-service.js'
 
@@ -188,9 +188,9 @@ t.test('a page on another origin downloads a replay three ways', { skip: missing
   })
 
   t.test('without the bucket\'s CORS rules the redirected fetch fails, and bucket:setup --check says why', async (t) => {
-    const admin = s3.storage()
-    await admin.client.send(new DeleteBucketCorsCommand({ Bucket: s3.s3.bucket }))
-    t.teardown(async () => { await applyBucketCors(admin.client, s3.s3.bucket, readBucketCors()) })
+    const { admin } = s3
+    await admin.send(new DeleteBucketCorsCommand({ Bucket: s3.s3.bucket }))
+    t.teardown(async () => { await applyBucketCors(admin, s3.s3.bucket, readBucketCors()) })
 
     const tab = await open()
     const refused = await tab.evaluate(async (url) => {
@@ -206,7 +206,7 @@ t.test('a page on another origin downloads a replay three ways', { skip: missing
     const stream = await tab.evaluate(async (url) => (await fetch(url)).status, `${service}/games/7/replay/stream`)
     t.equal(stream, 200, '/stream does not depend on the bucket\'s rules')
 
-    const check = spawnEntry('bucket-setup-cli.ts', {
+    const check = spawnEntry('cli/bucket-setup.ts', {
       S3_BUCKET: s3.s3.bucket,
       S3_ENDPOINT: s3.s3.endpoint as string,
       S3_REGION: s3.s3.region,

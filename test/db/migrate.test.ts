@@ -51,19 +51,19 @@ t.test('a failing migration is an error that names it', async (t) => {
 t.test('npm run db:migrate applies the migrations, once', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-migrate-'))
   t.teardown(() => rm(dataDir, { recursive: true, force: true }))
-  const first = spawnEntry('db/migrate-cli.ts', { LOCAL_DATA_DIR: dataDir })
+  const first = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir })
   t.equal((await first.exited).code, 0)
   t.match(first.stdout(), /Migration 2026-11-26T00-00-00-create-games: Success/)
-  const second = spawnEntry('db/migrate-cli.ts', { LOCAL_DATA_DIR: dataDir })
+  const second = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir })
   t.equal((await second.exited).code, 0)
   t.match(second.stdout(), /already up to date/)
 })
 
 t.test('db:migrate against a database that does not answer fails with a message', async (t) => {
-  const run = spawnEntry('db/migrate-cli.ts', { DATABASE_URL: 'postgres://127.0.0.1:1/x', DATABASE_TIMEOUT_MS: '200' })
+  const run = spawnEntry('cli/db-migrate.ts', { DATABASE_URL: 'postgres://127.0.0.1:1/x', DATABASE_TIMEOUT_MS: '200' })
   t.equal((await run.exited).code, 1)
   t.match(run.stderr(), /db:migrate failed: /)
-  const bad = spawnEntry('db/migrate-cli.ts', { DATABASE_URL: 'mysql://x' })
+  const bad = spawnEntry('cli/db-migrate.ts', { DATABASE_URL: 'mysql://x' })
   t.equal((await bad.exited).code, 1)
   t.match(bad.stderr(), /db:migrate failed: Invalid configuration:\n {2}- DATABASE_URL must be/)
 })

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { parseConfig } from '../../src/config.js'
+import { parseConfig } from '../../src/config/index.js'
 import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
 

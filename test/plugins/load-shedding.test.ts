@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import type { PressureConfig } from '../../src/config.js'
-import { Metrics } from '../../src/metrics.js'
+import type { PressureConfig } from '../../src/config/index.js'
+import { Metrics } from '../../src/observability/metrics.js'
 import { type Tap, buildTestApp, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
 
 const db = await openTestDatabase(t)

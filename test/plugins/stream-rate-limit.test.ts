@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import type { Config } from '../../src/config.js'
-import { Metrics } from '../../src/metrics.js'
+import type { Config } from '../../src/config/index.js'
+import { Metrics } from '../../src/observability/metrics.js'
 import { type Tap, buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
 
 const db = await openTestDatabase(t)

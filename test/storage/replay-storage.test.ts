@@ -1,5 +1,5 @@
 import t from 'tap'
-import type { S3Config } from '../../src/config.js'
+import type { S3Config } from '../../src/config/index.js'
 import { CLOCK_SKEW_SECONDS, MAX_CACHED_URLS, ReplayStorage } from '../../src/storage/replay-storage.js'
 import { openTestBucket } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'

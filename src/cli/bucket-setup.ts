@@ -1,0 +1,9 @@
+// npm run bucket:setup: the command of src/bucket/setup-command.ts, on this
+// process's arguments and environment, with credentials from the AWS SDK's chain.
+import { runBucketSetup } from '../bucket/setup-command.js'
+
+process.exitCode = await runBucketSetup({
+  args: process.argv.slice(2),
+  env: process.env,
+  out: console
+})

@@ -1,0 +1,91 @@
+// The service's settings, read from the environment once at start, a section
+// at a time (each file of this folder reads one). This folder is the only
+// code that reads settings; server.ts and the commands pass process.env in.
+import { readDatabase, readLocalDataDir, type DatabaseSettings } from './database.js'
+import { readProtection, type ProtectionSettings } from './protection.js'
+import { Reader, type Env } from './reader.js'
+import { readServer, type ServerSettings } from './server.js'
+import { readStorage, type StorageSettings } from './storage.js'
+
+export type { LookupCacheConfig, DatabaseSettings } from './database.js'
+export type { AuthConfig, PressureConfig, RateLimitConfig } from './protection.js'
+export { ConfigError, redactUrl, type Env } from './reader.js'
+export type { HttpLimitsConfig } from './server.js'
+export { MAX_PRESIGN_TTL_SECONDS, type S3Config, type StorageSettings } from './storage.js'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+export interface TelemetryConfig {
+  /** OpenTelemetry's own variables name an OTLP endpoint: spans are exported (the exporter reads the OTEL_EXPORTER_OTLP_* variables). */
+  exportTraces: boolean
+  serviceName: string
+}
+
+interface CommonConfig extends ServerSettings, StorageSettings, Omit<DatabaseSettings, 'databaseUrl'>, ProtectionSettings {
+  logLevel: LogLevel
+  telemetry: TelemetryConfig
+}
+
+/** Neither DATABASE_URL nor S3_BUCKET: the embedded database and S3 emulator, under a data folder. */
+export interface LocalConfig extends CommonConfig {
+  mode: 'local'
+  localDataDir: string
+}
+
+/** A real PostgreSQL and a real bucket. */
+export interface ConfiguredConfig extends CommonConfig {
+  mode: 'configured'
+  databaseUrl: string
+}
+
+export type Config = LocalConfig | ConfiguredConfig
+
+/** What the app itself needs of the settings (server.ts and the backends use the rest). */
+export type AppConfig = Pick<Config, 'corsOrigins' | 'corsCredentials' | 'databaseTimeoutMs' | 'lookupCache' | 'http' | 'trustProxy' | 'pressure' | 'streamRateLimit' | 'auth' | 'metricsPort'> & {
+  s3: Pick<Config['s3'], 'keyPrefix'>
+}
+
+/** Reads and checks every setting; reports all bad ones at once (a ConfigError). */
+export function parseConfig (env: Env): Config {
+  const read = new Reader(env)
+  const database = readDatabase(read)
+  const bucketSet = read.string('S3_BUCKET') !== undefined
+  const local = database.databaseUrl === undefined && !bucketSet
+  if (bucketSet && database.databaseUrl === undefined && !read.failed('DATABASE_URL')) {
+    read.problem('DATABASE_URL', 'DATABASE_URL is missing: S3_BUCKET is set, so the service expects a database too (unset both for local mode)')
+  } else if (!bucketSet && database.databaseUrl !== undefined) {
+    read.problem('S3_BUCKET', 'S3_BUCKET is missing: DATABASE_URL is set, so the service expects a bucket too (unset both for local mode)')
+  }
+  const common: CommonConfig = {
+    ...readServer(read, { localDefaults: local }),
+    ...readStorage(read),
+    databaseTimeoutMs: database.databaseTimeoutMs,
+    lookupCache: database.lookupCache,
+    ...readProtection(read),
+    logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info',
+    telemetry: {
+      exportTraces: read.string('OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined || read.string('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined,
+      serviceName: read.string('OTEL_SERVICE_NAME') ?? 'replay-gate'
+    }
+  }
+  const localDataDir = readLocalDataDir(read)
+  read.check()
+  return local ? { ...common, mode: 'local', localDataDir } : { ...common, mode: 'configured', databaseUrl: database.databaseUrl as string }
+}
+
+/** Only the database's settings (the migrate command): the bucket is not needed. */
+export function parseDatabaseConfig (env: Env): DatabaseSettings & { localDataDir: string } {
+  const read = new Reader(env)
+  const settings = { ...readDatabase(read), localDataDir: readLocalDataDir(read) }
+  read.check()
+  return settings
+}
+
+/** Only the bucket's settings (the bucket:setup command): the database is not needed. */
+export function parseStorageConfig (env: Env, options: { requireBucket?: boolean } = {}): StorageSettings {
+  const read = new Reader(env)
+  const settings = readStorage(read, options)
+  read.check()
+  return settings
+}

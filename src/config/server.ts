@@ -1,0 +1,109 @@
+// The HTTP server's settings: where it listens, its limits on requests, which
+// proxies it trusts, CORS, and where /metrics is served.
+import { isIP } from 'node:net'
+import type { Reader } from './reader.js'
+
+export interface HttpLimitsConfig {
+  /** Node's limit on a request's line and headers together. */
+  maxHeaderBytes: number
+  /** From the connection (or the previous request) to the end of the headers. */
+  headersTimeoutMs: number
+  /** To receive the whole request; never applies to the answer. */
+  requestTimeoutMs: number
+  /** An idle keep-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number
+  /** A connection on which nothing moves either way for this long is closed (0: never). */
+  idleTimeoutMs: number
+}
+
+export interface ServerSettings {
+  port: number
+  host: string
+  /** On SIGTERM or SIGINT, how long running downloads may go on before their connections are cut. */
+  shutdownTimeoutMs: number
+  http: HttpLimitsConfig
+  /** Which proxies' X-Forwarded-For to believe, for the client address: false, a hop count, or addresses and CIDR ranges. */
+  trustProxy: false | number | string[]
+  /** `'*'`, a list of exact origins, or undefined for no CORS headers at all. */
+  corsOrigins: '*' | string[] | undefined
+  /** Answer credentialed requests (cookies) from the named origins with Access-Control-Allow-Credentials. */
+  corsCredentials: boolean
+  /** Serve /metrics on this port only, apart from the public routes; undefined: on the main port. */
+  metricsPort: number | undefined
+}
+
+/** `localDefaults`: local mode answers every origin unless CORS_ORIGINS says otherwise. */
+export function readServer (read: Reader, { localDefaults }: { localDefaults: boolean }): ServerSettings {
+  const corsRaw = read.string('CORS_ORIGINS')
+  const settings: ServerSettings = {
+    port: read.integer('PORT', 3000, 0, 65_535),
+    host: read.string('HOST') ?? '127.0.0.1',
+    shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
+    http: readHttpLimits(read),
+    trustProxy: readTrustProxy(read),
+    corsOrigins: corsRaw === undefined ? (localDefaults ? '*' : undefined) : parseCorsOrigins(read, corsRaw),
+    corsCredentials: read.boolean('CORS_ALLOW_CREDENTIALS', false),
+    metricsPort: read.optionalInteger('METRICS_PORT', 1, 65_535)
+  }
+  if (settings.metricsPort !== undefined && settings.metricsPort === settings.port) {
+    read.problem('METRICS_PORT', `METRICS_PORT must differ from PORT (${settings.port}); unset it to serve /metrics on the main port`)
+  }
+  if (settings.corsCredentials && !Array.isArray(settings.corsOrigins) && !read.failed('CORS_ORIGINS')) {
+    read.problem('CORS_ALLOW_CREDENTIALS', 'CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins: a browser never sends credentials to an answer for "*"')
+  }
+  return settings
+}
+
+function readHttpLimits (read: Reader): HttpLimitsConfig {
+  const limits: HttpLimitsConfig = {
+    maxHeaderBytes: read.integer('HTTP_MAX_HEADER_BYTES', 16_384, 1024, 1_048_576),
+    headersTimeoutMs: read.integer('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: read.integer('HTTP_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    keepAliveTimeoutMs: read.integer('HTTP_KEEP_ALIVE_TIMEOUT_MS', 72_000, 100, 600_000),
+    idleTimeoutMs: read.integer('HTTP_IDLE_TIMEOUT_MS', 60_000, 0, 3_600_000)
+  }
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    read.problem('HTTP_HEADERS_TIMEOUT_MS', `HTTP_HEADERS_TIMEOUT_MS (${limits.headersTimeoutMs}) must not be more than HTTP_REQUEST_TIMEOUT_MS (${limits.requestTimeoutMs})`)
+  }
+  return limits
+}
+
+/** Only what the operator lists: trusting every hop would let any client choose its own address. */
+function readTrustProxy (read: Reader): ServerSettings['trustProxy'] {
+  const raw = read.string('TRUST_PROXY')
+  if (raw === undefined || raw.toLowerCase() === 'false') return false
+  if (/^[0-9]+$/.test(raw)) {
+    const hops = Number(raw)
+    if (hops >= 1 && hops <= 10) return hops
+  }
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '')
+  if (entries.length > 0 && entries.every(isAddressOrRange)) return entries
+  read.problem('TRUST_PROXY', `TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges separated by commas; got ${JSON.stringify(raw)}`)
+  return false
+}
+
+function isAddressOrRange (entry: string): boolean {
+  const [address, bits, extra] = entry.split('/')
+  const family = isIP(address as string)
+  if (family === 0 || extra !== undefined) return false
+  if (bits === undefined) return true
+  return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128)
+}
+
+function parseCorsOrigins (read: Reader, raw: string): '*' | string[] {
+  const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '')
+  if (origins.length === 1 && origins[0] === '*') return '*'
+  for (const origin of origins) {
+    if (origin === '*') {
+      read.problem('CORS_ORIGINS', 'CORS_ORIGINS: "*" cannot be mixed with named origins')
+      continue
+    }
+    let parsed: URL | undefined
+    try { parsed = new URL(origin) } catch { /* reported below */ }
+    if (parsed?.origin !== origin) {
+      read.problem('CORS_ORIGINS', `CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin (scheme://host[:port], no path or trailing slash)`)
+    }
+  }
+  if (origins.length === 0) read.problem('CORS_ORIGINS', 'CORS_ORIGINS is empty: unset it for no CORS, or list origins')
+  return origins
+}

@@ -1,0 +1,47 @@
+// Tracing with OpenTelemetry. @fastify/otel makes a span per request (and its
+// hooks and handler); the service adds child spans for the game lookup, the
+// signing and each S3 call. Spans are exported over OTLP/HTTP when
+// OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set;
+// otherwise no provider is registered and every span is a no-op.
+import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api'
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
+import { resourceFromAttributes } from '@opentelemetry/resources'
+import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
+import type { TelemetryConfig } from '../config/index.js'
+
+// A proxy: it follows whichever provider is registered, also one registered later.
+const tracer = trace.getTracer('replay-gate')
+
+/** Runs `work` in a child span of the current one; an error marks the span and goes on. */
+export async function inSpan<T> (name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
+  return await tracer.startActiveSpan(name, { attributes }, async (span) => await work(span).then(
+    (result) => { span.end(); return result },
+    (error: Error) => {
+      markFailed(span, error)
+      span.end()
+      throw error
+    }
+  ))
+}
+
+/** Marks a span as failed, with the error as its exception (also for a failure answered as a value). */
+export function markFailed (span: Span, error: Error): void {
+  span.recordException(error)
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error.message })
+}
+
+export interface Tracing {
+  shutdown: () => Promise<void>
+}
+
+/** Registers an OTLP exporter when the standard OpenTelemetry variables ask for one. */
+export function startTracing ({ exportTraces, serviceName }: TelemetryConfig): Tracing | undefined {
+  if (!exportTraces) return undefined
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': serviceName }),
+    // The exporter reads the endpoint, headers and timeout from the OTEL_EXPORTER_OTLP_* variables itself.
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())]
+  })
+  provider.register()
+  return { shutdown: async () => { await provider.shutdown() } }
+}

@@ -1,0 +1,187 @@
+// Reading the replay object for the streaming route: GetObject or HeadObject
+// with the client's range and conditions, bounded by a connect timeout and a
+// first-byte timeout. There is deliberately no idle timer once bytes flow: a
+// client that reads slowly pauses the S3 socket, and that is healthy.
+//
+// Every answer is a value typed by its status: the bytes (200, 206), or why
+// none are sent (304, 412, 416), or a failure whose kind is decided here.
+import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandInput, type S3Client } from '@aws-sdk/client-s3'
+import type { Readable } from 'node:stream'
+import { ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../http/errors.js'
+import { ifRangeMatches, type ObjectRequest } from '../http/preconditions.js'
+import { inSpan, markFailed } from '../observability/telemetry.js'
+import { s3FailureKind, s3Headers, s3Status, type S3FailureKind } from './s3-errors.js'
+
+export interface ObjectMeta {
+  contentLength: number | undefined
+  contentRange: string | undefined
+  contentType: string | undefined
+  etag: string | undefined
+  lastModified: Date | undefined
+}
+
+export interface Validators {
+  etag: string | undefined
+  lastModified: Date | undefined
+}
+
+export type ObjectHead =
+  | { status: 200 | 206, meta: ObjectMeta }
+  | { status: 304, validators: Validators }
+  | { status: 412, validators: Validators }
+  /** `size` for `Content-Range: bytes *\/size`. */
+  | { status: 416, validators: Validators, size: number | undefined }
+  | ObjectReadFailure
+
+export type ObjectRead = Exclude<ObjectHead, { status: 200 | 206 }> | { status: 200 | 206, meta: ObjectMeta, body: Readable }
+
+export interface ObjectReadFailure {
+  status: 'failed'
+  /** For the metrics: `missing`, `timeout`, `network`, or S3's status. */
+  kind: 'missing' | S3FailureKind
+  /** The contract's error for the client; what S3 said is its cause. */
+  error: Error
+}
+
+export interface ReadTarget {
+  client: S3Client
+  bucket: string
+  firstByteTimeoutMs: number
+}
+
+export interface ReadOptions {
+  gameId: string
+  key: string
+  request: ObjectRequest
+  /** Aborted when the client goes away. */
+  signal: AbortSignal
+}
+
+export async function readObject (target: ReadTarget, options: ReadOptions): Promise<ObjectRead> {
+  const answer = await send(target, options, 'GetObject', async (signal) =>
+    await target.client.send(new GetObjectCommand(inputFor(target, options)), { abortSignal: signal }))
+  if (!('output' in answer)) return await complete(target, options, answer)
+  const body = answer.output.Body as Readable
+  const meta = metaOf(answer.output)
+  if (rangeStands(options.request, meta)) return { status: statusOf(options.request, meta), meta, body }
+  // The client's copy is stale: it gets the whole current object instead of a part of it.
+  body.destroy()
+  return await readObject(target, { ...options, request: wholeObject(options.request) })
+}
+
+export async function headObject (target: ReadTarget, options: ReadOptions): Promise<ObjectHead> {
+  const answer = await send(target, options, 'HeadObject', async (signal) =>
+    await target.client.send(new HeadObjectCommand(inputFor(target, options)), { abortSignal: signal }))
+  if (!('output' in answer)) return await complete(target, options, answer)
+  const meta = metaOf(answer.output)
+  if (rangeStands(options.request, meta)) return { status: statusOf(options.request, meta), meta }
+  return await headObject(target, { ...options, request: wholeObject(options.request) })
+}
+
+function inputFor ({ bucket }: ReadTarget, { key, request }: ReadOptions): GetObjectCommandInput {
+  return {
+    Bucket: bucket,
+    Key: key,
+    Range: request.range,
+    IfMatch: request.ifMatch,
+    IfNoneMatch: request.ifNoneMatch,
+    IfModifiedSince: request.ifModifiedSince,
+    IfUnmodifiedSince: request.ifUnmodifiedSince
+  }
+}
+
+function wholeObject (request: ObjectRequest): ObjectRequest {
+  return { ...request, range: undefined, ifRange: undefined }
+}
+
+/** If-Range, which S3's GetObject has no input for: the range stands only while the client's validator matches. */
+function rangeStands ({ ifRange }: ObjectRequest, meta: ObjectMeta): boolean {
+  return ifRange === undefined || ifRangeMatches(ifRange, meta.etag, meta.lastModified)
+}
+
+/** S3 ignores a range it cannot parse; only a Content-Range says it was used. */
+function statusOf ({ range }: ObjectRequest, meta: ObjectMeta): 200 | 206 {
+  return range !== undefined && meta.contentRange !== undefined ? 206 : 200
+}
+
+interface S3Output {
+  ContentLength?: number
+  ContentRange?: string
+  ContentType?: string
+  ETag?: string
+  LastModified?: Date
+}
+
+function metaOf (output: S3Output): ObjectMeta {
+  return {
+    contentLength: output.ContentLength,
+    contentRange: output.ContentRange,
+    contentType: output.ContentType,
+    etag: output.ETag,
+    lastModified: output.LastModified
+  }
+}
+
+/** S3 answered without a body: 304, 412 or 416, or it failed. */
+type Refusal = Exclude<ObjectHead, { status: 200 | 206 }>
+
+/**
+ * What S3's refusal lacks for the client (exported for its unit test): S3's
+ * 416 does not say how large the object is, and some servers (Ceph RGW, the
+ * emulator) send a 304 without the validators a revalidating client needs.
+ */
+export function lacksWhatClientNeeds (refusal: Refusal): boolean {
+  return refusal.status === 416 || (refusal.status === 304 && refusal.validators.etag === undefined)
+}
+
+/** Asks S3 for what a refusal lacks: the object's validators and size. */
+async function complete (target: ReadTarget, options: ReadOptions, refusal: Refusal): Promise<Refusal> {
+  if (!lacksWhatClientNeeds(refusal)) return refusal
+  const whole = await headObject(target, { ...options, request: {} })
+  // Asked without conditions: the object, or a failure.
+  if (!('meta' in whole)) return whole
+  const validators = { etag: whole.meta.etag, lastModified: whole.meta.lastModified }
+  return refusal.status === 304 ? { status: 304, validators } : { status: 416, validators, size: whole.meta.contentLength }
+}
+
+/** Runs one S3 call under the first-byte deadline; S3's answer, or what it refused and why. */
+async function send<T> (target: ReadTarget, options: ReadOptions, operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<{ output: T } | Refusal> {
+  // The span covers the call up to S3's answer (headers); the body follows at the client's pace.
+  return await inSpan(`s3.${operation}`, { 'rpc.system': 'aws-api', 'rpc.method': operation, 'aws.s3.bucket': target.bucket, 'aws.s3.key': options.key },
+    async (span) => {
+      const answer = await timedSend(target, options, call)
+      if ('error' in answer) markFailed(span, answer.error)
+      return answer
+    })
+}
+
+async function timedSend<T> ({ firstByteTimeoutMs }: ReadTarget, { gameId, signal }: ReadOptions, call: (signal: AbortSignal) => Promise<T>): Promise<{ output: T } | Refusal> {
+  const deadline = new AbortController()
+  const timer = setTimeout(() => { deadline.abort() }, firstByteTimeoutMs)
+  try {
+    const output = await call(AbortSignal.any([signal, deadline.signal]))
+    clearTimeout(timer) // the first byte came: from here on, only the client's pace counts
+    return { output }
+  } catch (error) {
+    clearTimeout(timer)
+    if (signal.aborted) throw error // the client is gone: nobody to answer
+    if (deadline.signal.aborted) return { status: 'failed', kind: 'timeout', error: new StorageTimeout() }
+    return refusalOf(error, gameId)
+  }
+}
+
+/** What S3's failure of a call means for the client (exported for its unit test). */
+export function refusalOf (error: unknown, gameId: string): Refusal {
+  const status = s3Status(error)
+  if (status === 304 || status === 412 || status === 416) {
+    const headers = s3Headers(error)
+    const lastModified = headers['last-modified']
+    const validators = { etag: headers.etag, lastModified: lastModified === undefined ? undefined : new Date(lastModified) }
+    return status === 416 ? { status, validators, size: undefined } : { status, validators }
+  }
+  if (status === 404) return { status: 'failed', kind: 'missing', error: new ReplayObjectMissing(gameId) }
+  const kind = s3FailureKind(error)
+  if (kind === 'timeout') return { status: 'failed', kind, error: new StorageTimeout() }
+  // Kept as the cause: the error handler logs it for the operator, the client sees only the code.
+  return { status: 'failed', kind, error: Object.assign(new StorageUnavailable(), { cause: error }) }
+}

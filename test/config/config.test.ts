@@ -1,0 +1,236 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import t from 'tap'
+import { ConfigError, parseConfig, redactUrl, type Env } from '../../src/config/index.js'
+
+const configured: Env = { DATABASE_URL: 'postgres://app:pw@db.internal:5432/games', S3_BUCKET: 'replays' }
+
+function problemsOf (env: Env): string[] {
+  try {
+    parseConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+t.test('no database and no bucket: local mode on the defaults', async (t) => {
+  const config = parseConfig({})
+  t.match(config, {
+    mode: 'local',
+    port: 3000,
+    host: '127.0.0.1',
+    databaseUrl: undefined,
+    databaseTimeoutMs: 3000,
+    localDataDir: '.replay-gate',
+    presignTtlSeconds: 300,
+    corsOrigins: '*',
+    logLevel: 'info',
+    s3: { bucket: 'replays', region: 'us-east-1', endpoint: undefined, publicEndpoint: undefined, forcePathStyle: false, keyPrefix: '', connectTimeoutMs: 3000, firstByteTimeoutMs: 10_000 }
+  })
+})
+
+t.test('a configured deployment', async (t) => {
+  const config = parseConfig({
+    ...configured,
+    PORT: '8080',
+    HOST: '0.0.0.0',
+    S3_REGION: 'eu-west-3',
+    S3_ENDPOINT: 'http://rgw.internal:7480',
+    S3_PUBLIC_ENDPOINT: 'https://replays.example.com',
+    S3_KEY_PREFIX: 'prod/',
+    PRESIGN_TTL_SECONDS: '604800',
+    S3_CONNECT_TIMEOUT_MS: '500',
+    S3_FIRST_BYTE_TIMEOUT_MS: '2000',
+    CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
+    LOG_LEVEL: 'debug',
+    DATABASE_TIMEOUT_MS: '1500'
+  })
+  t.match(config, {
+    mode: 'configured',
+    port: 8080,
+    host: '0.0.0.0',
+    databaseUrl: 'postgres://app:pw@db.internal:5432/games',
+    databaseTimeoutMs: 1500,
+    presignTtlSeconds: 604800,
+    corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+    logLevel: 'debug',
+    s3: {
+      bucket: 'replays',
+      region: 'eu-west-3',
+      endpoint: 'http://rgw.internal:7480',
+      publicEndpoint: 'https://replays.example.com',
+      forcePathStyle: true,
+      keyPrefix: 'prod/',
+      connectTimeoutMs: 500,
+      firstByteTimeoutMs: 2000
+    }
+  })
+  t.equal(parseConfig(configured).corsOrigins, undefined, 'no CORS unless asked for, outside local mode')
+  t.equal(parseConfig({ ...configured, CORS_ORIGINS: '*' }).corsOrigins, '*')
+  t.equal(parseConfig(configured).corsCredentials, false, 'no credentialed CORS unless asked for')
+  t.equal(parseConfig(configured).presignReuseSeconds, 60, 'URLs are reused for a fifth of their TTL')
+  t.equal(parseConfig({ ...configured, PRESIGN_TTL_SECONDS: '4' }).presignReuseSeconds, 0, 'too short a TTL to reuse')
+  t.equal(parseConfig({ ...configured, PRESIGN_REUSE_SECONDS: '0' }).presignReuseSeconds, 0)
+  t.equal(parseConfig(configured).shutdownTimeoutMs, 10_000)
+  t.same(parseConfig(configured).lookupCache, { size: 10_000, ttlSeconds: 300, missTtlSeconds: 2 })
+  t.same(parseConfig({ ...configured, LOOKUP_CACHE_SIZE: '0', LOOKUP_CACHE_TTL_SECONDS: '3600', LOOKUP_CACHE_MISS_SECONDS: '0' }).lookupCache,
+    { size: 0, ttlSeconds: 3600, missTtlSeconds: 0 })
+  t.equal(parseConfig({ ...configured, CORS_ORIGINS: 'https://a.example', CORS_ALLOW_CREDENTIALS: 'true' }).corsCredentials, true)
+  t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1' }).s3.publicEndpoint, 'http://x:1', 'the public endpoint defaults to the endpoint')
+  t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1', S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle, false)
+  t.equal(parseConfig({ ...configured, S3_FORCE_PATH_STYLE: 'yes' }).s3.forcePathStyle, true)
+  t.equal(parseConfig({ ...configured, PORT: ' ' }).port, 3000, 'a blank value counts as unset')
+})
+
+t.test('credentialed CORS only for named origins', async (t) => {
+  const why = /^CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins/
+  t.match(problemsOf({ ...configured, CORS_ALLOW_CREDENTIALS: 'true', CORS_ORIGINS: '*' }), [why])
+  t.match(problemsOf({ ...configured, CORS_ALLOW_CREDENTIALS: 'true' }), [why])
+  t.match(problemsOf({ CORS_ALLOW_CREDENTIALS: 'true' }), [why], 'local mode answers "*"')
+  t.match(problemsOf({ ...configured, CORS_ALLOW_CREDENTIALS: 'true', CORS_ORIGINS: 'nope' }), [/^CORS_ORIGINS: "nope" is not an origin/], 'one problem at a time')
+  t.match(problemsOf({ ...configured, CORS_ALLOW_CREDENTIALS: 'maybe' }), [/^CORS_ALLOW_CREDENTIALS must be true or false/])
+})
+
+t.test('only one of DATABASE_URL and S3_BUCKET: the start fails and names the missing one', async (t) => {
+  t.match(problemsOf({ DATABASE_URL: configured.DATABASE_URL }), [/^S3_BUCKET is missing/])
+  t.match(problemsOf({ S3_BUCKET: 'replays' }), [/^DATABASE_URL is missing/])
+  t.match(problemsOf({ S3_BUCKET: 'replays', DATABASE_URL: 'mysql://x' }), [/^DATABASE_URL must be a URL starting with postgres:\/\/ or postgresql:\/\//],
+    'a bad DATABASE_URL is reported as bad, not as missing')
+})
+
+t.test('every bad value is named, all at once', async (t) => {
+  const cases: Array<[Env, RegExp]> = [
+    [{ PORT: 'http' }, /^PORT must be a whole number from 0 to 65535; got "http"/],
+    [{ PORT: '65536' }, /^PORT must be/],
+    [{ PORT: '-1' }, /^PORT must be/],
+    [{ PORT: '3e3' }, /^PORT must be/],
+    [{ PRESIGN_TTL_SECONDS: '0' }, /^PRESIGN_TTL_SECONDS must be a whole number from 1 to 604800/],
+    [{ PRESIGN_TTL_SECONDS: '604801' }, /^PRESIGN_TTL_SECONDS/],
+    [{ PRESIGN_TTL_SECONDS: '1.5' }, /^PRESIGN_TTL_SECONDS/],
+    [{ PRESIGN_REUSE_SECONDS: '300' }, /^PRESIGN_REUSE_SECONDS must be less than PRESIGN_TTL_SECONDS \(300\), or 0; got 300/],
+    [{ PRESIGN_REUSE_SECONDS: '-1' }, /^PRESIGN_REUSE_SECONDS must be a whole number/],
+    [{ SHUTDOWN_TIMEOUT_MS: '-5' }, /^SHUTDOWN_TIMEOUT_MS must be a whole number from 0 to 3600000/],
+    [{ LOOKUP_CACHE_SIZE: 'lots' }, /^LOOKUP_CACHE_SIZE must be a whole number from 0 to 10000000/],
+    [{ LOOKUP_CACHE_TTL_SECONDS: '0' }, /^LOOKUP_CACHE_TTL_SECONDS must be a whole number from 1 to 86400/],
+    [{ LOOKUP_CACHE_MISS_SECONDS: '3601' }, /^LOOKUP_CACHE_MISS_SECONDS/],
+    [{ S3_CONNECT_TIMEOUT_MS: '0' }, /^S3_CONNECT_TIMEOUT_MS/],
+    [{ S3_FIRST_BYTE_TIMEOUT_MS: 'soon' }, /^S3_FIRST_BYTE_TIMEOUT_MS/],
+    [{ DATABASE_TIMEOUT_MS: '5' }, /^DATABASE_TIMEOUT_MS/],
+    [{ S3_BUCKET: 'Replays_Bucket' }, /^S3_BUCKET must be a valid bucket name/],
+    [{ S3_REGION: 'EU West' }, /^S3_REGION must be a region name/],
+    [{ S3_ENDPOINT: 'rgw.internal:7480' }, /^S3_ENDPOINT must be a URL starting with http:\/\/ or https:\/\//],
+    [{ S3_ENDPOINT: 'ftp://rgw' }, /^S3_ENDPOINT must be a URL/],
+    [{ S3_ENDPOINT: 'not a url' }, /^S3_ENDPOINT must be a URL/],
+    [{ S3_PUBLIC_ENDPOINT: 'https://key:secret@s3.example.com' }, /^S3_PUBLIC_ENDPOINT must not carry credentials.*\*\*\*@/],
+    [{ S3_PUBLIC_ENDPOINT: 'https://s3.example.com/?x=1' }, /^S3_PUBLIC_ENDPOINT must not carry/],
+    [{ S3_FORCE_PATH_STYLE: 'maybe' }, /^S3_FORCE_PATH_STYLE must be true or false/],
+    [{ S3_KEY_PREFIX: '/replays/' }, /^S3_KEY_PREFIX must not start with "\/"/],
+    [{ S3_KEY_PREFIX: 'a/../b/' }, /^S3_KEY_PREFIX/],
+    [{ S3_KEY_PREFIX: 'a\nb/' }, /^S3_KEY_PREFIX/],
+    [{ CORS_ORIGINS: 'https://app.example.com/' }, /^CORS_ORIGINS: "https:\/\/app.example.com\/" is not an origin/],
+    [{ CORS_ORIGINS: 'app.example.com' }, /^CORS_ORIGINS: "app.example.com" is not an origin/],
+    [{ CORS_ORIGINS: '*,https://a.example' }, /^CORS_ORIGINS: "\*" cannot be mixed/],
+    [{ CORS_ORIGINS: ' , ' }, /^CORS_ORIGINS is empty/],
+    [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+    [{ HTTP_MAX_HEADER_BYTES: '100' }, /^HTTP_MAX_HEADER_BYTES must be a whole number from 1024 to 1048576/],
+    [{ HTTP_HEADERS_TIMEOUT_MS: '40000' }, /^HTTP_HEADERS_TIMEOUT_MS \(40000\) must not be more than HTTP_REQUEST_TIMEOUT_MS \(30000\)/],
+    [{ HTTP_REQUEST_TIMEOUT_MS: '0' }, /^HTTP_REQUEST_TIMEOUT_MS must be a whole number from 100/],
+    [{ HTTP_KEEP_ALIVE_TIMEOUT_MS: 'long' }, /^HTTP_KEEP_ALIVE_TIMEOUT_MS/],
+    [{ HTTP_IDLE_TIMEOUT_MS: '-1' }, /^HTTP_IDLE_TIMEOUT_MS/],
+    [{ TRUST_PROXY: 'true' }, /^TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges/],
+    [{ TRUST_PROXY: '0' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: '11' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: '10.0.0.0/8/1' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: 'fd00::/129' }, /^TRUST_PROXY must be/],
+    [{ TRUST_PROXY: 'loadbalancer' }, /^TRUST_PROXY must be/],
+    [{ PRESSURE_MAX_EVENT_LOOP_DELAY_MS: 'high' }, /^PRESSURE_MAX_EVENT_LOOP_DELAY_MS must be a whole number from 0 to 60000/],
+    [{ PRESSURE_MAX_EVENT_LOOP_UTILIZATION: '95' }, /^PRESSURE_MAX_EVENT_LOOP_UTILIZATION must be a decimal from 0 to 1, such as 0.95; got "95"/],
+    [{ PRESSURE_MAX_EVENT_LOOP_UTILIZATION: '1.5' }, /^PRESSURE_MAX_EVENT_LOOP_UTILIZATION/],
+    [{ PRESSURE_MAX_HEAP_USED_MB: '1.5' }, /^PRESSURE_MAX_HEAP_USED_MB/],
+    [{ PRESSURE_MAX_RSS_MB: 'x' }, /^PRESSURE_MAX_RSS_MB/],
+    [{ PRESSURE_RETRY_AFTER_SECONDS: '0' }, /^PRESSURE_RETRY_AFTER_SECONDS must be a whole number from 1 to 3600/],
+    [{ STREAM_RATE_LIMIT_MAX: '-1' }, /^STREAM_RATE_LIMIT_MAX/],
+    [{ STREAM_RATE_LIMIT_WINDOW_SECONDS: '0' }, /^STREAM_RATE_LIMIT_WINDOW_SECONDS must be a whole number from 1 to 86400/],
+    [{ METRICS_PORT: '0' }, /^METRICS_PORT must be a whole number from 1 to 65535/],
+    [{ METRICS_PORT: '3000' }, /^METRICS_PORT must differ from PORT \(3000\)/],
+    [{ AUTH_JWKS_URL: 'id.example/jwks' }, /^AUTH_JWKS_URL must be a URL starting with https:\/\/ or http:\/\//],
+    [{ AUTH_JWT_SECRET: 'short' }, /^AUTH_JWT_SECRET must be at least 32 bytes long; got 5/],
+    [{ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWKS_URL: 'https://id.example/jwks' }, /^AUTH_JWKS_URL and AUTH_JWT_SECRET are both set/],
+    [{ AUTH_ISSUER: 'https://id.example' }, /^AUTH_ISSUER is set, but neither AUTH_JWKS_URL nor AUTH_JWT_SECRET is/],
+    [{ AUTH_AUDIENCE: 'replay-gate' }, /^AUTH_AUDIENCE is set, but neither/],
+    [{ AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_CLOCK_TOLERANCE_SECONDS: '601' }, /^AUTH_CLOCK_TOLERANCE_SECONDS/]
+  ]
+  for (const [env, problem] of cases) {
+    t.match(problemsOf({ ...configured, ...env }), [problem], JSON.stringify(env))
+  }
+  const all = problemsOf({ PORT: 'x', LOG_LEVEL: 'loud', S3_BUCKET: 'replays' })
+  t.equal(all.length, 3, 'three problems reported together')
+  t.throws(() => parseConfig({ PORT: 'x' }), { name: 'ConfigError', message: /^Invalid configuration:\n {2}- PORT must be/ })
+})
+
+t.test('protection settings: defaults, and what each accepts', async (t) => {
+  const defaults = parseConfig(configured)
+  t.same(defaults.http, { maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 60_000 })
+  t.equal(defaults.trustProxy, false, 'no proxy is trusted unless named')
+  t.same(defaults.pressure, { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 10 })
+  t.same(defaults.streamRateLimit, { max: 60, windowSeconds: 60 })
+  t.equal(defaults.auth, undefined, 'open unless a way to verify tokens is set')
+  t.equal(defaults.metricsPort, undefined)
+
+  const tuned = parseConfig({
+    ...configured,
+    HTTP_MAX_HEADER_BYTES: '32768',
+    HTTP_HEADERS_TIMEOUT_MS: '5000',
+    HTTP_REQUEST_TIMEOUT_MS: '5000',
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: '65000',
+    HTTP_IDLE_TIMEOUT_MS: '0',
+    PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0',
+    PRESSURE_MAX_EVENT_LOOP_UTILIZATION: '0.95',
+    PRESSURE_MAX_HEAP_USED_MB: '512',
+    PRESSURE_MAX_RSS_MB: '1024',
+    PRESSURE_RETRY_AFTER_SECONDS: '30',
+    STREAM_RATE_LIMIT_MAX: '0',
+    STREAM_RATE_LIMIT_WINDOW_SECONDS: '3600',
+    METRICS_PORT: '9464'
+  })
+  t.same(tuned.http, { maxHeaderBytes: 32_768, headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 65_000, idleTimeoutMs: 0 })
+  t.same(tuned.pressure, { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0.95, maxHeapUsedBytes: 512 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterSeconds: 30 })
+  t.same(tuned.streamRateLimit, { max: 0, windowSeconds: 3600 })
+  t.equal(tuned.metricsPort, 9464)
+  for (const value of ['0', '1', '.5', '0.25', '1.0']) {
+    t.equal(parseConfig({ ...configured, PRESSURE_MAX_EVENT_LOOP_UTILIZATION: value }).pressure.maxEventLoopUtilization, Number(value), value)
+  }
+
+  t.equal(parseConfig({ ...configured, TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(parseConfig({ ...configured, TRUST_PROXY: '2' }).trustProxy, 2, 'a number of hops')
+  t.same(parseConfig({ ...configured, TRUST_PROXY: '10.0.0.0/8, 192.168.1.7,fd00::/8, ::1' }).trustProxy, ['10.0.0.0/8', '192.168.1.7', 'fd00::/8', '::1'])
+
+  t.same(parseConfig({ ...configured, AUTH_JWKS_URL: 'https://id.example/.well-known/jwks.json', AUTH_ISSUER: 'https://id.example', AUTH_AUDIENCE: 'replay-gate, games' }).auth, {
+    jwksUrl: 'https://id.example/.well-known/jwks.json', secret: undefined, issuer: 'https://id.example', audience: ['replay-gate', 'games'], clockToleranceSeconds: 30
+  })
+  t.same(parseConfig({ ...configured, AUTH_JWT_SECRET: 's'.repeat(40), AUTH_CLOCK_TOLERANCE_SECONDS: '0' }).auth, {
+    jwksUrl: undefined, secret: 's'.repeat(40), issuer: undefined, audience: undefined, clockToleranceSeconds: 0
+  })
+  t.match(problemsOf({ ...configured, AUTH_JWKS_URL: 'nope', AUTH_ISSUER: 'x' }), [/^AUTH_JWKS_URL must be a URL/], 'a bad JWKS URL is not also reported as missing')
+})
+
+t.test('a password in a URL is hidden before it is printed', async (t) => {
+  t.equal(redactUrl('postgres://app:s3cret@db:5432/x'), 'postgres://app:***@db:5432/x')
+  t.equal(redactUrl('postgres://db:5432/x'), 'postgres://db:5432/x')
+  t.match(problemsOf({ DATABASE_URL: 'http://u:s3cret@db/x', S3_BUCKET: 'replays' }), [/http:\/\/u:\*\*\*@db\/x/])
+})
+
+t.test('.env.example names every setting the service reads', async (t) => {
+  const folder = new URL('../../src/config/', import.meta.url)
+  const source = readdirSync(folder).map((file) => readFileSync(new URL(file, folder), 'utf8')).join('\n')
+  const read = new Set([...source.matchAll(/\b(?:read\.[a-zA-Z]+|this\.string)\('([A-Z][A-Z0-9_]*)'/g)].map(([, name]) => name as string))
+  const example = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8')
+  const documented = new Set([...example.matchAll(/^#?([A-Z][A-Z0-9_]*)=/gm)].map(([, name]) => name as string))
+  t.ok(read.size > 30, `found the settings in src/config (${read.size})`)
+  for (const name of read) t.ok(documented.has(name), `${name} is in .env.example`)
+  for (const name of documented) {
+    if (!name.startsWith('OTEL_')) t.ok(read.has(name), `${name} in .env.example is a setting the service reads`)
+  }
+})

@@ -1,0 +1,64 @@
+import t from 'tap'
+import { loggerOptions, scrubSecrets } from '../../src/observability/logging.js'
+import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+
+t.test('scrubbing a line', async (t) => {
+  const url = 'https://s3.example/replays/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDSECRETID%2F20261126%2Fus-east-1%2Fs3%2Faws4_request' +
+    '&X-Amz-Date=20261126T101930Z&X-Amz-Expires=360&X-Amz-Security-Token=FwoGZXIvYXdzSESSION&X-Amz-Signature=' + 'ab'.repeat(32) + '&x-id=GetObject'
+  t.equal(scrubSecrets(url), 'https://s3.example/replays/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=[REDACTED]' +
+    '&X-Amz-Date=20261126T101930Z&X-Amz-Expires=360&X-Amz-Security-Token=[REDACTED]&X-Amz-Signature=[REDACTED]&x-id=GetObject')
+  t.equal(scrubSecrets('{"url":"/k?x-amz-signature%3Dabc&y=1"}'), '{"url":"/k?x-amz-signature%3D[REDACTED]&y=1"}', 'encoded and in any case')
+  t.equal(scrubSecrets('"AWS4-HMAC-SHA256 Credential=AKID/20261126/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=abc123"'),
+    '"AWS4-HMAC-SHA256 Credential=[REDACTED], SignedHeaders=host, Signature=[REDACTED]"')
+  t.equal(scrubSecrets('{"authorization":"Bearer eyJhbGci.x.y","cookie":"sid=1","sessionToken":"T\\"Q","secretAccessKey":"s","a":1}'),
+    '{"authorization":"[REDACTED]","cookie":"[REDACTED]","sessionToken":"[REDACTED]","secretAccessKey":"[REDACTED]","a":1}')
+  t.equal(scrubSecrets('token Bearer abc.def in a message'), 'token Bearer [REDACTED] in a message')
+  t.equal(scrubSecrets('{"msg":"nothing secret","n":1}'), '{"msg":"nothing secret","n":1}')
+})
+
+t.test('at trace level, no signature, credential or token reaches the log: a redirect, a stream, an S3 error', async (t) => {
+  const db = await openTestDatabase(t)
+  const bucket = await openTestBucket(t)
+  await db.insertInto('games').values([
+    { id: '1', game_folder: 'g1', replay_file: 'one.rep' },
+    { id: '2', game_folder: 'g2', replay_file: 'missing.rep' }
+  ]).execute()
+  await bucket.put('g1/one.rep', 'replay bytes')
+  const lines: string[] = []
+  const sink = { write: (line: string) => lines.push(line) }
+  const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage(), logger: loggerOptions('trace', sink) })
+  const base = await listen(app)
+  // Session credentials, as a container role gives them: their token travels in every URL they sign.
+  const session = { ...bucket.credentials, sessionToken: 'FwoGZXIvYXdzEXAMPLESESSIONTOKEN' }
+  const tokenApp = await buildTestApp(t, {
+    config: testConfig(), db, storage: bucket.storage({ credentials: session }), logger: loggerOptions('trace', sink)
+  })
+  const tokenBase = await listen(tokenApp)
+
+  const redirect = await fetch(`${base}/games/1/replay`, { redirect: 'manual', headers: { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.e30.SIGNATUREPART' } })
+  t.equal(redirect.status, 302)
+  const location = String(redirect.headers.get('location'))
+  const signature = String(new URL(location).searchParams.get('X-Amz-Signature'))
+  t.equal((await fetch(`${base}/games/1/replay/stream`)).status, 200)
+  t.equal((await fetch(`${base}/games/2/replay/stream`)).status, 404, 'S3 answers NoSuchKey')
+  const withToken = await fetch(`${tokenBase}/games/1/replay`, { redirect: 'manual' })
+  const tokenSignature = String(new URL(String(withToken.headers.get('location'))).searchParams.get('X-Amz-Signature'))
+  const refused = await fetch(`${tokenBase}/games/1/replay/stream`)
+  t.ok([200, 502].includes(refused.status), `a stream signed with a session token (${refused.status})`)
+
+  const log = lines.join('')
+  t.ok(lines.length > 10, `${lines.length} lines at trace level`)
+  t.match(log, /"msg":"replay URL signed"/, 'the signed URL is logged, scrubbed')
+  t.match(log, /X-Amz-Signature=\[REDACTED\]/)
+  for (const [what, secret] of [
+    ['a URL signature', signature],
+    ['a URL signature made with a session token', tokenSignature],
+    ['the session token', session.sessionToken],
+    ['the secret key', bucket.credentials.secretAccessKey],
+    ['the access key id inside a credential', `Credential=${bucket.credentials.accessKeyId}`],
+    ['the access key id inside a URL credential', `X-Amz-Credential=${bucket.credentials.accessKeyId}`],
+    ['a client\'s bearer token', 'SIGNATUREPART']
+  ] as const) {
+    t.notOk(log.includes(secret), `no ${what} in the log`)
+  }
+})

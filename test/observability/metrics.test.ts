@@ -1,0 +1,82 @@
+import { get } from 'node:http'
+import t from 'tap'
+import { Metrics } from '../../src/observability/metrics.js'
+import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { closedPort } from '../support/silent-server.js'
+
+/** The value of one series in Prometheus' text format; 0 when it is not there yet. */
+function value (text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+  return line === undefined ? 0 : Number(line.slice(series.length + 1))
+}
+
+t.test('/metrics: the counters move with downloads, labelled by route pattern', async (t) => {
+  const db = await openTestDatabase(t)
+  const bucket = await openTestBucket(t)
+  await db.insertInto('games').values([
+    { id: '1', game_folder: 'g1', replay_file: 'one.rep' },
+    { id: '2', game_folder: 'g2', replay_file: 'gone.rep' },
+    { id: '3', game_folder: 'g3', replay_file: 'big.rep' }
+  ]).execute()
+  const replay = Buffer.alloc(3 * 1024 * 1024, 7)
+  await bucket.put('g1/one.rep', replay)
+  // Large enough that socket buffers cannot take it all before the client leaves.
+  await bucket.put('g3/big.rep', Buffer.alloc(48 * 1024 * 1024, 3))
+  const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
+  const base = await listen(app)
+  const scrape = async (): Promise<string> => {
+    const res = await fetch(`${base}/metrics`)
+    t.match(res.headers.get('content-type'), /^text\/plain; version=0\.0\.4/)
+    return await res.text()
+  }
+
+  const before = await scrape()
+  for (let i = 0; i < 3; i++) t.equal((await fetch(`${base}/games/1/replay`, { redirect: 'manual' })).status, 302)
+  t.equal((await fetch(`${base}/games/1/replay/stream`)).status, 200)
+  await (await fetch(`${base}/games/1/replay/stream`)).arrayBuffer()
+  t.equal((await fetch(`${base}/games/2/replay/stream`)).status, 404)
+  t.equal((await fetch(`${base}/games/abc/replay`)).status, 400)
+  t.equal((await fetch(`${base}/no/such/route/12345`)).status, 404)
+  // A client that leaves in the middle.
+  await new Promise<void>((resolve) => {
+    get(`${base}/games/3/replay/stream`, (res) => {
+      res.once('data', () => { res.destroy(); resolve() })
+    })
+  })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const after = await scrape()
+
+  const count = (series: string): number => value(after, series) - value(before, series)
+  t.equal(count('replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay",method="GET",status="302"}'), 3)
+  t.equal(count('replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay/stream",method="GET",status="200"}'), 2, 'the download the client left is counted with the aborted streams')
+  t.equal(count('replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay/stream",method="GET",status="404"}'), 1)
+  t.equal(count('replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay",method="GET",status="400"}'), 1)
+  t.equal(count('replay_gate_http_request_duration_seconds_count{route="unmatched",method="GET",status="404"}'), 1, 'no raw URL as a label')
+  t.notMatch(after, /no\/such\/route/)
+  t.equal(count('replay_gate_presign_duration_seconds_count{method="GET"}'), 3)
+  t.equal(count('replay_gate_lookups_total{source="database"}'), 3, 'the first lookup of each game')
+  t.equal(count('replay_gate_lookups_total{source="cache"}'), 4)
+  t.ok(count('replay_gate_stream_bytes_total') >= replay.length, 'bytes streamed')
+  t.equal(count('replay_gate_streams_total{outcome="complete"}'), 2)
+  t.equal(count('replay_gate_streams_total{outcome="aborted"}'), 1)
+  t.equal(count('replay_gate_s3_errors_total{kind="missing"}'), 1)
+  t.match(after, /replay_gate_process_resident_memory_bytes \d+/, 'the process\'s own metrics')
+})
+
+t.test('S3 errors by kind: refused, and an HTTP status', async (t) => {
+  const db = await openTestDatabase(t)
+  const bucket = await openTestBucket(t)
+  await db.insertInto('games').values({ id: '1', game_folder: 'g1', replay_file: 'one.rep' }).execute()
+  const metrics = new Metrics({ processMetrics: false })
+  const down = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ s3: { endpoint: `http://127.0.0.1:${await closedPort()}` } }), metrics })
+  t.equal((await down.inject({ url: '/games/1/replay/stream' })).statusCode, 502)
+  t.equal((await down.inject({ method: 'HEAD', url: '/games/1/replay/stream' })).statusCode, 502)
+  const stranger = await buildTestApp(t, {
+    config: testConfig(), db, storage: bucket.storage({ credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' } }), metrics
+  })
+  t.equal((await stranger.inject({ url: '/games/1/replay/stream' })).statusCode, 502)
+  const text = await metrics.registry.metrics()
+  t.equal(value(text, 'replay_gate_s3_errors_total{kind="network"}'), 2)
+  t.equal(value(text, 'replay_gate_s3_errors_total{kind="403"}'), 1)
+  t.notMatch(text, /process_resident_memory/, 'process metrics can be left out')
+})

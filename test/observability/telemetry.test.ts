@@ -1,0 +1,106 @@
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
+import t from 'tap'
+import { startTracing } from '../../src/observability/telemetry.js'
+import { parseConfig } from '../../src/config/index.js'
+import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { spawnEntry } from '../support/spawn-service.js'
+
+// Registered before the app is built, as server.ts does with the OTLP exporter.
+const exporter = new InMemorySpanExporter()
+new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).register()
+
+const db = await openTestDatabase(t)
+const bucket = await openTestBucket(t)
+await db.insertInto('games').values([{ id: '1', game_folder: 'g', replay_file: 'r.rep' }, { id: '2', game_folder: 'g', replay_file: 'gone.rep' }]).execute()
+await bucket.put('g/r.rep', 'replay bytes')
+const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
+const base = await listen(app)
+
+/** The spans of one request, each with the names of its ancestors, root first. */
+async function traceOf (url: string, init?: RequestInit): Promise<{ status: number, root: ReadableSpan, paths: string[] }> {
+  exporter.reset()
+  const res = await fetch(`${base}${url}`, { redirect: 'manual', ...init })
+  await res.arrayBuffer()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const spans = exporter.getFinishedSpans()
+  const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]))
+  const roots = spans.filter((span) => span.parentSpanContext === undefined)
+  const path = (span: ReadableSpan): string => {
+    const parent = span.parentSpanContext === undefined ? undefined : byId.get(span.parentSpanContext.spanId)
+    return parent === undefined ? span.name : `${path(parent)} > ${span.name}`
+  }
+  t.equal(roots.length, 1, `${url}: one trace, one root`)
+  t.ok(spans.every((span) => span.spanContext().traceId === roots[0]?.spanContext().traceId), 'every span in the same trace')
+  return { status: res.status, root: roots[0] as ReadableSpan, paths: spans.map(path) }
+}
+
+t.test('a redirect: the request span, with the lookup and the signing under it', async (t) => {
+  const { status, root, paths } = await traceOf('/games/1/replay')
+  t.equal(status, 302)
+  t.match(root.attributes, { 'http.request.method': 'GET', 'http.route': '/games/:gameId/replay', 'http.response.status_code': 302 })
+  t.ok(paths.some((p) => /^request > .*replay\.lookup$/.test(p)), `a lookup span under the request: ${paths.join(' | ')}`)
+  t.ok(paths.some((p) => /^request > .*replay\.sign$/.test(p)), 'a signing span under the request')
+})
+
+t.test('a stream: a span for the S3 call, with its bucket and key', async (t) => {
+  const { status, paths } = await traceOf('/games/1/replay/stream')
+  t.equal(status, 200)
+  t.ok(paths.some((p) => /^request > .*replay\.lookup$/.test(p)))
+  t.ok(paths.some((p) => /^request > .*s3\.GetObject$/.test(p)), `an S3 span under the request: ${paths.join(' | ')}`)
+  const s3Span = exporter.getFinishedSpans().find((span) => span.name === 's3.GetObject')
+  t.match(s3Span?.attributes, { 'rpc.method': 'GetObject', 'aws.s3.bucket': bucket.s3.bucket, 'aws.s3.key': 'g/r.rep' })
+})
+
+t.test('a failed S3 call is a span with an error status; HEAD has its own S3 span', async (t) => {
+  const missing = await traceOf('/games/2/replay/stream')
+  t.equal(missing.status, 404)
+  const s3Span = exporter.getFinishedSpans().find((span) => span.name === 's3.GetObject')
+  t.equal(s3Span?.status.code, 2, 'SpanStatusCode.ERROR')
+  t.ok(s3Span?.events.some((event) => event.name === 'exception'), 'the exception is recorded')
+  const head = await traceOf('/games/1/replay/stream', { method: 'HEAD' })
+  t.equal(head.status, 200)
+  t.ok(head.paths.some((p) => /s3\.HeadObject$/.test(p)))
+})
+
+t.test('without an OTLP endpoint nothing is set up; a traces-only endpoint is enough', async (t) => {
+  t.equal(parseConfig({}).telemetry.exportTraces, false)
+  t.equal(startTracing(parseConfig({}).telemetry), undefined, 'no provider, no exporter')
+  t.same(parseConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces', OTEL_SERVICE_NAME: 'replays-eu' }).telemetry,
+    { exportTraces: true, serviceName: 'replays-eu' })
+})
+
+t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, the running service sends its spans there over OTLP/HTTP', async (t) => {
+  const received: Array<{ path: string, body: string }> = []
+  const collector = createServer((request, response) => {
+    let body = ''
+    request.setEncoding('utf8').on('data', (chunk: string) => { body += chunk }).on('end', () => {
+      received.push({ path: String(request.url), body })
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { collector.close() })
+  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-otel-'))
+  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const service = spawnEntry('server.ts', {
+    PORT: '0',
+    LOCAL_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+    OTEL_SERVICE_NAME: 'replay-gate-under-test'
+  })
+  const [, url] = await service.waitFor(/curl -sL (http:\/\/127\.0\.0\.1:\d+\/games\/1\/replay) /)
+  t.equal((await fetch(url as string, { redirect: 'manual' })).status, 302)
+  service.child.kill('SIGTERM')
+  t.same(await service.exited, { code: 0, signal: null })
+  const traces = received.filter((r) => r.path === '/v1/traces').map((r) => r.body).join('')
+  t.match(traces, /replay-gate-under-test/, 'the service name')
+  t.match(traces, /"replay\.lookup"/)
+  t.match(traces, /"replay\.sign"/)
+})

@@ -1,0 +1,61 @@
+// A migrated PGlite data directory, made once and cloned for every test
+// database: a fresh PGlite runs initdb (seconds of CPU), a clone loads a
+// tarball (a fraction of that). The template is keyed by PGlite's version and
+// the migrations' sources, so a changed migration never meets a stale copy.
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { Kysely } from 'kysely'
+import type { Database } from '../../src/db/database.js'
+import { migrateToLatest } from '../../src/db/migrate.js'
+
+const ROOT = new URL('../../', import.meta.url)
+const MIGRATIONS = new URL('src/db/migrations/', ROOT)
+const CACHE = new URL('node_modules/.cache/replay-gate/', ROOT)
+
+function templateFile (): URL {
+  const hash = createHash('sha256')
+  hash.update(readFileSync(new URL('node_modules/@electric-sql/pglite/package.json', ROOT)))
+  for (const file of readdirSync(MIGRATIONS).sort()) hash.update(file).update(readFileSync(new URL(file, MIGRATIONS)))
+  return new URL(`pglite-${hash.digest('hex').slice(0, 16)}.tar`, CACHE)
+}
+
+let cached: Blob | undefined
+
+/** The template's tarball: read from the cache, or made (initdb and migrations) and kept there. */
+export async function pgliteTemplate (): Promise<Blob> {
+  if (cached !== undefined) return cached
+  const file = templateFile()
+  try {
+    cached = new Blob([readFileSync(file)])
+    return cached
+  } catch {
+    // Made below: the first run after a change of PGlite or of a migration.
+  }
+  const { PGlite } = await import('@electric-sql/pglite')
+  const pglite = await PGlite.create()
+  const db = await kyselyOn(pglite)
+  await migrateToLatest(db)
+  const dump = await pglite.dumpDataDir('none')
+  await db.destroy()
+  mkdirSync(CACHE, { recursive: true })
+  // Written aside, then renamed: a test file running beside this one never reads half a file.
+  const partial = fileURLToPath(file) + `.${process.pid}`
+  writeFileSync(partial, Buffer.from(await dump.arrayBuffer()))
+  renameSync(partial, file)
+  cached = dump
+  return cached
+}
+
+async function kyselyOn (pglite: import('@electric-sql/pglite').PGlite): Promise<Kysely<Database>> {
+  const { Kysely } = await import('kysely')
+  const { PGliteDialect } = await import('kysely-pglite-dialect')
+  return new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+}
+
+/** A migrated database cloned from the template: in memory, or in `dataDir` (a local-mode folder). */
+export async function clonePGlite (dataDir?: string): Promise<Kysely<Database>> {
+  const { PGlite } = await import('@electric-sql/pglite')
+  const pglite = await PGlite.create(dataDir, { loadDataDir: await pgliteTemplate() })
+  return await kyselyOn(pglite)
+}
