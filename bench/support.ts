@@ -1,19 +1,18 @@
 // What the benchmarks share: the S3 and PostgreSQL they run against, the
 // service started as its own process, and a download client.
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { get } from 'node:http'
-import { createServer, type AddressInfo } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
-import { connectPostgres } from '../src/db/database.js'
-import { migrateToLatest } from '../src/db/migrate.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
 import { readBucketCors } from '../src/bucket/cors-rules.js'
 import { createS3Client } from '../src/storage/s3-client.js'
+import { createPostgresDatabase } from '../test/helper.js'
+import { deleteBucket } from '../test/support/buckets.js'
+import { closedPort } from '../test/support/silent-server.js'
 
 export const MiB = 1024 * 1024
 
@@ -67,12 +66,7 @@ export async function openBenchS3 (): Promise<BenchS3> {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: randomBytes(size), ContentType: 'application/octet-stream' }))
     },
     close: async () => {
-      if (env.TEST_S3_ENDPOINT !== undefined) {
-        const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket }))
-        const objects = (listed.Contents ?? []).map(({ Key }) => ({ Key }))
-        if (objects.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }))
-        await client.send(new DeleteBucketCommand({ Bucket: bucket }))
-      }
+      if (env.TEST_S3_ENDPOINT !== undefined) await deleteBucket(client, bucket)
       client.destroy()
       await stopEmulator()
     }
@@ -88,38 +82,21 @@ export interface BenchDatabase {
 /** A throwaway database on the PostgreSQL at BENCH_DATABASE_URL (default: the local one), dropped at the end. */
 export async function openBenchDatabase (games: Array<{ id: string, game_folder: string, replay_file: string | null }>): Promise<BenchDatabase> {
   const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-  const name = `replay_gate_bench_${randomBytes(4).toString('hex')}`
-  const admin = new pg.Client({ connectionString: adminUrl })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  const url = new URL(adminUrl)
-  url.pathname = `/${name}`
-  const db = connectPostgres({ url: url.href, timeoutMs: 10_000 })
-  await migrateToLatest(db)
+  // The tests' own helper, with its teardown run by close().
+  const teardowns: Array<() => unknown> = []
+  const { db, url } = await createPostgresDatabase({ teardown: (fn) => { teardowns.unshift(fn) } }, adminUrl)
   for (let i = 0; i < games.length; i += 10_000) {
     await db.insertInto('games').values(games.slice(i, i + 10_000)).execute()
   }
-  await db.destroy()
   return {
-    url: url.href,
-    description: `PostgreSQL at ${url.host} (throwaway database ${name})`,
-    close: async () => {
-      const cleanup = new pg.Client({ connectionString: adminUrl })
-      await cleanup.connect()
-      await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-      await cleanup.end()
-    }
+    url,
+    description: `PostgreSQL at ${new URL(url).host} (throwaway database ${new URL(url).pathname.slice(1)})`,
+    close: async () => { for (const teardown of teardowns) await teardown() }
   }
 }
 
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+/** A port nothing listens on yet. */
+export const freePort = closedPort
 
 export interface Service {
   url: string

@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { parse } from 'yaml'
 import { parseConfig } from '../src/config/index.js'
-import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from './helper.js'
+import { buildTestApp, listen, seedReplays, testConfig } from './helper.js'
 import { closedPort } from './support/silent-server.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -72,8 +72,7 @@ t.test('Dockerfile: the HEALTHCHECK command tells a live service from a dead one
       return (error as { code: number }).code
     }
   }
-  const db = await openTestDatabase(t)
-  const bucket = await openTestBucket(t)
+  const { db, bucket } = await seedReplays(t, [])
   const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
   const port = Number(new URL(await listen(app)).port)
   t.equal(await run(port), 0, 'healthy: the service answers /healthz')

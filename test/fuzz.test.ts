@@ -7,27 +7,22 @@ import { randomBytes } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import t from 'tap'
-import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from './helper.js'
+import { buildTestApp, listen, seedReplays, testConfig } from './helper.js'
 import { send, serialize, type RawRequest, type RawResponse } from './support/raw-http.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))
-const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000)
+const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 3000)
 const CONCURRENCY = 8
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-const db = await openTestDatabase(t)
-const bucket = await openTestBucket(t)
-const replay = randomBytes(20_000)
-await db.insertInto('games').values([
-  { id: '1', game_folder: 'g1', replay_file: 'match.fafreplay' },
+const { db, bucket } = await seedReplays(t, [
+  { id: '1', game_folder: 'g1', replay_file: 'match.fafreplay', body: randomBytes(20_000), contentType: 'application/octet-stream' },
   { id: '2', game_folder: 'g2', replay_file: null },
   { id: '3', game_folder: 'g3', replay_file: 'gone.json' },
-  { id: '4', game_folder: 'g4', replay_file: 'r.json' }
-]).execute()
-await bucket.put('g1/match.fafreplay', replay, 'application/octet-stream')
-await bucket.put('g4/r.json', '{"replay":4}', 'application/json')
+  { id: '4', game_folder: 'g4', replay_file: 'r.json', body: '{"replay":4}', contentType: 'application/json' }
+])
 const storage = bucket.storage()
 // Rate limits and load shedding are off (testConfig): every request is judged on its own.
 const app = await buildTestApp(t, { config: testConfig({ corsOrigins: ['https://app.example'] }), db, storage })
@@ -94,7 +89,6 @@ const request: fc.Arbitrary<RawRequest> = fc.record({ method, target, headers, b
   body: body ?? undefined
 }))
 
-const REPLAY_ROUTE = /^\/games\/[^/?]*\/replay(\/url|\/stream)?(\?|$)/
 const ERROR_KEYS = ['code', 'error', 'message', 'statusCode']
 
 /** What is wrong with an answer, or undefined. */

@@ -2,7 +2,7 @@
 // emulator) or, when TEST_DATABASE_URL and TEST_S3_ENDPOINT are set, on a
 // real PostgreSQL and a real S3 server. Each test file gets its own database
 // and bucket, removed in teardown.
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutBucketCorsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, PutBucketCorsCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import type { FastifyInstance } from 'fastify'
 import type { Kysely } from 'kysely'
 import { randomBytes } from 'node:crypto'
@@ -12,13 +12,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { buildApp, type AppOptions } from '../src/app.js'
-import { parseConfig, type Config, type S3Config } from '../src/config/index.js'
-import { connectPGlite, connectPostgres, type Database } from '../src/db/database.js'
+import { parseConfig, type AppConfig, type S3Config } from '../src/config/index.js'
+import { connectPostgres, type Database } from '../src/db/database.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
 import { readBucketCors } from '../src/bucket/cors-rules.js'
 import { ReplayStorage } from '../src/storage/replay-storage.js'
-import { createS3Client } from '../src/storage/s3-client.js'
+import { createS3Client, type Credentials } from '../src/storage/s3-client.js'
+import { deleteBucket } from './support/buckets.js'
+import { clonePGlite } from './support/pglite-template.js'
 
 export interface Tap {
   teardown: (fn: () => unknown) => void
@@ -38,47 +40,77 @@ export function uniqueName (prefix: string): string {
   return `${prefix}-${process.pid}-${randomBytes(4).toString('hex')}`
 }
 
-const databaseUrls = new WeakMap<Kysely<Database>, string>()
-/** The connection URL of a database that openTestDatabase made on the real server. */
-export function testDatabaseUrl (db: Kysely<Database>): string | undefined {
-  return databaseUrls.get(db)
-}
-
 /** A throwaway database: a fresh one on the real server, or an in-memory PGlite. */
 export async function openTestDatabase (t: Tap): Promise<Kysely<Database>> {
   if (realDatabaseUrl === undefined) {
-    const db = await connectPGlite(undefined)
+    // A clone of the migrated template (test/support/pglite-template.ts): no initdb per test.
+    const db = await clonePGlite()
     t.teardown(async () => { await db.destroy() })
-    await migrateToLatest(db)
     return db
   }
-  /* c8 ignore start: the real-services run (.ci/run) covers this */
+  /* c8 ignore next: the real-services run (.ci/run) covers this */
+  return (await createPostgresDatabase(t, realDatabaseUrl)).db
+}
+
+/** The machine's own PostgreSQL (127.0.0.1:5432, trust, database `test`), unless TEST_DATABASE_URL names another. */
+export const MACHINE_POSTGRES = realDatabaseUrl ?? 'postgres://postgres@127.0.0.1:5432/test'
+
+/**
+ * A migrated database made for this test on a PostgreSQL server (`adminUrl`
+ * names one of its databases), dropped in teardown. Returns its URL too, so
+ * that a test can reach it another way (through a fault proxy).
+ */
+export async function createPostgresDatabase (t: Tap, adminUrl: string): Promise<{ db: Kysely<Database>, url: string }> {
   const name = uniqueName('replay_gate_test').replaceAll('-', '_')
-  const admin = new pg.Client({ connectionString: realDatabaseUrl })
+  const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
   await admin.query(`CREATE DATABASE ${name}`)
   await admin.end()
-  const url = new URL(realDatabaseUrl)
+  const url = new URL(adminUrl)
   url.pathname = `/${name}`
   const db = connectPostgres({ url: url.href, timeoutMs: 5000 })
-  databaseUrls.set(db, url.href)
   t.teardown(async () => {
     await db.destroy()
-    const cleanup = new pg.Client({ connectionString: realDatabaseUrl })
+    const cleanup = new pg.Client({ connectionString: adminUrl })
     await cleanup.connect()
     await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
     await cleanup.end()
   })
   await migrateToLatest(db)
-  return db
+  return { db, url: url.href }
+}
+
+/**
+ * Whether a real part this test needs is there. Absent on a developer's
+ * machine, the test says so loudly and skips; under CI=true it fails.
+ */
+export function requireRealPart (t: { fail: (message: string) => void }, what: string, missing: string | undefined): string | false {
+  if (missing === undefined) return false
+  /* c8 ignore start: the machines this runs on have every real part */
+  if (process.env.CI === 'true') t.fail(`${what}: ${missing}; under CI=true this test is required`)
+  else console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING ${what.toUpperCase()}: ${missing}\n${'!'.repeat(100)}\n`)
+  return missing
   /* c8 ignore stop */
+}
+
+/** Undefined when PostgreSQL answers at `url`, else why not. */
+export async function postgresMissing (url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.end()
+    return undefined
+  /* c8 ignore next 3: the machines this runs on have PostgreSQL */
+  } catch (error) {
+    return `no PostgreSQL answers at ${new URL(url).host} (${(error as Error).message})`
+  }
 }
 
 export interface TestS3 {
   s3: S3Config
   credentials: { accessKeyId: string, secretAccessKey: string }
   /** A storage on this bucket; `ttl` defaults to the contract's 300 s. */
-  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: TestS3['credentials'] }) => ReplayStorage
+  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: Credentials }) => ReplayStorage
   put: (key: string, body: Buffer | string, contentType?: string) => Promise<void>
   /** A client of the test's own for the bucket (uploads, its settings): the service's storage only reads. */
   admin: S3Client
@@ -127,12 +159,7 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
   if (realS3Endpoint !== undefined) {
     await admin.send(new CreateBucketCommand({ Bucket: s3.bucket }))
     await admin.send(new PutBucketCorsCommand({ Bucket: s3.bucket, CORSConfiguration: readBucketCors() }))
-    t.teardown(async () => {
-      const listed = await admin.send(new ListObjectsV2Command({ Bucket: s3.bucket }))
-      const objects = (listed.Contents ?? []).map(({ Key }) => ({ Key }))
-      if (objects.length > 0) await admin.send(new DeleteObjectsCommand({ Bucket: s3.bucket, Delete: { Objects: objects } }))
-      await admin.send(new DeleteBucketCommand({ Bucket: s3.bucket }))
-    })
+    t.teardown(async () => { await deleteBucket(admin, s3.bucket) })
   }
   /* c8 ignore stop */
   const put: TestS3['put'] = async (key, body, contentType) => {
@@ -141,23 +168,21 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
   return { s3, credentials, storage, put, admin, client }
 }
 
-export type TestConfig = AppOptions['config']
+export type TestConfig = AppConfig
 
-export function testConfig (overrides: Partial<Config> = {}): TestConfig {
+/**
+ * The app's settings as a configured deployment gets them by default (parsed
+ * from an environment that names only a database and a bucket), with two
+ * protections off: on a loaded test machine, load shedding and the stream's
+ * rate limit would turn away the suite's own requests. The tests of those
+ * protections turn them on again through `overrides`.
+ */
+export function testConfig (overrides: Partial<AppConfig> = {}): TestConfig {
+  const defaults = parseConfig({ DATABASE_URL: 'postgres://127.0.0.1:5432/unused', S3_BUCKET: 'replays' })
   return {
-    corsOrigins: undefined,
-    corsCredentials: false,
-    presignTtlSeconds: 300,
-    databaseTimeoutMs: 3000,
-    lookupCache: { size: 10_000, ttlSeconds: 300, missTtlSeconds: 2 },
-    s3: { keyPrefix: '' },
-    http: parseConfig({}).http,
-    trustProxy: false,
-    // Off unless a test turns them on: a loaded test machine must not shed the suite's own requests.
-    pressure: { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 10 },
-    streamRateLimit: { max: 0, windowSeconds: 60 },
-    auth: undefined,
-    metricsPort: undefined,
+    ...defaults,
+    pressure: { ...defaults.pressure, maxEventLoopDelayMs: 0 },
+    streamRateLimit: { ...defaults.streamRateLimit, max: 0 },
     ...overrides
   }
 }
@@ -173,4 +198,23 @@ export async function listen (app: FastifyInstance): Promise<string> {
   await app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = app.server.address() as AddressInfo
   return `http://127.0.0.1:${port}`
+}
+
+export interface SeedGame {
+  id: string
+  game_folder: string
+  replay_file: string | null
+  /** Uploaded to `game_folder/replay_file`; left out, the row names an object S3 does not have. */
+  body?: Buffer | string
+  contentType?: string
+}
+
+/** A database and a bucket of this test's own, with these games in the table and their replays in the bucket. */
+export async function seedReplays (t: Tap, games: SeedGame[]): Promise<{ db: Kysely<Database>, bucket: TestS3 }> {
+  const [db, bucket] = await Promise.all([openTestDatabase(t), openTestBucket(t)])
+  if (games.length > 0) await db.insertInto('games').values(games.map(({ id, game_folder, replay_file }) => ({ id, game_folder, replay_file }))).execute()
+  for (const { game_folder, replay_file, body, contentType } of games) {
+    if (body !== undefined) await bucket.put(`${game_folder}/${String(replay_file)}`, body, contentType)
+  }
+  return { db, bucket }
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildTestApp, openTestBucket, openTestDatabase, testConfig } from './helper.js'
+import { buildTestApp, seedReplays, testConfig } from './helper.js'
 import { closedPort } from './support/silent-server.js'
 
 interface Operation { responses: Record<string, { description: string, content?: Record<string, { schema: { title?: string, required?: string[] } }> }> }
@@ -22,8 +22,7 @@ const CONTRACT: Array<[string, string, number[]]> = [
 ]
 
 t.test('/openapi.json documents every route with every status, errors with the error schema', async (t) => {
-  const db = await openTestDatabase(t)
-  const bucket = await openTestBucket(t)
+  const { db, bucket } = await seedReplays(t, [])
   const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
   const res = await app.inject({ url: '/openapi.json' })
   t.equal(res.statusCode, 200)
@@ -46,10 +45,10 @@ t.test('/openapi.json documents every route with every status, errors with the e
 })
 
 t.test('what the routes answer is what the document says', async (t) => {
-  const db = await openTestDatabase(t)
-  const bucket = await openTestBucket(t)
-  await db.insertInto('games').values([{ id: '1', game_folder: 'g', replay_file: 'r.rep' }, { id: '2', game_folder: 'g', replay_file: 'gone.rep' }]).execute()
-  await bucket.put('g/r.rep', 'replay')
+  const { db, bucket } = await seedReplays(t, [
+    { id: '1', game_folder: 'g', replay_file: 'r.rep', body: 'replay' },
+    { id: '2', game_folder: 'g', replay_file: 'gone.rep' }
+  ])
   const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
   const unreachable = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ s3: { endpoint: `http://127.0.0.1:${await closedPort()}` } }) })
   const doc = (await app.inject({ url: '/openapi.json' })).json<Document>()
@@ -83,8 +82,7 @@ t.test('what the routes answer is what the document says', async (t) => {
 })
 
 t.test('with tokens required, the document says so: a bearer scheme for the replay routes, none for health and metrics', async (t) => {
-  const db = await openTestDatabase(t)
-  const bucket = await openTestBucket(t)
+  const { db, bucket } = await seedReplays(t, [])
   const auth = { jwksUrl: undefined, secret: 'a'.repeat(32), issuer: undefined, audience: undefined, clockToleranceSeconds: 0 }
   const app = await buildTestApp(t, { config: testConfig({ auth }), db, storage: bucket.storage() })
   const doc = (await app.inject({ url: '/openapi.json' })).json<Document & { components: unknown, security: unknown }>()

@@ -2,16 +2,12 @@
 // the signed URL, read answers from an origin it does not own, or reuse a
 // signed URL for more than it was signed for (checked by S3 itself).
 import t from 'tap'
-import { buildTestApp, openTestBucket, openTestDatabase, realS3Endpoint, testConfig } from './helper.js'
+import { buildTestApp, realS3Endpoint, seedReplays, testConfig } from './helper.js'
 
-const db = await openTestDatabase(t)
-const bucket = await openTestBucket(t)
-await db.insertInto('games').values([
-  { id: '1', game_folder: 'g1', replay_file: 'r.json' },
-  { id: '2', game_folder: 'g2', replay_file: 'other.json' }
-]).execute()
-await bucket.put('g1/r.json', '{"game":1}')
-await bucket.put('g2/other.json', '{"game":2}')
+const { db, bucket } = await seedReplays(t, [
+  { id: '1', game_folder: 'g1', replay_file: 'r.json', body: '{"game":1}' },
+  { id: '2', game_folder: 'g2', replay_file: 'other.json', body: '{"game":2}' }
+])
 const publicEndpoint = bucket.s3.publicEndpoint as string
 const app = await buildTestApp(t, { config: testConfig({ corsOrigins: ['https://app.example'] }), db, storage: bucket.storage() })
 const SIGNED_PARAMETERS = ['X-Amz-Algorithm', 'X-Amz-Content-Sha256', 'X-Amz-Credential', 'X-Amz-Date', 'X-Amz-Expires', 'X-Amz-Signature', 'X-Amz-SignedHeaders',

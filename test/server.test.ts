@@ -1,10 +1,9 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { demoReplay } from '../src/local/demo-seed.js'
 import { closedPort } from './support/silent-server.js'
-import { spawnEntry } from './support/spawn-service.js'
+import { localDataDir, spawnEntry } from './support/spawn-service.js'
 
 t.test('a bad setting stops the start with a message that names it', async (t) => {
   const service = spawnEntry('server.ts', { PORT: 'eighty', PRESIGN_TTL_SECONDS: '0' })
@@ -22,8 +21,7 @@ t.test('only one of DATABASE_URL and S3_BUCKET: the start fails and says which i
 })
 
 t.test('a local data folder that cannot be used stops the start with a message', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-local-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const dataDir = await localDataDir(t)
   // The bucket's folder is taken by a file, so the emulator cannot create it.
   await mkdir(join(dataDir, 's3'))
   await writeFile(join(dataDir, 's3', 'replays'), 'not a folder')
@@ -33,8 +31,8 @@ t.test('a local data folder that cannot be used stops the start with a message',
 })
 
 t.test('no configuration: local mode serves the demo game, and SIGTERM stops it cleanly', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-local-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  // An empty folder, as a new user's first `npm start` meets it: the database is made and migrated there.
+  const dataDir = await localDataDir(t, { database: false })
   for (const round of ['first start', 'restart on the same data']) {
     const service = spawnEntry('server.ts', { PORT: '0', LOCAL_DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
     const [, url] = await service.waitFor(/curl -sL (http:\/\/127\.0\.0\.1:\d+\/games\/1\/replay) /)

@@ -8,57 +8,37 @@ export type LookupSource = 'cache' | 'database'
 export class Metrics {
   readonly registry = new Registry()
 
-  readonly requests = new Histogram({
-    name: 'replay_gate_http_request_duration_seconds',
-    help: 'HTTP requests by route pattern, method and status, and how long they took to answer',
-    labelNames: ['route', 'method', 'status'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry]
-  })
+  readonly requests = this.histogram('replay_gate_http_request_duration_seconds',
+    'HTTP requests by route pattern, method and status, and how long they took to answer',
+    ['route', 'method', 'status'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
 
-  readonly signing = new Histogram({
-    name: 'replay_gate_presign_duration_seconds',
-    help: 'Time to hand out a presigned URL (reused within its window, or signed)',
-    labelNames: ['method'] as const,
-    buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005],
-    registers: [this.registry]
-  })
+  readonly signing = this.histogram('replay_gate_presign_duration_seconds',
+    'Time to hand out a presigned URL (reused within its window, or signed)',
+    ['method'], [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005])
 
-  readonly lookups = new Counter({
-    name: 'replay_gate_lookups_total',
-    help: 'Game lookups, by where the answer came from',
-    labelNames: ['source'] as const,
-    registers: [this.registry]
-  })
+  readonly lookups = this.counter('replay_gate_lookups_total', 'Game lookups, by where the answer came from', ['source'])
 
-  readonly streamedBytes = new Counter({
-    name: 'replay_gate_stream_bytes_total',
-    help: 'Bytes of replays sent through /stream',
-    registers: [this.registry]
-  })
+  readonly streamedBytes = this.counter('replay_gate_stream_bytes_total', 'Bytes of replays sent through /stream', [])
 
-  readonly streams = new Counter({
-    name: 'replay_gate_streams_total',
-    help: 'Bodies sent through /stream, by how they ended: complete, or aborted (the client left or S3 broke off)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry]
-  })
+  readonly streams = this.counter('replay_gate_streams_total',
+    'Bodies sent through /stream, by how they ended: complete, or aborted (the client left or S3 broke off)', ['outcome'])
 
-  readonly s3Errors = new Counter({
-    name: 'replay_gate_s3_errors_total',
-    help: 'S3 calls of /stream that failed, by kind: timeout, network, missing, or the HTTP status S3 answered',
-    labelNames: ['kind'] as const,
-    registers: [this.registry]
-  })
+  readonly s3Errors = this.counter('replay_gate_s3_errors_total',
+    'S3 calls of /stream that failed, by kind: timeout, network, missing, or the HTTP status S3 answered', ['kind'])
 
-  readonly rejected = new Counter({
-    name: 'replay_gate_rejected_requests_total',
-    help: 'Requests turned away before any work: overloaded (load shedding, by the check that tripped), rate_limited, unauthenticated, invalid_token',
-    labelNames: ['reason', 'check'] as const,
-    registers: [this.registry]
-  })
+  readonly rejected = this.counter('replay_gate_rejected_requests_total',
+    'Requests turned away before any work: overloaded (load shedding, by the check that tripped), rate_limited, unauthenticated, invalid_token',
+    ['reason', 'check'])
 
   constructor ({ processMetrics = true }: { processMetrics?: boolean } = {}) {
     if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'replay_gate_' })
+  }
+
+  private counter<L extends string> (name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] })
+  }
+
+  private histogram<L extends string> (name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] })
   }
 }

@@ -8,6 +8,7 @@ import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey,
 import type { AuthConfig } from '../config/index.js'
 import { AuthenticationRequired, AuthUnavailable, InvalidAuthorizationHeader, InvalidToken } from '../http/errors.js'
 import type { Metrics } from '../observability/metrics.js'
+import { checkOption } from './options.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -97,7 +98,10 @@ function refusal ({ code, claim, reason }: { code: string, claim?: string, reaso
   }
 }
 
+const NAME = 'replay-gate-bearer-auth'
+
 async function bearerAuth (fastify: FastifyInstance, { auth, metrics }: BearerAuthOptions): Promise<void> {
+  checkOption(NAME, 'auth', (auth?.jwksUrl === undefined) !== (auth?.secret === undefined), 'settings with either a JWKS URL or a secret')
   const verifyToken = createTokenVerifier(auth)
   fastify.decorateRequest('tokenSubject', undefined)
 
@@ -132,4 +136,4 @@ function varyOn (reply: FastifyReply, name: string): void {
 }
 
 // Not encapsulated away from its caller: the hook must reach the routes registered beside it.
-export default fp(bearerAuth, { name: 'replay-gate-bearer-auth', fastify: '5.x' })
+export default fp(bearerAuth, { name: NAME, fastify: '5.x' })

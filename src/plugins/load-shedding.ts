@@ -9,6 +9,7 @@ import fp from 'fastify-plugin'
 import type { PressureConfig } from '../config/index.js'
 import { ServiceOverloaded } from '../http/errors.js'
 import type { Metrics } from '../observability/metrics.js'
+import { checkOption } from './options.js'
 
 export interface LoadSheddingOptions {
   pressure: PressureConfig
@@ -20,7 +21,10 @@ export interface LoadSheddingOptions {
 /** Route config that keeps a route answering while the rest is shed. */
 export const NEVER_SHED = { pressureHandler: () => undefined }
 
+const NAME = 'replay-gate-load-shedding'
+
 async function loadShedding (fastify: FastifyInstance, { pressure, metrics, sampleIntervalMs = 1000 }: LoadSheddingOptions): Promise<void> {
+  checkOption(NAME, 'pressure', Number.isInteger(pressure?.retryAfterSeconds), 'the load-shedding thresholds')
   await fastify.register(underPressure, {
     sampleInterval: sampleIntervalMs,
     maxEventLoopDelay: pressure.maxEventLoopDelayMs,
@@ -38,4 +42,4 @@ async function loadShedding (fastify: FastifyInstance, { pressure, metrics, samp
   })
 }
 
-export default fp(loadShedding, { name: 'replay-gate-load-shedding', fastify: '5.x' })
+export default fp(loadShedding, { name: NAME, fastify: '5.x' })

@@ -8,6 +8,7 @@ import fp from 'fastify-plugin'
 import type { RateLimitConfig } from '../config/index.js'
 import { RateLimited } from '../http/errors.js'
 import type { Metrics } from '../observability/metrics.js'
+import { checkOption } from './options.js'
 
 export interface StreamRateLimitOptions {
   limit: RateLimitConfig
@@ -18,7 +19,10 @@ export function clientKey (request: FastifyRequest): string {
   return request.tokenSubject === undefined ? `ip:${request.ip}` : `sub:${request.tokenSubject}`
 }
 
+const NAME = 'replay-gate-stream-rate-limit'
+
 async function streamRateLimit (fastify: FastifyInstance, { limit, metrics }: StreamRateLimitOptions): Promise<void> {
+  checkOption(NAME, 'limit', Number.isInteger(limit?.max), 'a rate limit: { max, windowSeconds }')
   if (limit.max === 0) return
   await fastify.register(rateLimit, {
     max: limit.max,
@@ -30,4 +34,4 @@ async function streamRateLimit (fastify: FastifyInstance, { limit, metrics }: St
 }
 
 // Wrapped so that the limit covers the routes registered beside it, and only those.
-export default fp(streamRateLimit, { name: 'replay-gate-stream-rate-limit', fastify: '5.x' })
+export default fp(streamRateLimit, { name: NAME, fastify: '5.x' })

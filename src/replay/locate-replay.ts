@@ -32,6 +32,8 @@ export interface ReplayLocatorOptions {
   cache: LookupCacheConfig
   /** Told where each answer came from. */
   onLookup?: (source: LookupSource) => void
+  /** The cache's clock, in milliseconds; tests move one by hand. */
+  clock?: { now: () => number }
 }
 
 /** What the database said about a game: its row, or that there is none. */
@@ -45,7 +47,7 @@ export class ReplayLocator {
   private readonly cache: LRUCache<string, Lookup, FastifyBaseLogger> | undefined
   private readonly onLookup: (source: LookupSource) => void
 
-  constructor ({ db, keyPrefix, cache, onLookup = () => {} }: ReplayLocatorOptions) {
+  constructor ({ db, keyPrefix, cache, onLookup = () => {}, clock = performance }: ReplayLocatorOptions) {
     this.db = db
     this.keyPrefix = keyPrefix
     this.onLookup = onLookup
@@ -53,6 +55,7 @@ export class ReplayLocator {
       this.cache = new LRUCache<string, Lookup, FastifyBaseLogger>({
         max: cache.size,
         ttl: cache.ttlSeconds * 1000,
+        perf: clock,
         // A stale entry is kept when a fresh read fails, and answered instead of the error.
         allowStaleOnFetchRejection: true,
         noDeleteOnFetchRejection: true,

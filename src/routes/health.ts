@@ -3,6 +3,7 @@
 // work; it turns requests away itself, with quick 503s. Were it to report
 // unready, an overload of the whole fleet would leave the balancer with nothing.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import fp from 'fastify-plugin'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import { NEVER_SHED } from '../plugins/load-shedding.js'
@@ -48,4 +49,4 @@ async function timed<T extends object> (check: () => Promise<T>): Promise<T & { 
   return { ...result, ms: Math.round((performance.now() - started) * 10) / 10 }
 }
 
-export default healthRoutes
+export default fp(healthRoutes, { name: 'replay-gate-health-routes', dependencies: ['replay-gate-backends'], encapsulate: true })

@@ -2,6 +2,7 @@
 // service, for clients that cannot follow a cross-origin redirect. The S3
 // body is piped to the client with backpressure; nothing holds the object.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { RateLimitConfig } from '../config/index.js'
@@ -13,12 +14,10 @@ import streamRateLimit from '../plugins/stream-rate-limit.js'
 import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
 import type { ObjectHead, ObjectMeta, ReadOptions, Validators } from '../storage/object-reads.js'
-import type { ReplayStorage } from '../storage/replay-storage.js'
 
 export interface ReplayStreamRouteOptions {
   metrics: Metrics
   locator: ReplayLocator
-  storage: ReplayStorage
   rateLimit: RateLimitConfig
 }
 
@@ -39,7 +38,8 @@ const schema = {
   }
 }
 
-const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, storage, metrics, rateLimit }) {
+const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, metrics, rateLimit }) {
+  const { storage } = fastify
   await fastify.register(streamRateLimit, { limit: rateLimit, metrics })
 
   async function prepare (gameId: string, request: FastifyRequest): Promise<{ object: ReplayObject, read: ReadOptions }> {
@@ -124,4 +124,4 @@ function replayHeaders (object: ReplayObject, meta: ObjectMeta): Record<string, 
   return headers
 }
 
-export default replayStreamRoutes
+export default fp(replayStreamRoutes, { name: 'replay-gate-replay-stream-routes', dependencies: ['replay-gate-backends'], encapsulate: true })

@@ -1,5 +1,6 @@
 // GET/HEAD /games/:gameId/replay → 302 to a presigned URL; /replay/url → the same URL as JSON.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import fp from 'fastify-plugin'
 import { Type } from 'typebox'
 import { cacheControlFor } from '../http/cache-control.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -8,13 +9,11 @@ import { EMBEDDABLE } from '../plugins/security-headers.js'
 import type { ReplayLocator } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
-import type { ReplayStorage } from '../storage/replay-storage.js'
 import type { SignMethod } from '../storage/url-signer.js'
 
 export interface ReplayRouteOptions {
   metrics: Metrics
   locator: ReplayLocator
-  storage: ReplayStorage
 }
 
 const errorResponses = {
@@ -31,7 +30,8 @@ const redirectSchema = {
   }
 }
 
-const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, storage, metrics }) {
+const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, metrics }) {
+  const { storage } = fastify
   async function presignFor (gameId: string, method: SignMethod, log: typeof fastify.log) {
     const object = await locator.locate(gameId, log)
     const timer = metrics.signing.startTimer({ method })
@@ -79,4 +79,4 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
   })
 }
 
-export default replayRoutes
+export default fp(replayRoutes, { name: 'replay-gate-replay-routes', dependencies: ['replay-gate-backends'], encapsulate: true })

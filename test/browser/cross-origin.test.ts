@@ -4,7 +4,7 @@
 // browser reaches S3 with `Origin: null`, which only the bucket's CORS rules
 // let through.
 import { DeleteBucketCorsCommand } from '@aws-sdk/client-s3'
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -14,7 +14,8 @@ import { chromium, type Page } from 'playwright-core'
 import t from 'tap'
 import { readBucketCors } from '../../src/bucket/cors-rules.js'
 import { applyBucketCors } from '../../src/bucket/cors-checks.js'
-import { buildTestApp, describeBackends, openTestBucket, openTestDatabase, testConfig, type Tap } from '../helper.js'
+import { buildTestApp, describeBackends, requireRealPart, seedReplays, testConfig, type Tap } from '../helper.js'
+import { sha256 } from '../support/bytes.js'
 import { spawnEntry } from '../support/spawn-service.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -22,25 +23,16 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
-const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex')
-
-let missing: string | false = false
-if (!existsSync(CHROMIUM)) {
-  missing = `Chromium not found at ${CHROMIUM}: install Debian's chromium package (or set CHROMIUM_PATH) to run the browser tests`
-  if (process.env.CI === 'true') {
-    t.fail(`${missing}; under CI=true the browser tests are required`)
-  } else {
-    console.error(`\n${'!'.repeat(100)}\n!!! SKIPPING THE BROWSER TESTS. ${missing}\n${'!'.repeat(100)}\n`)
-  }
-}
+const missing = requireRealPart(t, 'the browser tests', existsSync(CHROMIUM)
+  ? undefined
+  : `Chromium not found at ${CHROMIUM}: install Debian's chromium package (or set CHROMIUM_PATH) to run them`)
 
 t.test('a page on another origin downloads a replay three ways', { skip: missing }, async (t) => {
   t.comment(`backends: ${describeBackends()}; browser: ${CHROMIUM}`)
-  const db = await openTestDatabase(t)
-  const s3 = await openTestBucket(t)
   const replay = randomBytes(3 * 1024 * 1024 + 11)
-  await db.insertInto('games').values({ id: '7', game_folder: 'season-2/game-7', replay_file: 'match.fafreplay' }).execute()
-  await s3.put('season-2/game-7/match.fafreplay', replay, 'application/octet-stream')
+  const { db, bucket: s3 } = await seedReplays(t, [
+    { id: '7', game_folder: 'season-2/game-7', replay_file: 'match.fafreplay', body: replay, contentType: 'application/octet-stream' }
+  ])
 
   const page = await servePage(t)
   const app = await buildTestApp(t, { config: testConfig({ corsOrigins: [page.origin] }), db, storage: s3.storage() })

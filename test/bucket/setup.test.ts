@@ -1,10 +1,11 @@
-import { DeleteBucketCommand, DeleteBucketCorsCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3'
+import { DeleteBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { readBucketCors, type CorsRule } from '../../src/bucket/cors-rules.js'
 import { analyzeCorsRules, applyBucketCors, describeBucket, checkLiveCors, checkStoredCors, ensureBucket, type Finding } from '../../src/bucket/cors-checks.js'
 import { openTestBucket, realS3Endpoint, uniqueName, type Tap, type TestS3 } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
 import { runBucketSetup } from '../../src/bucket/setup-command.js'
+import { deleteBucket } from '../support/buckets.js'
 import { spawnEntry } from '../support/spawn-service.js'
 
 const projectRule = (): CorsRule => readBucketCors().CORSRules[0] as CorsRule
@@ -50,12 +51,7 @@ t.test('judging stored rules', async (t) => {
 /** A bucket name on the test's S3 that nothing has made yet, removed (with its objects) afterwards. */
 function freshBucket (t: Tap, client: S3Client): string {
   const bucket = uniqueName('setup')
-  t.teardown(async () => {
-    const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket })).catch(() => undefined)
-    const objects = (listed?.Contents ?? []).map(({ Key }) => ({ Key }))
-    if (objects.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: objects } }))
-    await client.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined)
-  })
+  t.teardown(async () => { await deleteBucket(client, bucket) })
   return bucket
 }
 

@@ -1,14 +1,12 @@
-import { Migrator, sql } from 'kysely'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { Migrator, NO_MIGRATIONS, sql, type Kysely } from 'kysely'
 import t from 'tap'
-import { connectPGlite } from '../../src/db/database.js'
+import type { Database } from '../../src/db/database.js'
 import { findReplay } from '../../src/db/games.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import { migrations } from '../../src/db/migrations/index.js'
 import { openTestDatabase } from '../helper.js'
-import { spawnEntry } from '../support/spawn-service.js'
+import { clonePGlite } from '../support/pglite-template.js'
+import { localDataDir, spawnEntry } from '../support/spawn-service.js'
 
 t.test('the games table: bigint ids up to 2^53 - 1, a nullable replay file', async (t) => {
   const db = await openTestDatabase(t)
@@ -24,17 +22,20 @@ t.test('the games table: bigint ids up to 2^53 - 1, a nullable replay file', asy
     'game_folder is required')
 })
 
-t.test('every migration can be undone', async (t) => {
-  const db = await connectPGlite(undefined)
-  t.teardown(() => db.destroy())
-  await migrateToLatest(db)
-  const migrator = new Migrator({
+function migratorOf (db: Kysely<Database>): Migrator {
+  return new Migrator({
     db,
     provider: { getMigrations: async () => migrations },
     migrationTableName: 'replay_gate_migrations',
     migrationLockTableName: 'replay_gate_migrations_lock'
   })
-  const { error, results } = await migrator.migrateDown()
+}
+
+t.test('every migration can be undone', async (t) => {
+  const db = await clonePGlite()
+  t.teardown(() => db.destroy())
+  t.same(await migrateToLatest(db), [], 'the template is migrated')
+  const { error, results } = await migratorOf(db).migrateDown()
   t.equal(error, undefined)
   t.match(results, [{ migrationName: '2026-11-26T00-00-00-create-games', direction: 'Down', status: 'Success' }])
   const { rows } = await sql<{ name: string | null }>`select to_regclass('games')::text as name`.execute(db)
@@ -42,15 +43,15 @@ t.test('every migration can be undone', async (t) => {
 })
 
 t.test('a failing migration is an error that names it', async (t) => {
-  const db = await connectPGlite(undefined)
+  const db = await clonePGlite()
   t.teardown(() => db.destroy())
+  t.equal((await migratorOf(db).migrateTo(NO_MIGRATIONS)).error, undefined, 'back to an empty schema')
   await db.schema.createTable('games').addColumn('id', 'integer').execute()
   await t.rejects(migrateToLatest(db), { message: /^migration 2026-11-26T00-00-00-create-games failed: .*already exists/ })
 })
 
 t.test('npm run db:migrate applies the migrations, once', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-migrate-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const dataDir = await localDataDir(t, { database: false })
   const first = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir })
   t.equal((await first.exited).code, 0)
   t.match(first.stdout(), /Migration 2026-11-26T00-00-00-create-games: Success/)

@@ -1,17 +1,15 @@
 // S3 failing in every way a network can, through a TCP fault proxy between the
 // service and the real S3 (the emulator, or Ceph RGW in the real-services run).
 import { randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
+import { Metrics } from '../../src/observability/metrics.js'
 import { send } from '../support/raw-http.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
+import { waitUntil } from '../support/wait.js'
 
-const db = await openTestDatabase(t)
-const bucket = await openTestBucket(t)
 const replay = randomBytes(4 * 1024 * 1024)
-await db.insertInto('games').values({ id: '1', game_folder: 'g1', replay_file: 'r.fafreplay' }).execute()
-await bucket.put('g1/r.fafreplay', replay)
+const { db, bucket } = await seedReplays(t, [{ id: '1', game_folder: 'g1', replay_file: 'r.fafreplay', body: replay }])
 
 const proxy = await startTcpProxy(t, bucket.s3.endpoint as string)
 const TIMEOUT_MS = 1000
@@ -74,6 +72,19 @@ t.test('S3 cuts the transfer midway: the client\'s connection is destroyed, neve
       t.equal(res.status, 502, `cut after ${cut} bytes, inside S3's headers: 502`)
     }
   }
-  await sleep(50)
+  // The cut connections close before the next download, which then gets a fresh one.
+  t.ok(await waitUntil(() => proxy.open() === 0 ? true : undefined), 'every cut connection is closed')
   t.equal((await get('/games/1/replay/stream')).status, 200, 'the next download is whole')
+})
+
+t.test('S3 refuses a range, then fails the call that asks for the object\'s size: a 502 that is counted, not a bare 416', async (t) => {
+  const proxy = await startTcpProxy(t, bucket.s3.endpoint as string)
+  const metrics = new Metrics({ processMetrics: false })
+  const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ s3: { endpoint: proxy.endpoint } }), metrics })
+  // The connection that carried S3's 416 is closed after it, and the next one is reset.
+  proxy.failAfter(/^HTTP\/1\.1 416 /, 'reset')
+  const res = await app.inject({ url: '/games/1/replay/stream', headers: { range: `bytes=${replay.length + 10}-` } })
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().code, 'STORAGE_UNAVAILABLE')
+  t.match(await metrics.registry.getSingleMetricAsString('replay_gate_s3_errors_total'), /replay_gate_s3_errors_total\{kind="network"\} 1/)
 })

@@ -1,8 +1,9 @@
 import { get } from 'node:http'
 import t from 'tap'
 import { Metrics } from '../../src/observability/metrics.js'
-import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
 import { closedPort } from '../support/silent-server.js'
+import { waitUntil } from '../support/wait.js'
 
 /** The value of one series in Prometheus' text format; 0 when it is not there yet. */
 function value (text: string, series: string): number {
@@ -11,17 +12,13 @@ function value (text: string, series: string): number {
 }
 
 t.test('/metrics: the counters move with downloads, labelled by route pattern', async (t) => {
-  const db = await openTestDatabase(t)
-  const bucket = await openTestBucket(t)
-  await db.insertInto('games').values([
-    { id: '1', game_folder: 'g1', replay_file: 'one.rep' },
-    { id: '2', game_folder: 'g2', replay_file: 'gone.rep' },
-    { id: '3', game_folder: 'g3', replay_file: 'big.rep' }
-  ]).execute()
   const replay = Buffer.alloc(3 * 1024 * 1024, 7)
-  await bucket.put('g1/one.rep', replay)
-  // Large enough that socket buffers cannot take it all before the client leaves.
-  await bucket.put('g3/big.rep', Buffer.alloc(48 * 1024 * 1024, 3))
+  const { db, bucket } = await seedReplays(t, [
+    { id: '1', game_folder: 'g1', replay_file: 'one.rep', body: replay },
+    { id: '2', game_folder: 'g2', replay_file: 'gone.rep' },
+    // Large enough that socket buffers cannot take it all before the client leaves.
+    { id: '3', game_folder: 'g3', replay_file: 'big.rep', body: Buffer.alloc(48 * 1024 * 1024, 3) }
+  ])
   const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
   const base = await listen(app)
   const scrape = async (): Promise<string> => {
@@ -43,12 +40,19 @@ t.test('/metrics: the counters move with downloads, labelled by route pattern', 
       res.once('data', () => { res.destroy(); resolve() })
     })
   })
-  await new Promise((resolve) => setTimeout(resolve, 200))
+  // The service counts the download the client left once it sees the socket close:
+  // as an aborted stream, and its request among the /stream 200s.
+  const streamed = 'replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay/stream",method="GET",status="200"}'
+  const aborted = 'replay_gate_streams_total{outcome="aborted"}'
+  await waitUntil(async () => {
+    const text = await (await fetch(`${base}/metrics`)).text()
+    return value(text, aborted) > value(before, aborted) && value(text, streamed) - value(before, streamed) >= 2 ? true : undefined
+  })
   const after = await scrape()
 
   const count = (series: string): number => value(after, series) - value(before, series)
   t.equal(count('replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay",method="GET",status="302"}'), 3)
-  t.equal(count('replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay/stream",method="GET",status="200"}'), 2, 'the download the client left is counted with the aborted streams')
+  t.equal(count(streamed), 2, 'the download the client left is counted with the aborted streams')
   t.equal(count('replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay/stream",method="GET",status="404"}'), 1)
   t.equal(count('replay_gate_http_request_duration_seconds_count{route="/games/:gameId/replay",method="GET",status="400"}'), 1)
   t.equal(count('replay_gate_http_request_duration_seconds_count{route="unmatched",method="GET",status="404"}'), 1, 'no raw URL as a label')
@@ -58,15 +62,14 @@ t.test('/metrics: the counters move with downloads, labelled by route pattern', 
   t.equal(count('replay_gate_lookups_total{source="cache"}'), 4)
   t.ok(count('replay_gate_stream_bytes_total') >= replay.length, 'bytes streamed')
   t.equal(count('replay_gate_streams_total{outcome="complete"}'), 2)
-  t.equal(count('replay_gate_streams_total{outcome="aborted"}'), 1)
+  t.equal(count(aborted), 1)
   t.equal(count('replay_gate_s3_errors_total{kind="missing"}'), 1)
   t.match(after, /replay_gate_process_resident_memory_bytes \d+/, 'the process\'s own metrics')
 })
 
 t.test('S3 errors by kind: refused, and an HTTP status', async (t) => {
-  const db = await openTestDatabase(t)
-  const bucket = await openTestBucket(t)
-  await db.insertInto('games').values({ id: '1', game_folder: 'g1', replay_file: 'one.rep' }).execute()
+  // Nothing uploaded: these storages never reach the object.
+  const { db, bucket } = await seedReplays(t, [{ id: '1', game_folder: 'g1', replay_file: 'one.rep' }])
   const metrics = new Metrics({ processMetrics: false })
   const down = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ s3: { endpoint: `http://127.0.0.1:${await closedPort()}` } }), metrics })
   t.equal((await down.inject({ url: '/games/1/replay/stream' })).statusCode, 502)

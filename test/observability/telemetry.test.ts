@@ -1,33 +1,32 @@
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { startTracing } from '../../src/observability/telemetry.js'
 import { parseConfig } from '../../src/config/index.js'
-import { buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { spawnEntry } from '../support/spawn-service.js'
+import { localDataDir, spawnEntry } from '../support/spawn-service.js'
+import { waitUntil } from '../support/wait.js'
 
 // Registered before the app is built, as server.ts does with the OTLP exporter.
 const exporter = new InMemorySpanExporter()
 new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }).register()
 
-const db = await openTestDatabase(t)
-const bucket = await openTestBucket(t)
-await db.insertInto('games').values([{ id: '1', game_folder: 'g', replay_file: 'r.rep' }, { id: '2', game_folder: 'g', replay_file: 'gone.rep' }]).execute()
-await bucket.put('g/r.rep', 'replay bytes')
+const { db, bucket } = await seedReplays(t, [
+  { id: '1', game_folder: 'g', replay_file: 'r.rep', body: 'replay bytes' },
+  { id: '2', game_folder: 'g', replay_file: 'gone.rep' }
+])
 const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
 const base = await listen(app)
 
 /** The spans of one request, each with the names of its ancestors, root first. */
-async function traceOf (url: string, init?: RequestInit): Promise<{ status: number, root: ReadableSpan, paths: string[] }> {
+async function traceOf (t: Test, url: string, init?: RequestInit): Promise<{ status: number, root: ReadableSpan, paths: string[] }> {
   exporter.reset()
   const res = await fetch(`${base}${url}`, { redirect: 'manual', ...init })
   await res.arrayBuffer()
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  // The request's span ends once the answer is sent, which may be after the client has read it.
+  await waitUntil(() => exporter.getFinishedSpans().some((span) => span.parentSpanContext === undefined) ? true : undefined)
   const spans = exporter.getFinishedSpans()
   const byId = new Map(spans.map((span) => [span.spanContext().spanId, span]))
   const roots = spans.filter((span) => span.parentSpanContext === undefined)
@@ -41,7 +40,7 @@ async function traceOf (url: string, init?: RequestInit): Promise<{ status: numb
 }
 
 t.test('a redirect: the request span, with the lookup and the signing under it', async (t) => {
-  const { status, root, paths } = await traceOf('/games/1/replay')
+  const { status, root, paths } = await traceOf(t, '/games/1/replay')
   t.equal(status, 302)
   t.match(root.attributes, { 'http.request.method': 'GET', 'http.route': '/games/:gameId/replay', 'http.response.status_code': 302 })
   t.ok(paths.some((p) => /^request > .*replay\.lookup$/.test(p)), `a lookup span under the request: ${paths.join(' | ')}`)
@@ -49,7 +48,7 @@ t.test('a redirect: the request span, with the lookup and the signing under it',
 })
 
 t.test('a stream: a span for the S3 call, with its bucket and key', async (t) => {
-  const { status, paths } = await traceOf('/games/1/replay/stream')
+  const { status, paths } = await traceOf(t, '/games/1/replay/stream')
   t.equal(status, 200)
   t.ok(paths.some((p) => /^request > .*replay\.lookup$/.test(p)))
   t.ok(paths.some((p) => /^request > .*s3\.GetObject$/.test(p)), `an S3 span under the request: ${paths.join(' | ')}`)
@@ -58,12 +57,12 @@ t.test('a stream: a span for the S3 call, with its bucket and key', async (t) =>
 })
 
 t.test('a failed S3 call is a span with an error status; HEAD has its own S3 span', async (t) => {
-  const missing = await traceOf('/games/2/replay/stream')
+  const missing = await traceOf(t, '/games/2/replay/stream')
   t.equal(missing.status, 404)
   const s3Span = exporter.getFinishedSpans().find((span) => span.name === 's3.GetObject')
   t.equal(s3Span?.status.code, 2, 'SpanStatusCode.ERROR')
   t.ok(s3Span?.events.some((event) => event.name === 'exception'), 'the exception is recorded')
-  const head = await traceOf('/games/1/replay/stream', { method: 'HEAD' })
+  const head = await traceOf(t, '/games/1/replay/stream', { method: 'HEAD' })
   t.equal(head.status, 200)
   t.ok(head.paths.some((p) => /s3\.HeadObject$/.test(p)))
 })
@@ -86,8 +85,7 @@ t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, the running service sends its spans th
   })
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { collector.close() })
-  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-otel-'))
-  t.teardown(() => rm(dataDir, { recursive: true, force: true }))
+  const dataDir = await localDataDir(t)
   const service = spawnEntry('server.ts', {
     PORT: '0',
     LOCAL_DATA_DIR: dataDir,

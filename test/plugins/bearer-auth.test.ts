@@ -1,17 +1,14 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWK } from 'jose'
 import t from 'tap'
 import type { AuthConfig } from '../../src/config/index.js'
 import { createTokenVerifier } from '../../src/plugins/bearer-auth.js'
-import { type Tap, buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { type Tap, buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
+import { sleep } from '../support/wait.js'
 
-const db = await openTestDatabase(t)
-const bucket = await openTestBucket(t)
-await db.insertInto('games').values({ id: '1', game_folder: 'g1', replay_file: 'r.json' }).execute()
-await bucket.put('g1/r.json', '{"replay":1}')
+const { db, bucket } = await seedReplays(t, [{ id: '1', game_folder: 'g1', replay_file: 'r.json', body: '{"replay":1}' }])
 const storage = bucket.storage()
 
 const ISSUER = 'https://id.example'
@@ -183,7 +180,8 @@ t.test('while the identity provider is down, the keys last fetched go on verifyi
   const verify = createTokenVerifier({ ...auth, jwksUrl: provider.url }, { jwksTimeoutMs: 1000, jwksMaxAgeMs: 100 })
   t.same(await verify(await token()), { valid: true, subject: 'player-7' })
   up = false
-  await sleep(150) // the key set is now older than its maximum age: the next token reloads it
+  // Elapsed time is the point: the key set is now older than its maximum age, so the next token reloads it.
+  await sleep(150)
   t.same(await verify(await token()), { valid: true, subject: 'player-7' }, 'verified with the keys fetched before')
   t.same(await verify(await token({ key: impostor.privateKey, kid: 'key-2' })), { valid: false, reason: 'no published key matches the token' },
     'an unknown key is still unknown')

@@ -1,14 +1,11 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import type { PressureConfig } from '../../src/config/index.js'
 import { Metrics } from '../../src/observability/metrics.js'
-import { type Tap, buildTestApp, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { type Tap, buildTestApp, seedReplays, testConfig } from '../helper.js'
+import { sleep, waitUntil } from '../support/wait.js'
 
-const db = await openTestDatabase(t)
-const bucket = await openTestBucket(t)
-await db.insertInto('games').values({ id: '1', game_folder: 'g1', replay_file: 'r.json' }).execute()
-await bucket.put('g1/r.json', '{"replay":1}')
+const { db, bucket } = await seedReplays(t, [{ id: '1', game_folder: 'g1', replay_file: 'r.json', body: '{"replay":1}' }])
 const storage = bucket.storage()
 
 const OFF: PressureConfig = { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 10 }
@@ -19,14 +16,16 @@ async function overloadable (t: Tap, pressure: Partial<PressureConfig>): Promise
   return { app, metrics }
 }
 
-/** Asks until the answer has the status, for at most 10 s: the process is sampled on a timer. */
+/**
+ * Asks until the answer has the status, for at most 10 s: the process is sampled on a timer.
+ * Past that, one more answer, whatever its status, for the assertion to report.
+ */
 async function until (app: FastifyInstance, url: string, status: number) {
-  const deadline = Date.now() + 10_000
-  for (;;) {
+  const answered = await waitUntil(async () => {
     const res = await app.inject({ url })
-    if (res.statusCode === status || Date.now() > deadline) return res
-    await sleep(20)
-  }
+    return res.statusCode === status ? res : undefined
+  })
+  return answered ?? await app.inject({ url })
 }
 
 t.test('past a memory threshold every request is shed with a 503 and Retry-After; liveness, readiness and metrics still answer', async (t) => {
@@ -62,7 +61,9 @@ t.test('a blocked event loop sheds requests until the loop runs freely again', a
   // The service's own loop, blocked as a CPU-bound burst would block it.
   const blockedUntil = Date.now() + 1500
   while (Date.now() < blockedUntil) { /* busy */ }
-  await sleep(5) // the sampling timer, overdue, runs first
+  // A fixed pause, not a wait on an event: the sampling timer, overdue, must run first, and the
+  // very next request be shed, not one after some later sample.
+  await sleep(5)
   const shed = await app.inject({ url: '/games/1/replay' })
   t.equal(shed.statusCode, 503, 'shed right after the block')
   t.equal(shed.headers['retry-after'], '3')
@@ -78,6 +79,7 @@ t.test('event loop utilisation and RSS are thresholds too; each is off at 0', as
   t.teardown(() => { clearInterval(spin) })
   t.equal((await until(busy, '/games/1/replay', 503)).statusCode, 503, 'a busy loop is above a tiny utilisation')
   const { app: off } = await overloadable(t, {})
+  // Elapsed time is the point: three sampling intervals pass, and still nothing is shed.
   await sleep(150)
   t.equal((await off.inject({ url: '/games/1/replay' })).statusCode, 302, 'with every threshold at 0 nothing is shed')
 })

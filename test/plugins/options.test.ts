@@ -3,13 +3,25 @@ import Fastify from 'fastify'
 import t from 'tap'
 import { Metrics } from '../../src/observability/metrics.js'
 import backends from '../../src/plugins/backends.js'
+import bearerAuth from '../../src/plugins/bearer-auth.js'
 import cors from '../../src/plugins/cors.js'
+import loadShedding from '../../src/plugins/load-shedding.js'
 import requestMetrics from '../../src/plugins/request-metrics.js'
+import streamRateLimit from '../../src/plugins/stream-rate-limit.js'
+import healthRoutes from '../../src/routes/health.js'
 
 const cases: Array<[string, (app: ReturnType<typeof Fastify>) => unknown, RegExp]> = [
   ['backends without a database', async (app) => await app.register(backends, { db: undefined as never, storage: undefined as never }), /^replay-gate-backends: the "db" option must be a Kysely instance$/],
   ['cors with no origins', async (app) => await app.register(cors, { origins: [], credentials: false }), /^replay-gate-cors: the "origins" option must be "\*" or a list of origins$/],
-  ['request metrics without a registry', async (app) => await app.register(requestMetrics, { metrics: {} as Metrics }), /^replay-gate-request-metrics: the "metrics" option must be a Metrics$/]
+  ['request metrics without a registry', async (app) => await app.register(requestMetrics, { metrics: {} as Metrics }), /^replay-gate-request-metrics: the "metrics" option must be a Metrics$/],
+  ['a rate limit without a number', async (app) => await app.register(streamRateLimit, { limit: { max: '60' } as never, metrics: new Metrics({ processMetrics: false }) }),
+    /^replay-gate-stream-rate-limit: the "limit" option must be a rate limit/],
+  ['load shedding without its thresholds', async (app) => await app.register(loadShedding, { pressure: undefined as never, metrics: new Metrics({ processMetrics: false }) }),
+    /^replay-gate-load-shedding: the "pressure" option must be the load-shedding thresholds$/],
+  ['bearer auth with both a key set and a secret', async (app) => await app.register(bearerAuth, {
+    auth: { jwksUrl: 'https://id.example/jwks', secret: 'x'.repeat(32), issuer: undefined, audience: undefined, clockToleranceSeconds: 0 },
+    metrics: new Metrics({ processMetrics: false })
+  }), /^replay-gate-bearer-auth: the "auth" option must be settings with either a JWKS URL or a secret$/]
 ]
 
 for (const [name, register, message] of cases) {
@@ -19,6 +31,13 @@ for (const [name, register, message] of cases) {
     await t.rejects(async () => { await register(app); await app.ready() }, { name: 'TypeError', message })
   })
 }
+
+t.test('routes that need the backends say so when they are missing', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(async () => { await app.register(healthRoutes, { checkTimeoutMs: 1000 }); await app.ready() },
+    { message: /replay-gate-backends/ })
+})
 
 t.test('good options register', async (t) => {
   const app = Fastify()

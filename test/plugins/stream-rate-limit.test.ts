@@ -1,13 +1,10 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import type { Config } from '../../src/config/index.js'
 import { Metrics } from '../../src/observability/metrics.js'
-import { type Tap, buildTestApp, listen, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { type Tap, buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
+import { sleep } from '../support/wait.js'
 
-const db = await openTestDatabase(t)
-const bucket = await openTestBucket(t)
-await db.insertInto('games').values({ id: '1', game_folder: 'g1', replay_file: 'r.json' }).execute()
-await bucket.put('g1/r.json', '{"replay":1}')
+const { db, bucket } = await seedReplays(t, [{ id: '1', game_folder: 'g1', replay_file: 'r.json', body: '{"replay":1}' }])
 const storage = bucket.storage()
 
 async function limited (t: Tap, max: number, windowSeconds: number, overrides: Partial<Config> = {}) {
@@ -85,7 +82,7 @@ t.test('the window ends and the client may download again; a limit of 0 is no li
   const { app } = await limited(t, 1, 1)
   t.equal((await app.inject({ url: '/games/1/replay/stream' })).statusCode, 200)
   t.equal((await app.inject({ url: '/games/1/replay/stream' })).statusCode, 429)
-  await sleep(1100)
+  await sleep(1100) // elapsed time is the point: the one-second window has passed
   t.equal((await app.inject({ url: '/games/1/replay/stream' })).statusCode, 200, 'a new window')
 
   const { app: open } = await limited(t, 0, 60)

@@ -1,16 +1,17 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { Kysely, type KyselyPlugin } from 'kysely'
+import type { Kysely, KyselyPlugin } from 'kysely'
 import t from 'tap'
 import type { LookupCacheConfig } from '../../src/config/index.js'
 import { connectPostgres, type Database } from '../../src/db/database.js'
 import { ReplayLocator } from '../../src/replay/locate-replay.js'
-import { openTestDatabase, testDatabaseUrl, type Tap } from '../helper.js'
+import { createPostgresDatabase, MACHINE_POSTGRES, openTestDatabase, postgresMissing, requireRealPart, type Tap } from '../helper.js'
+import { TestClock } from '../support/clock.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
+import { waitUntil } from '../support/wait.js'
 
 const logged: unknown[] = []
 const log = { error: (entry: unknown) => { logged.push(entry) } } as unknown as FastifyBaseLogger
 const cache = (overrides: Partial<LookupCacheConfig> = {}): LookupCacheConfig => ({ size: 100, ttlSeconds: 300, missTtlSeconds: 2, ...overrides })
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Counts the queries a database is sent. */
 function counted (db: Kysely<Database>): { db: Kysely<Database>, queries: () => number } {
@@ -22,14 +23,16 @@ function counted (db: Kysely<Database>): { db: Kysely<Database>, queries: () => 
   return { db: db.withPlugin(plugin), queries: () => queries }
 }
 
-async function seeded (t: Tap): Promise<Kysely<Database>> {
-  const db = await openTestDatabase(t)
-  await db.insertInto('games').values([
-    { id: '1', game_folder: 'g1', replay_file: 'one.rep' },
-    { id: '2', game_folder: 'g2', replay_file: null },
-    { id: '3', game_folder: 'g3', replay_file: 'three.rep' },
-    { id: '4', game_folder: 'g4', replay_file: 'four.rep' }
-  ]).execute()
+const GAMES = [
+  { id: '1', game_folder: 'g1', replay_file: 'one.rep' },
+  { id: '2', game_folder: 'g2', replay_file: null },
+  { id: '3', game_folder: 'g3', replay_file: 'three.rep' },
+  { id: '4', game_folder: 'g4', replay_file: 'four.rep' }
+]
+
+async function seeded (t: Tap, db?: Kysely<Database>): Promise<Kysely<Database>> {
+  db ??= await openTestDatabase(t)
+  await db.insertInto('games').values(GAMES).execute()
   return db
 }
 
@@ -50,22 +53,23 @@ t.test('a recorded replay is looked up once, then served from the cache', async 
 t.test('a game without replay, or no game, is kept only briefly', async (t) => {
   const base = await seeded(t)
   const { db, queries } = counted(base)
-  const locator = new ReplayLocator({ db, keyPrefix: '', cache: cache({ missTtlSeconds: 1 }) })
+  const clock = new TestClock()
+  const locator = new ReplayLocator({ db, keyPrefix: '', cache: cache({ missTtlSeconds: 1 }), clock })
   await t.rejects(locator.locate('2', log), { code: 'REPLAY_NOT_AVAILABLE' })
   await t.rejects(locator.locate('99', log), { code: 'GAME_NOT_FOUND' })
   await base.updateTable('games').set({ replay_file: 'two.rep' }).where('id', '=', '2').execute()
   await base.insertInto('games').values({ id: '99', game_folder: 'g99', replay_file: 'late.rep' }).execute()
   await t.rejects(locator.locate('2', log), { code: 'REPLAY_NOT_AVAILABLE' }, 'still the cached answer')
   t.equal(queries(), 2)
-  await sleep(1100)
+  await clock.advance(1100)
   t.match(await locator.locate('2', log), { key: 'g2/two.rep' }, 'the new recording is seen once the entry ends, never an old answer')
   t.match(await locator.locate('99', log), { key: 'g99/late.rep' })
 
-  const never = new ReplayLocator({ db, keyPrefix: '', cache: cache({ missTtlSeconds: 0 }) })
+  const never = new ReplayLocator({ db, keyPrefix: '', cache: cache({ missTtlSeconds: 0 }), clock })
   await base.updateTable('games').set({ replay_file: null }).where('id', '=', '4').execute()
   await t.rejects(never.locate('4', log), { code: 'REPLAY_NOT_AVAILABLE' })
   await base.updateTable('games').set({ replay_file: 'four.rep' }).where('id', '=', '4').execute()
-  await sleep(5)
+  await clock.advance(2) // a miss is kept for 1 ms at least: lru-cache reads a TTL of 0 as forever
   t.match(await never.locate('4', log), { key: 'g4/four.rep' }, 'with LOOKUP_CACHE_MISS_SECONDS=0 a miss is not kept')
 })
 
@@ -85,63 +89,44 @@ t.test('the cache is bounded in size; size 0 turns it off', async (t) => {
 t.test('an entry past its age is answered at once and read again in the background', async (t) => {
   const base = await seeded(t)
   const { db, queries } = counted(base)
-  const locator = new ReplayLocator({ db, keyPrefix: '', cache: cache({ ttlSeconds: 1 }) })
+  const clock = new TestClock()
+  const locator = new ReplayLocator({ db, keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
   await locator.locate('1', log)
   await base.updateTable('games').set({ game_folder: 'moved' }).where('id', '=', '1').execute()
-  await sleep(1100)
+  await clock.advance(1100)
   t.match(await locator.locate('1', log), { key: 'g1/one.rep' }, 'the stale entry, without waiting')
-  await sleep(200)
-  t.match(await locator.locate('1', log), { key: 'moved/one.rep' }, 'then the fresh row')
-  t.equal(queries(), 2)
+  const fresh = await waitUntil(async () => (await locator.locate('1', log)).key === 'moved/one.rep' ? true : undefined)
+  t.equal(fresh, true, 'then the fresh row, read in the background')
+  t.equal(queries(), 2, 'one read for the stale entry, none for the answers while it ran')
 })
 
-t.test('while the database is down, cached games are served and others get DATABASE_UNAVAILABLE', async (t) => {
-  const base = await seeded(t)
-  let database: Kysely<Database>
-  let goDown: () => void
-  let comeBack: () => void
-  const realUrl = testDatabaseUrl(base)
-  if (realUrl === undefined) {
-    // PGlite runs in this process: an outage is played by failing every query.
-    let down = false
-    database = base.withPlugin({
-      transformQuery: (args) => {
-        if (down) throw new Error('connection terminated unexpectedly')
-        return args.node
-      },
-      transformResult: async (args) => args.result
-    })
-    goDown = () => { down = true }
-    comeBack = () => { down = false }
-  } else {
-    /* c8 ignore start: the real-services run (.ci/run) covers this */
-    // A real PostgreSQL behind a TCP relay that stops answering.
-    const url = new URL(realUrl)
-    const proxy = await startTcpProxy(t, `http://${url.host}`)
-    url.host = new URL(proxy.endpoint).host
-    database = connectPostgres({ url: url.href, timeoutMs: 1000 })
-    t.teardown(async () => { await database.destroy() })
-    goDown = () => { void proxy.setMode('hang') }
-    comeBack = () => { void proxy.setMode('pass') }
-    /* c8 ignore stop */
-  }
-  const locator = new ReplayLocator({ db: database, keyPrefix: '', cache: cache({ ttlSeconds: 1 }) })
+// A real outage: the machine's PostgreSQL behind a TCP relay that stops answering.
+const postgres = await postgresMissing(MACHINE_POSTGRES)
+const skip = requireRealPart(t, 'the database outage test', postgres)
+
+t.test('while the database is down, cached games are served and others get DATABASE_UNAVAILABLE', { skip }, async (t) => {
+  const { url } = await createPostgresDatabase(t, MACHINE_POSTGRES)
+  const relayed = new URL(url)
+  const proxy = await startTcpProxy(t, `http://${relayed.host}`)
+  relayed.host = new URL(proxy.endpoint).host
+  const database = connectPostgres({ url: relayed.href, timeoutMs: 1000 })
+  t.teardown(async () => { await database.destroy() })
+  await seeded(t, database)
+  const clock = new TestClock()
+  const locator = new ReplayLocator({ db: database, keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
   await locator.locate('1', log)
-  goDown()
-  await sleep(1100)
+  await proxy.setMode('hang')
+  await clock.advance(1100)
 
   t.match(await locator.locate('1', log), { key: 'g1/one.rep' }, 'a cached game, even past its age')
   const started = Date.now()
   await t.rejects(locator.locate('3', log), { code: 'DATABASE_UNAVAILABLE', statusCode: 503 })
   t.ok(Date.now() - started < 5000, `a game not cached fails within seconds (${Date.now() - started} ms)`)
   t.match(logged.at(-1), { gameId: '3' }, 'the cause is logged')
-  await sleep(1200)
+  await clock.advance(1200)
   t.match(await locator.locate('1', log), { key: 'g1/one.rep' }, 'still served after a failed refresh')
 
-  comeBack()
-  let found
-  for (let i = 0; i < 50 && found === undefined; i++) {
-    found = await locator.locate('3', log).catch(async () => { await sleep(100) })
-  }
+  await proxy.setMode('pass')
+  const found = await waitUntil(async () => await locator.locate('3', log).catch(() => undefined), { everyMs: 100 })
   t.match(found, { key: 'g3/three.rep' }, 'fresh lookups work again once the database is back')
 })

@@ -1,10 +1,10 @@
 import t from 'tap'
 import { connectPostgres } from '../../src/db/database.js'
-import { buildTestApp, openTestBucket, openTestDatabase, testConfig } from '../helper.js'
+import { buildTestApp, seedReplays, testConfig } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
 
-const db = await openTestDatabase(t)
-const bucket = await openTestBucket(t)
+// Game 5 is there for the failing signer to be asked about; no test needs its object.
+const { db, bucket } = await seedReplays(t, [{ id: '5', game_folder: 'g', replay_file: 'r.json' }])
 const storage = bucket.storage()
 
 t.test('/healthz answers without touching the backends', async (t) => {
@@ -65,12 +65,7 @@ t.test('a lookup while the database is down: 503 DATABASE_UNAVAILABLE within sec
       const started = Date.now()
       const res = await app.inject({ url })
       t.equal(res.statusCode, 503, url)
-      t.same(res.json(), {
-        statusCode: 503,
-        code: 'DATABASE_UNAVAILABLE',
-        error: 'Service Unavailable',
-        message: 'The game database did not answer in time; try again shortly'
-      })
+      t.same(res.json(), { statusCode: 503, code: 'DATABASE_UNAVAILABLE', error: 'Service Unavailable', message: 'The game database did not answer in time; try again shortly' })
       t.ok(Date.now() - started < 5000, 'answers in seconds, not a hang')
     }
   }
@@ -78,15 +73,14 @@ t.test('a lookup while the database is down: 503 DATABASE_UNAVAILABLE within sec
 
 t.test('an unexpected failure is a 500 that reveals nothing', async (t) => {
   const lines: string[] = []
-  const broken = bucket.storage()
-  broken.presign = async () => { throw new Error('secret internals at /srv/x') }
+  // A credential provider that fails (an instance role's endpoint, say): the signer cannot sign.
+  const broken = bucket.storage({ credentials: async () => { throw new Error('secret internals at /srv/x') } })
   const app = await buildTestApp(t, {
     config: testConfig(),
     db,
     storage: broken,
     logger: { level: 'error', stream: { write: (line: string) => { lines.push(line) } } }
   })
-  await db.insertInto('games').values({ id: '5', game_folder: 'g', replay_file: 'r.json' }).execute()
   const res = await app.inject({ url: '/games/5/replay' })
   t.equal(res.statusCode, 500)
   t.same(res.json(), { statusCode: 500, code: 'INTERNAL_ERROR', error: 'Internal Server Error', message: 'Something went wrong on our side' })

@@ -48,14 +48,18 @@ export async function pgliteTemplate (): Promise<Blob> {
 }
 
 async function kyselyOn (pglite: import('@electric-sql/pglite').PGlite): Promise<Kysely<Database>> {
-  const { Kysely } = await import('kysely')
+  const { Kysely, sql } = await import('kysely')
   const { PGliteDialect } = await import('kysely-pglite-dialect')
-  return new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  // The dialect takes hold of PGlite at its first query, and only closes it on destroy() after one:
+  // a database no test queried would keep the process from exiting.
+  await sql`select 1`.execute(db)
+  return db
 }
 
 /** A migrated database cloned from the template: in memory, or in `dataDir` (a local-mode folder). */
 export async function clonePGlite (dataDir?: string): Promise<Kysely<Database>> {
   const { PGlite } = await import('@electric-sql/pglite')
-  const pglite = await PGlite.create(dataDir, { loadDataDir: await pgliteTemplate() })
+  const pglite = await PGlite.create({ ...(dataDir !== undefined && { dataDir }), loadDataDir: await pgliteTemplate() })
   return await kyselyOn(pglite)
 }

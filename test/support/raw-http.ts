@@ -1,7 +1,30 @@
-// An HTTP/1.1 client that sends exactly the bytes it is given: no URL
-// normalisation, no header checks, so that requests no browser would send
-// reach the server as they are. One request per connection (Connection: close).
-import { connect } from 'node:net'
+// The tests' one raw HTTP/1.1 client: it sends exactly the bytes it is given
+// (no URL normalisation, no header checks), so that requests no browser would
+// send reach the server as they are.
+import { connect, type Socket } from 'node:net'
+
+export interface RawConnection {
+  socket: Socket
+  /** What came back so far, as latin1 text (empty when `collect` is off). */
+  received: () => string
+  /** Resolves with how long the connection lived, once it closes. */
+  closed: Promise<number>
+}
+
+/**
+ * A connection to write to by hand: a request in pieces, a pipelined one,
+ * or a download read at a chosen pace (`collect: false` keeps nothing).
+ */
+export async function rawConnection (port: number | string, { collect = true }: { collect?: boolean } = {}): Promise<RawConnection> {
+  const socket = connect(Number(port), '127.0.0.1')
+  await new Promise((resolve) => socket.once('connect', resolve))
+  const opened = Date.now()
+  let data = ''
+  if (collect) socket.on('data', (chunk: Buffer) => { data += chunk.toString('latin1') })
+  const closed = new Promise<number>((resolve) => socket.once('close', () => { resolve(Date.now() - opened) }))
+  socket.on('error', () => {})
+  return { socket, received: () => data, closed }
+}
 
 export interface RawRequest {
   method: string
@@ -25,6 +48,7 @@ export function serialize ({ method, target, headers, body }: RawRequest): strin
   return `${lines.join('\r\n')}\r\n\r\n${body ?? ''}`
 }
 
+/** One request on a connection of its own (Connection: close), and the whole answer. */
 export async function send (port: number, request: RawRequest, timeoutMs = 30_000): Promise<RawResponse> {
   return await new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')

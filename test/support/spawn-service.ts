@@ -1,12 +1,20 @@
 // Runs one of the project's entry points as its own process, the way
-// `npm start` would, with tap's TypeScript loader (so coverage counts).
+// `npm start` would: the built code in dist/ (built before the suite), under
+// tap's coverage, which maps it back to src/ through the source maps.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Tap } from '../helper.js'
+import { clonePGlite } from './pglite-template.js'
+import { waitUntil } from './wait.js'
 
+const ROOT = new URL('../../', import.meta.url)
 // Every setting that .env.example names, so that none leaks in from the environment the tests run in.
-const SETTINGS = [...readFileSync(new URL('../../.env.example', import.meta.url), 'utf8').matchAll(/^#?([A-Z][A-Z0-9_]*)=/gm)].map(([, name]) => name as string)
+const SETTINGS = [...readFileSync(new URL('.env.example', ROOT), 'utf8').matchAll(/^#?([A-Z][A-Z0-9_]*)=/gm)].map(([, name]) => name as string)
 
 export interface Service {
   child: ChildProcess
@@ -17,9 +25,28 @@ export interface Service {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
 }
 
+/** The newest modification time of the files below a folder. */
+function newest (folder: string): number {
+  return Math.max(...readdirSync(folder, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => statSync(join(entry.parentPath, entry.name)).mtimeMs))
+}
+
+/** The built entry point; a build older than the sources is refused, never run. */
+function builtEntry (entry: string): string {
+  const built = fileURLToPath(new URL(`dist/${entry.replace(/\.ts$/, '.js')}`, ROOT))
+  const builtAt = statSync(built, { throwIfNoEntry: false })?.mtimeMs ?? 0
+  /* c8 ignore next 3: the suite builds dist/ before it starts (.taprc `before`) */
+  if (builtAt < newest(fileURLToPath(new URL('src/', ROOT)))) {
+    throw new Error(`${built} is missing or older than src/: run the suite through tap (it builds first), or npm run build`)
+  }
+  return built
+}
+
+/** `entry` is a path below src/, such as `server.ts` or `cli/db-migrate.ts`. */
 export function spawnEntry (entry: string, env: Record<string, string>, args: string[] = []): Service {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)))
-  const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(new URL(`../../src/${entry}`, import.meta.url)), ...args], {
+  const child = spawn(process.execPath, [...process.execArgv, builtEntry(entry), ...args], {
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -34,14 +61,17 @@ export function spawnEntry (entry: string, env: Record<string, string>, args: st
     stderr: () => err,
     exited,
     waitFor: async (pattern, timeoutMs = 60_000) => {
-      const deadline = Date.now() + timeoutMs
-      while (Date.now() < deadline) {
-        const match = pattern.exec(out)
-        if (match !== null) return match
-        if (child.exitCode !== null) break
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      throw new Error(`no ${pattern} in the output of ${entry}:\n${out}\n${err}`)
+      const found = await waitUntil(() => pattern.exec(out) ?? (child.exitCode !== null ? null : undefined), { timeoutMs, everyMs: 20 })
+      if (found === undefined || found === null) throw new Error(`no ${pattern} in the output of ${entry}:\n${out}\n${err}`)
+      return found
     }
   }
+}
+
+/** A local-mode data folder whose database is already migrated (a clone of the template), removed in teardown. */
+export async function localDataDir (t: Tap, { database = true }: { database?: boolean } = {}): Promise<string> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-local-'))
+  t.teardown(async () => { await rm(dataDir, { recursive: true, force: true }) })
+  if (database) await (await clonePGlite(join(dataDir, 'pglite'))).destroy()
+  return dataDir
 }

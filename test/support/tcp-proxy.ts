@@ -22,6 +22,12 @@ export interface TcpProxy {
   setDelay: (ms: number) => void
   /** Each new connection is torn down once this many bytes came back (undefined: never). */
   setCutAfter: (bytes: number | undefined) => void
+  /**
+   * Once an answer that matches `pattern` has come back whole (its bytes end
+   * the read), its connection is closed and the proxy turns to `then`: the
+   * next call fails, whatever S3 would have said.
+   */
+  failAfter: (pattern: RegExp, then: ProxyMode) => void
 }
 
 /** A TCP relay in front of a real server, to play a network that fails. */
@@ -32,6 +38,7 @@ export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: 
   let delayMs = 0
   let cutAfter = cutAfterBytes
   let totalReturned = 0
+  let trigger: { pattern: RegExp, then: ProxyMode } | undefined
   const server = createServer((client) => {
     sockets.add(client)
     client.on('close', () => sockets.delete(client))
@@ -59,6 +66,18 @@ export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: 
     upstream.on('data', (chunk: Buffer) => { totalReturned += chunk.length })
     client.pipe(upstream)
     client.resume()
+    if (trigger !== undefined) {
+      const { pattern, then } = trigger
+      upstream.on('data', (chunk: Buffer) => {
+        client.write(chunk)
+        if (!pattern.test(chunk.toString('latin1'))) return
+        trigger = undefined
+        mode = then
+        client.end()
+        upstream.destroy()
+      })
+      return
+    }
     if (limit === undefined) {
       upstream.pipe(client)
       return
@@ -89,6 +108,7 @@ export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: 
       mode = next
     },
     setDelay: (ms) => { delayMs = ms },
-    setCutAfter: (bytes) => { cutAfter = bytes }
+    setCutAfter: (bytes) => { cutAfter = bytes },
+    failAfter: (pattern, then) => { trigger = { pattern, then } }
   }
 }
