@@ -43,10 +43,15 @@ function builtEntry (entry: string): string {
   return built
 }
 
+/** Tap's options for this process, less its TypeScript and mock loaders: the built code needs only the coverage hook. */
+function coverageArgs (): string[] {
+  return process.execArgv.filter((arg) => !/@tapjs\/(?:typescript|mock)\//.test(arg))
+}
+
 /** `entry` is a path below src/, such as `server.ts` or `cli/db-migrate.ts`. */
 export function spawnEntry (entry: string, env: Record<string, string>, args: string[] = []): Service {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)))
-  const child = spawn(process.execPath, [...process.execArgv, builtEntry(entry), ...args], {
+  const child = spawn(process.execPath, [...coverageArgs(), builtEntry(entry), ...args], {
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
