@@ -23,8 +23,23 @@ export interface PostgresOptions {
   maxConnections?: number
 }
 
+/**
+ * pg reports a lost connection to the query it ends and, besides, as an
+ * 'error' event on the client; the pool listens for it only while a client is
+ * idle. A connection lost while a client is checked out or connecting would
+ * then end the process: every client gets a listener of its own. The failed
+ * query still reports the outage.
+ */
+class ListenedClient extends pg.Client {
+  constructor (config?: string | pg.ClientConfig) {
+    super(config)
+    this.on('error', function ignoreLostConnection () {})
+  }
+}
+
 export function connectPostgres ({ url, timeoutMs, maxConnections = 10 }: PostgresOptions): Kysely<Database> {
   const pool = new pg.Pool({
+    Client: ListenedClient,
     connectionString: url,
     max: maxConnections,
     connectionTimeoutMillis: timeoutMs,

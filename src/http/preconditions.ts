@@ -10,32 +10,47 @@ export interface ObjectRequest {
   ifNoneMatch?: string
   ifModifiedSince?: Date
   ifUnmodifiedSince?: Date
+  /**
+   * Answered by the service, never sent to S3: `bytes=-0` asks for no bytes
+   * at all (RFC 9110: unsatisfiable, where RGW serves the whole object), and
+   * `If-None-Match: *` is met by any object that exists (304 for a GET, where
+   * RGW sends the object).
+   */
+  unsatisfiableRange?: true
+  noneMatchAny?: true
   /** Only kept with a range: without one it means nothing. */
   ifRange?: string
 }
 
 const SINGLE_RANGE = /^bytes=(?:(\d+)-(\d*)|-(\d+))$/
-// RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE
-const ENTITY_TAG = /^(?:W\/)?"[\x21\x23-\x7e\x80-\xff]*"$/
+// RFC 9110 §8.8.3: entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE. Its obs-text
+// (bytes above 0x7f) is left out: S3's tags are ASCII, so such a tag matches
+// nothing, and S3 would refuse the request's signature over it.
+const ENTITY_TAG = /^(?:W\/)?"[\x21\x23-\x7e]*"$/
 // An entity tag no object has: what a list without one valid tag can match.
 const MATCHES_NOTHING = '""'
 
 export function objectRequestFrom (headers: IncomingHttpHeaders): ObjectRequest {
   const request: ObjectRequest = {}
   const range = singleRange(text(headers, 'range'))
-  if (range !== undefined) {
+  if (range === 'bytes=-0') {
+    request.unsatisfiableRange = true
+  } else if (range !== undefined) {
     request.range = range
     request.ifRange = text(headers, 'if-range')
   }
   // Only well-formed tags go on to S3. If-Match with none cannot be met (412);
   // If-None-Match with none is always met, the same as no header.
   const ifMatch = entityTags(text(headers, 'if-match'))
-  if (ifMatch !== undefined) request.ifMatch = ifMatch === '' ? MATCHES_NOTHING : ifMatch
+  // `*` is met by any object that exists: not sent (RGW would answer 412), a missing one is a 404 anyway.
+  if (ifMatch !== undefined && ifMatch !== '*') request.ifMatch = ifMatch === '' ? MATCHES_NOTHING : ifMatch
   const ifNoneMatch = entityTags(text(headers, 'if-none-match'))
-  if (ifNoneMatch !== undefined && ifNoneMatch !== '') request.ifNoneMatch = ifNoneMatch
-  // An unparseable date is ignored, as HTTP says.
+  if (ifNoneMatch === '*') request.noneMatchAny = true
+  else if (ifNoneMatch !== undefined && ifNoneMatch !== '') request.ifNoneMatch = ifNoneMatch
+  // A date that is not an HTTP-date is ignored, as HTTP says.
   request.ifModifiedSince = httpDate(text(headers, 'if-modified-since'))
-  request.ifUnmodifiedSince = httpDate(text(headers, 'if-unmodified-since'))
+  // With If-Match, If-Unmodified-Since is not evaluated (RFC 9110 §13.2.2), also when `*` was not sent.
+  request.ifUnmodifiedSince = ifMatch === undefined ? httpDate(text(headers, 'if-unmodified-since')) : undefined
   return request
 }
 
@@ -62,10 +77,41 @@ function singleRange (header: string | undefined): string | undefined {
   return value
 }
 
-function httpDate (header: string | undefined): Date | undefined {
-  if (header === undefined) return undefined
-  const time = Date.parse(header)
-  return Number.isNaN(time) ? undefined : new Date(time)
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)'
+const LONG_DAY = '(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)'
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
+const MONTH = `(${MONTHS.join('|')})`
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})'
+// RFC 9110 §5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must still read.
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`)
+const RFC_850 = new RegExp(`^${LONG_DAY}, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`)
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`)
+
+/** Year, month name, day, hours, minutes, seconds as the header writes them, in whichever of the three forms. */
+function dateFields (header: string): string[] | undefined {
+  const imf = IMF_FIXDATE.exec(header)
+  if (imf !== null) return [imf[3], imf[2], imf[1], imf[4], imf[5], imf[6]] as string[]
+  const rfc850 = RFC_850.exec(header)
+  if (rfc850 !== null) {
+    // Two digits: the year within fifty years from now, as RFC 9110 asks.
+    const now = new Date().getUTCFullYear()
+    const year = Math.floor(now / 100) * 100 + Number(rfc850[3])
+    return [String(year > now + 50 ? year - 100 : year), rfc850[2], rfc850[1], rfc850[4], rfc850[5], rfc850[6]] as string[]
+  }
+  const asctime = ASCTIME.exec(header)
+  if (asctime !== null) return [asctime[6], asctime[1], asctime[2], asctime[3], asctime[4], asctime[5]] as string[]
+  return undefined
+}
+
+/** An HTTP-date, or undefined for anything else (Date.parse takes far more, some of which S3 refuses). */
+export function httpDate (header: string | undefined): Date | undefined {
+  const fields = header === undefined ? undefined : dateFields(header)
+  if (fields === undefined) return undefined
+  const [year, month, day, hours, minutes, seconds] = fields.map((field, i) => i === 1 ? MONTHS.indexOf(field) : Number(field)) as number[]
+  const date = new Date(Date.UTC(year as number, month as number, day, hours, minutes, seconds))
+  // 31 Feb or 25:00 roll over into another date: not one that was written.
+  if (date.getUTCDate() !== day || date.getUTCHours() !== hours || date.getUTCMinutes() !== minutes || date.getUTCSeconds() !== seconds) return undefined
+  return date
 }
 
 /**

@@ -1,7 +1,9 @@
 // An S3 server inside the process for local mode and the fast test run. It
-// checks SigV4 signatures and expiry, so a wrongly signed URL fails here too.
+// checks SigV4 signatures and expiry, so a wrongly signed URL fails here too,
+// and answers ranges and conditions as a real S3 does (strict-reads.ts).
 import S3rver from '@20minutes/s3rver'
 import { corsToXml, type CorsConfiguration } from '../bucket/cors-rules.js'
+import { installStrictReads } from './strict-reads.js'
 
 export const EMULATOR_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const
 
@@ -18,6 +20,7 @@ export interface S3EmulatorOptions {
 }
 
 export async function startS3Emulator ({ directory, bucket, port = 0 }: S3EmulatorOptions): Promise<S3Emulator> {
+  installStrictReads()
   const server = new S3rver({
     address: '127.0.0.1',
     port,

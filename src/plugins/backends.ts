@@ -27,9 +27,9 @@ const NAME = 'replay-gate-backends'
 async function backends (fastify: FastifyInstance, { db, storage, close }: BackendsOptions): Promise<void> {
   checkOption(NAME, 'db', hasMethod(db, 'selectFrom'), 'a Kysely instance')
   checkOption(NAME, 'storage', hasMethod(storage, 'presign'), 'a ReplayStorage')
+  checkOption(NAME, 'close', close === undefined || typeof close === 'function', 'a function')
   fastify.decorate('db', db)
   fastify.decorate('storage', storage)
-  checkOption(NAME, 'close', close === undefined || typeof close === 'function', 'a function')
   if (close !== undefined) fastify.addHook('onClose', async function closeBackends () { await close() })
 }
 

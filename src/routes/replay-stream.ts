@@ -56,7 +56,6 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     }
     reply.headers(validatorHeaders(answer.validators)).header('x-replay-delivery', 'stream').header('cache-control', 'private')
     if (answer.status === 304) return reply.code(304).send()
-    /* c8 ignore next: the emulator never answers 412; the RGW run of .ci/run covers it */
     if (answer.status === 412) throw new PreconditionFailed()
     reply.header('content-range', `bytes */${String(answer.size)}`)
     throw new RangeNotSatisfiable()

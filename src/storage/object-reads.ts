@@ -63,6 +63,11 @@ export async function readObject (target: ReadTarget, options: ReadOptions): Pro
   if (!('output' in answer)) return await complete(target, options, answer)
   const body = answer.output.Body as Readable
   const meta = metaOf(answer.output)
+  const instead = answeredHere(options.request, meta)
+  if (instead !== undefined) {
+    body.destroy()
+    return instead
+  }
   if (rangeStands(options.request, meta)) return { status: statusOf(options.request, meta), meta, body }
   // The client's copy is stale: it gets the whole current object instead of a part of it.
   body.destroy()
@@ -74,8 +79,18 @@ export async function headObject (target: ReadTarget, options: ReadOptions): Pro
     await target.client.send(new HeadObjectCommand(inputFor(target, options)), { abortSignal: signal }))
   if (!('output' in answer)) return await complete(target, options, answer)
   const meta = metaOf(answer.output)
+  const instead = answeredHere(options.request, meta)
+  if (instead !== undefined) return instead
   if (rangeStands(options.request, meta)) return { status: statusOf(options.request, meta), meta }
   return await headObject(target, { ...options, request: wholeObject(options.request) })
+}
+
+/** What the service answers itself once S3 has shown the object exists and its conditions hold (see ObjectRequest). */
+function answeredHere (request: ObjectRequest, meta: ObjectMeta): Refusal | undefined {
+  const validators = { etag: meta.etag, lastModified: meta.lastModified }
+  if (request.noneMatchAny === true) return { status: 304, validators }
+  if (request.unsatisfiableRange === true) return { status: 416, validators, size: meta.contentLength }
+  return undefined
 }
 
 function inputFor ({ bucket }: ReadTarget, { key, request }: ReadOptions): GetObjectCommandInput {

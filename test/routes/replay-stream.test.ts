@@ -1,14 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { get as httpGet } from 'node:http'
 import t from 'tap'
-import { buildTestApp, listen, realS3Endpoint, seedReplays, testConfig } from '../helper.js'
+import { Metrics } from '../../src/observability/metrics.js'
+import { buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
 import { sha256 } from '../support/bytes.js'
 import { closedPort, silentPort, silentServer } from '../support/silent-server.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
 import { sleep, waitUntil } from '../support/wait.js'
-
-// Where the embedded emulator is known to answer wrongly, the behaviour is asserted on a real S3 only.
-const onRealS3 = realS3Endpoint !== undefined
 
 const small = randomBytes(100_000)
 const large = randomBytes(16 * 1024 * 1024 + 3)
@@ -102,14 +100,10 @@ t.test('Range: 206 with Content-Range; several or malformed ranges get the whole
   t.equal(open.headers.get('content-range'), `bytes 99990-99999/${small.length}`)
   t.same(open.body, small.subarray(99_990))
 
-  if (onRealS3) {
-    const suffix = await get({ range: 'bytes=-10' })
-    t.equal(suffix.status, 206)
-    t.equal(suffix.headers.get('content-range'), `bytes 99990-99999/${small.length}`)
-    t.same(suffix.body, small.subarray(-10))
-  } else {
-    t.comment('suffix range bytes=-N: asserted on a real S3 only; the embedded emulator returns the wrong bytes')
-  }
+  const suffix = await get({ range: 'bytes=-10' })
+  t.equal(suffix.status, 206)
+  t.equal(suffix.headers.get('content-range'), `bytes 99990-99999/${small.length}`)
+  t.same(suffix.body, small.subarray(-10))
 
   for (const range of ['bytes=0-9,20-29', 'bytes=5-2', 'items=0-9', 'bytes=abc']) {
     const whole = await get({ range })
@@ -143,23 +137,43 @@ t.test('conditionals: 304 and 412 as S3 answers them; an unparseable date is ign
   t.equal((await get({ 'if-match': etag })).status, 200)
   for (const junk of ['<$OxX^  {', 'X}aILC  x', 'yesterday']) {
     t.equal((await get({ 'if-none-match': junk })).status, 200, `If-None-Match: ${junk}: matches nothing, so the replay is sent`)
-    // No valid entity tag in it: nothing can match. The emulator ignores If-Match; a real S3 answers 412.
-    t.equal((await get({ 'if-match': junk })).status, onRealS3 ? 412 : 200, `If-Match: ${junk} never turns into a storage error`)
+    // No valid entity tag in it: nothing can match.
+    t.equal((await get({ 'if-match': junk })).status, 412, `If-Match: ${junk} can never be met, and never turns into a storage error`)
   }
-  if (onRealS3) {
-    const failed = await get({ 'if-unmodified-since': past })
-    t.equal(failed.status, 412)
-    t.same(JSON.parse(failed.body.toString()), {
-      statusCode: 412, code: 'PRECONDITION_FAILED', error: 'Precondition Failed', message: 'The replay does not match the request\'s conditions'
-    })
-    t.equal((await get({ 'if-match': '"something-else"' })).status, 412)
-    const headFailed = await app.inject({ method: 'HEAD', url: '/games/42/replay/stream', headers: { 'if-match': '"something-else"' } })
-    t.equal(headFailed.statusCode, 412)
-    t.equal((await get({ 'if-match': 'not-a-tag {}' })).status, 412, 'an If-Match without one well-formed tag can never be met')
-    t.equal((await get({ 'if-match': `junk, ${etag}` })).status, 200, 'the well-formed tags of a list still count')
-  } else {
-    t.comment('412 for If-Match and If-Unmodified-Since: asserted on a real S3 only; the embedded emulator ignores both')
+  const failed = await get({ 'if-unmodified-since': past })
+  t.equal(failed.status, 412)
+  t.same(JSON.parse(failed.body.toString()), {
+    statusCode: 412, code: 'PRECONDITION_FAILED', error: 'Precondition Failed', message: 'The replay does not match the request\'s conditions'
+  })
+  t.equal((await get({ 'if-match': '"something-else"' })).status, 412)
+  const headFailed = await app.inject({ method: 'HEAD', url: '/games/42/replay/stream', headers: { 'if-match': '"something-else"' } })
+  t.equal(headFailed.statusCode, 412)
+  t.equal((await get({ 'if-match': 'not-a-tag {}' })).status, 412, 'an If-Match without one well-formed tag can never be met')
+  t.equal((await get({ 'if-match': `junk, ${etag}` })).status, 200, 'the well-formed tags of a list still count')
+})
+
+t.test('a client\'s headers never turn into a storage error: tags with bytes above 0x7f, dates S3 refuses', async (t) => {
+  const metrics = new Metrics({ processMetrics: false })
+  const lines: string[] = []
+  const watched = await buildTestApp(t, { config: testConfig(), db, storage, metrics, logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } } })
+  const target = `${await listen(watched)}/games/42/replay/stream`
+  const absurd = '+275760-09-13T00:00:00Z'
+  const cases: Array<[Record<string, string>, number, string]> = [
+    [{ 'if-none-match': '"\xe9"' }, 200, 'If-None-Match with a non-ASCII tag matches nothing: the replay is sent'],
+    [{ 'if-none-match': `"\xe9", ${etag}` }, 304, 'the ASCII tags of the list still count'],
+    [{ 'if-match': '"\xe9"' }, 412, 'If-Match with no usable tag can never be met'],
+    [{ 'if-modified-since': absurd }, 200, 'a date S3 refuses is no HTTP-date: ignored'],
+    [{ 'if-unmodified-since': absurd }, 200, 'the same for If-Unmodified-Since'],
+    [{ range: 'bytes=0-9', 'if-range': absurd }, 200, 'an If-Range that is no HTTP-date does not match: the whole object'],
+    [{ range: 'bytes=-0' }, 416, 'a zero-length suffix is unsatisfiable (RFC 9110)']
+  ]
+  for (const [headers, status, why] of cases) {
+    const res = await fetch(target, { headers })
+    await res.arrayBuffer()
+    t.equal(res.status, status, why)
   }
+  t.same(lines.filter((line) => /"level":50/.test(line)), [], 'no error logged')
+  t.notMatch(await metrics.registry.metrics(), /replay_gate_s3_errors_total\{/, 'no S3 error counted')
 })
 
 t.test('If-Range: the range only while the validator matches, else the whole current object', async (t) => {
