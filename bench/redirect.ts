@@ -54,8 +54,8 @@ async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, r
   const sdk = async (i: number): Promise<string> => await getSignedUrl(client, new GetObjectCommand({
     Bucket: s3.bucket, Key: object.key, ResponseContentDisposition: contentDisposition, ResponseContentType: object.contentType
   }), { signingDate: date(i), expiresIn: 360 })
-  const ours = async (i: number): Promise<string> => await signer.sign({ method: 'GET', ...object, signingDate: date(i), expiresInSeconds: 360 })
-  const reused = async (): Promise<unknown> => await storage.presign(object, 'GET')
+  const ours = async (i: number): Promise<string> => await signer.sign({ ...object, signingDate: date(i), expiresInSeconds: 360 })
+  const reused = async (): Promise<unknown> => await storage.presign(object)
   await perUrl(2000, sdk); await perUrl(20_000, ours); await perUrl(20_000, reused) // warm-up
   const runs = { sdk: [] as number[], ours: [] as number[], reused: [] as number[] }
   for (let round = 0; round < 5; round++) {

@@ -78,7 +78,7 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   const locator = new ReplayLocator({ db, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { metrics.lookups.inc({ source }) } })
   await app.register(async function replayApi (api) {
     if (config.auth !== undefined) await api.register(bearerAuth, { auth: config.auth, metrics })
-    await api.register(replayRoutes, { locator, metrics })
+    await api.register(replayRoutes, { locator, metrics, publicBaseUrl: config.publicBaseUrl })
     await api.register(replayStreamRoutes, { locator, metrics, rateLimit: config.streamRateLimit })
   })
   await app.register(healthRoutes, { checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })

@@ -21,7 +21,7 @@ interface Backends {
 
 function configuredBackends (config: ConfiguredConfig): Backends {
   const db = connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs })
-  const storage = new ReplayStorage(config)
+  const storage = new ReplayStorage({ ...config, headCache: config.lookupCache })
   return {
     db,
     storage,

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { buildApp, type AppOptions } from '../src/app.js'
-import { parseConfig, type AppConfig, type S3Config } from '../src/config/index.js'
+import { parseConfig, type AppConfig, type LookupCacheConfig, type S3Config } from '../src/config/index.js'
 import { connectPostgres, type Database } from '../src/db/database.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
@@ -110,7 +110,7 @@ export interface TestS3 {
   s3: S3Config
   credentials: { accessKeyId: string, secretAccessKey: string }
   /** A storage on this bucket; `ttl` defaults to the contract's 300 s. */
-  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: Credentials }) => ReplayStorage
+  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: Credentials, headCache?: LookupCacheConfig }) => ReplayStorage
   put: (key: string, body: Buffer | string, contentType?: string) => Promise<void>
   /** A client of the test's own for the bucket (uploads, its settings): the service's storage only reads. */
   admin: S3Client
@@ -139,8 +139,8 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
     /* c8 ignore stop */
   }
   const made: ReplayStorage[] = []
-  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, presignReuseSeconds = 0, s3: overrides = {}, credentials: who = credentials } = {}) => {
-    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, presignReuseSeconds, credentials: who })
+  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, presignReuseSeconds = 0, s3: overrides = {}, credentials: who = credentials, headCache } = {}) => {
+    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, presignReuseSeconds, credentials: who, headCache })
     made.push(created)
     return created
   }

@@ -8,7 +8,7 @@ type Document = { openapi: string, info: { title: string, version: string }, pat
 // The contract: every route, method and status it may answer.
 const CONTRACT: Array<[string, string, number[]]> = [
   ['/games/{gameId}/replay', 'get', [302, 400, 401, 404, 500, 503]],
-  ['/games/{gameId}/replay', 'head', [302, 400, 401, 404, 500, 503]],
+  ['/games/{gameId}/replay', 'head', [200, 400, 401, 404, 500, 502, 503, 504]],
   ['/games/{gameId}/replay/url', 'get', [200, 400, 401, 404, 500, 503]],
   ['/games/{gameId}/replay/url', 'head', [200, 400, 401, 404, 500, 503]],
   ['/games/{gameId}/replay/stream', 'get', [200, 206, 304, 400, 401, 404, 412, 416, 429, 500, 502, 503, 504]],

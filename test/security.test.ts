@@ -63,6 +63,14 @@ t.test('CORS: a disallowed origin is never reflected; a wildcard never comes wit
   const refused = await credentialed.inject({ url: '/games/1/replay/url', headers: { origin: 'https://evil.example' } })
   t.equal(refused.headers['access-control-allow-origin'], undefined)
   t.equal(refused.headers['access-control-allow-credentials'], undefined, 'and no credentials for an origin not listed')
+  // HEAD /stream once wrote its headers by hand, past the hook that keeps credentials for allowed origins.
+  for (const [method, url] of [['HEAD', '/games/1/replay/stream'], ['GET', '/games/1/replay/stream'], ['HEAD', '/games/1/replay']] as const) {
+    const evil = await credentialed.inject({ method, url, headers: { origin: 'https://evil.example' } })
+    t.equal(evil.statusCode, 200, `${method} ${url}`)
+    t.equal(evil.headers['access-control-allow-credentials'], undefined, `${method} ${url}: no credentials for an origin not listed`)
+    const good = await credentialed.inject({ method, url, headers: { origin: 'https://app.example' } })
+    t.equal(good.headers['access-control-allow-credentials'], 'true', `${method} ${url}: credentials for the listed origin`)
+  }
 
   const wildcard = await buildTestApp(t, { config: testConfig({ corsOrigins: '*' }), db, storage: bucket.storage() })
   for (const origin of ['https://evil.example', 'null']) {

@@ -42,7 +42,7 @@ export interface ConfiguredConfig extends CommonConfig {
 export type Config = LocalConfig | ConfiguredConfig
 
 /** What the app itself needs of the settings (server.ts and the backends use the rest). */
-export type AppConfig = Pick<Config, 'corsOrigins' | 'corsCredentials' | 'databaseTimeoutMs' | 'lookupCache' | 'http' | 'trustProxy' | 'pressure' | 'streamRateLimit' | 'auth' | 'metricsPort'> & {
+export type AppConfig = Pick<Config, 'publicBaseUrl' | 'corsOrigins' | 'corsCredentials' | 'databaseTimeoutMs' | 'lookupCache' | 'http' | 'trustProxy' | 'pressure' | 'streamRateLimit' | 'auth' | 'metricsPort'> & {
   s3: Pick<Config['s3'], 'keyPrefix'>
 }
 

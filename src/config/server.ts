@@ -19,6 +19,8 @@ export interface HttpLimitsConfig {
 export interface ServerSettings {
   port: number
   host: string
+  /** Where clients reach the service (behind its proxy), without a trailing slash; makes streamUrl absolute. */
+  publicBaseUrl: string | undefined
   /** On SIGTERM or SIGINT, how long running downloads may go on before their connections are cut. */
   shutdownTimeoutMs: number
   http: HttpLimitsConfig
@@ -38,6 +40,7 @@ export function readServer (read: Reader, { localDefaults }: { localDefaults: bo
   const settings: ServerSettings = {
     port: read.integer('PORT', 3000, 0, 65_535),
     host: read.string('HOST') ?? '127.0.0.1',
+    publicBaseUrl: read.url('PUBLIC_BASE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
     http: readHttpLimits(read),
     trustProxy: readTrustProxy(read),

@@ -34,7 +34,7 @@ export async function startLocalBackends (config: LocalConfig): Promise<LocalBac
     const s3 = { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true }
     const uploader = createS3Client({ ...s3, credentials: EMULATOR_CREDENTIALS })
     await seedDemo(db, uploader, s3).finally(() => { uploader.destroy() })
-    const storage = new ReplayStorage({ ...config, s3, credentials: EMULATOR_CREDENTIALS })
+    const storage = new ReplayStorage({ ...config, s3, credentials: EMULATOR_CREDENTIALS, headCache: config.lookupCache })
     return {
       db,
       storage,
@@ -62,8 +62,8 @@ export function localBanner (serviceUrl: string, backends: Pick<LocalBackends, '
     '',
     'Try:',
     `  curl -sL ${replay}              # follow the redirect, print the demo replay`,
-    `  curl -sI ${replay}              # the 302 and its Location`,
-    `  curl -sIL ${replay}             # HEAD, followed to S3's 200`,
+    `  curl -s -D - -o /dev/null ${replay}   # the 302 and its Location`,
+    `  curl -sI ${replay}              # HEAD: the download's size, type and name`,
     `  curl -s  ${replay}/url          # the signed URL as JSON`,
     `  curl -s  ${serviceUrl}/games/${DEMO_GAME_WITHOUT_REPLAY.id}/replay  # 404 REPLAY_NOT_AVAILABLE`,
     `  curl -s  ${serviceUrl}/readyz`,

@@ -1,4 +1,5 @@
-// GET/HEAD /games/:gameId/replay → 302 to a presigned URL; /replay/url → the same URL as JSON.
+// GET /games/:gameId/replay → 302 to a presigned URL; HEAD → the download's headers, from S3;
+// /replay/url → the signed URL as JSON.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import fp from 'fastify-plugin'
 import { Type } from 'typebox'
@@ -9,11 +10,12 @@ import { EMBEDDABLE } from '../plugins/security-headers.js'
 import type { ReplayLocator } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
-import type { SignMethod } from '../storage/url-signer.js'
 
 export interface ReplayRouteOptions {
   metrics: Metrics
   locator: ReplayLocator
+  /** PUBLIC_BASE_URL, without a trailing slash: streamUrl is absolute when it is set. */
+  publicBaseUrl: string | undefined
 }
 
 const errorResponses = {
@@ -25,56 +27,98 @@ const errorResponses = {
 const redirectSchema = {
   params: GameIdParams,
   response: {
-    302: Type.Null({ description: 'Found: Location is a presigned URL of the replay object' }),
+    302: Type.Null({ description: 'Found: Location is a presigned GET URL of the replay object' }),
     ...errorResponses
   }
 }
 
-const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, metrics }) {
+const headSchema = {
+  params: GameIdParams,
+  response: {
+    200: Type.Unknown({ description: 'The headers a download will have (Content-Length, Content-Type, Content-Disposition, ETag, Last-Modified), from S3; never a redirect' }),
+    ...errorResponses,
+    404: errorResponse('GAME_NOT_FOUND', 'REPLAY_NOT_AVAILABLE', 'REPLAY_OBJECT_MISSING'),
+    502: errorResponse('STORAGE_UNAVAILABLE'),
+    504: errorResponse('STORAGE_TIMEOUT')
+  }
+}
+
+const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, metrics, publicBaseUrl }) {
   const { storage } = fastify
-  async function presignFor (gameId: string, method: SignMethod, log: typeof fastify.log) {
+  async function presignFor (gameId: string, log: typeof fastify.log) {
     const object = await locator.locate(gameId, log)
-    const timer = metrics.signing.startTimer({ method })
-    const signed = await inSpan('replay.sign', { 'http.request.method': method }, async () => await storage.presign(object, method))
+    const timer = metrics.signing.startTimer({ method: 'GET' })
+    const signed = await inSpan('replay.sign', { 'http.request.method': 'GET' }, async () => await storage.presign(object))
     timer()
     // The log scrubs the signature and credential from the URL (src/logging.ts).
-    log.debug({ key: object.key, method, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')
+    log.debug({ key: object.key, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')
     return signed
   }
 
-  for (const method of ['GET', 'HEAD'] as const) {
-    fastify.route({
-      method,
-      url: '/games/:gameId/replay',
-      // A HEAD must be redirected to a URL signed for HEAD: S3 refuses a HEAD
-      // on a GET-signed URL, so Fastify's automatic HEAD route would not do.
-      exposeHeadRoute: false,
-      schema: redirectSchema,
-      config: EMBEDDABLE,
-      handler: async function redirectToReplay (request, reply) {
-        const signed = await presignFor(request.params.gameId, method, request.log)
-        return reply
-          .header('X-Replay-Delivery', 'redirect')
-          .header('Cache-Control', cacheControlFor(signed.expiresAt, new Date(), storage.presignTtlSeconds))
-          .redirect(signed.url, 302)
+  fastify.route({
+    method: 'GET',
+    url: '/games/:gameId/replay',
+    // HEAD is answered below: a redirect to a GET-signed URL would fail for it.
+    exposeHeadRoute: false,
+    schema: redirectSchema,
+    config: EMBEDDABLE,
+    handler: async function redirectToReplay (request, reply) {
+      const signed = await presignFor(request.params.gameId, request.log)
+      return reply
+        .header('X-Replay-Delivery', 'redirect')
+        // Revalidated every time: a browser may answer a HEAD from a GET's cached 302. The
+        // URL itself is reused within its window, so S3's object stays cacheable.
+        .header('Cache-Control', 'no-cache')
+        .redirect(signed.url, 302)
+    }
+  })
+
+  fastify.route({
+    method: 'HEAD',
+    url: '/games/:gameId/replay',
+    schema: headSchema,
+    config: EMBEDDABLE,
+    handler: async function describeReplay (request, reply) {
+      const { gameId } = request.params
+      const object = await locator.locate(gameId, request.log)
+      const answer = await storage.describe({ gameId, key: object.key, signal: request.signal })
+      if (answer.status === 'failed') {
+        metrics.s3Errors.inc({ kind: answer.kind })
+        // Under a role that may only read objects (s3:GetObject), S3 answers a missing key with 403.
+        if (answer.kind === '403') request.log.warn({ gameId, key: object.key }, 'S3 refused HeadObject with 403: with s3:GetObject alone that is how it answers a missing object; else the credentials are refused')
+        throw answer.error
       }
-    })
-  }
+      const { meta } = answer as Extract<typeof answer, { meta: unknown }>
+      return reply.code(200).headers({
+        'content-type': (object.contentType ?? meta.contentType) as string,
+        'content-disposition': object.contentDisposition,
+        ...(meta.contentLength !== undefined && { 'content-length': String(meta.contentLength) }),
+        ...(meta.etag !== undefined && { etag: meta.etag }),
+        ...(meta.lastModified !== undefined && { 'last-modified': meta.lastModified.toUTCString() }),
+        'accept-ranges': 'bytes',
+        'cache-control': 'no-cache',
+        'x-replay-delivery': 'redirect'
+      // No payload at all: Fastify keeps this Content-Length and Content-Type as they are.
+      }).send()
+    }
+  })
 
   fastify.get('/games/:gameId/replay/url', {
     schema: { params: GameIdParams, response: { 200: ReplayUrlBody, ...errorResponses } },
     config: EMBEDDABLE
   }, async function replayUrl (request, reply) {
     const { gameId } = request.params
-    const signed = await presignFor(gameId, 'GET', request.log)
+    const signed = await presignFor(gameId, request.log)
     reply
       .header('X-Replay-Delivery', 'redirect')
       .header('Cache-Control', cacheControlFor(signed.expiresAt, new Date(), storage.presignTtlSeconds))
+    const streamPath = `/games/${gameId}/replay/stream`
     return {
       url: signed.url,
       method: 'GET' as const,
       expiresAt: signed.expiresAt.toISOString(),
-      streamUrl: `/games/${gameId}/replay/stream`
+      // Never built from Host: only what the operator said the service's public URL is.
+      streamUrl: publicBaseUrl === undefined ? streamPath : `${publicBaseUrl}${streamPath}`
     }
   })
 }

@@ -3,16 +3,17 @@
 // routes never build S3 requests themselves. (The bucket:setup command, which
 // administers the bucket, has a client of its own.)
 import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
-import { MAX_PRESIGN_TTL_SECONDS, type S3Config } from '../config/index.js'
+import { LRUCache } from 'lru-cache'
+import { MAX_PRESIGN_TTL_SECONDS, type LookupCacheConfig, type S3Config } from '../config/index.js'
 import type { ReplayObject } from '../replay/locate-replay.js'
 import { headObject, readObject, type ObjectHead, type ObjectRead, type ReadOptions, type ReadTarget } from './object-reads.js'
 import { createS3Client, type Credentials } from './s3-client.js'
 import { describeNoAnswer, s3Status } from './s3-errors.js'
-import { UrlSigner, type SignMethod } from './url-signer.js'
+import { UrlSigner } from './url-signer.js'
 
 export interface PresignedUrl {
   url: string
-  method: SignMethod
+  method: 'GET'
   expiresAt: Date
 }
 
@@ -26,6 +27,8 @@ export interface StorageProbe {
 export interface ReplayStorageOptions {
   s3: S3Config
   presignTtlSeconds: number
+  /** How long what HeadObject said of an object is kept (a recorded replay does not change); left out, nothing is kept. */
+  headCache?: LookupCacheConfig
   /** URLs are signed for windows of this many seconds and reused within one; 0: every URL is signed when asked for. */
   presignReuseSeconds?: number
   credentials?: Credentials | undefined
@@ -37,7 +40,7 @@ export interface ReplayStorageOptions {
  * of S3's never hands out a URL that S3 calls not yet valid.
  */
 export const CLOCK_SKEW_SECONDS = 60
-/** Signed URLs kept for reuse, one per object, method and download headers. */
+/** Signed URLs kept for reuse, one per object and download headers. */
 export const MAX_CACHED_URLS = 10_000
 
 interface CachedUrl {
@@ -59,8 +62,10 @@ export class ReplayStorage {
   readonly #signer: UrlSigner
   readonly #reads: ReadTarget
   readonly #urls = new Map<string, CachedUrl>()
+  readonly #heads: LRUCache<string, ObjectHead> | undefined
+  readonly #missTtlMs: number
 
-  constructor ({ s3, presignTtlSeconds, presignReuseSeconds = 0, credentials }: ReplayStorageOptions) {
+  constructor ({ s3, presignTtlSeconds, presignReuseSeconds = 0, credentials, headCache }: ReplayStorageOptions) {
     this.bucket = s3.bucket
     this.presignTtlSeconds = presignTtlSeconds
     this.presignReuseSeconds = presignReuseSeconds
@@ -71,6 +76,22 @@ export class ReplayStorage {
       : createS3Client({ ...common, endpoint: s3.publicEndpoint })
     this.#signer = new UrlSigner(this.#presignClient, s3.bucket)
     this.#reads = { client: this.#client, bucket: s3.bucket, firstByteTimeoutMs: s3.firstByteTimeoutMs }
+    this.#heads = headCache === undefined || headCache.size === 0 ? undefined : new LRUCache({ max: headCache.size, ttl: headCache.ttlSeconds * 1000 })
+    this.#missTtlMs = (headCache?.missTtlSeconds ?? 0) * 1000
+  }
+
+  /**
+   * What a download of the whole object will have (size, type, validators),
+   * from HeadObject: kept like a game's row (a recorded replay does not
+   * change), a missing object only for the lookup's miss time.
+   */
+  async describe (options: Omit<ReadOptions, 'request'>): Promise<ObjectHead> {
+    const known = this.#heads?.get(options.key)
+    if (known !== undefined) return known
+    const head = await headObject(this.#reads, { ...options, request: {} })
+    if (head.status === 200) this.#heads?.set(options.key, head)
+    else if (head.status === 'failed' && head.kind === 'missing' && this.#missTtlMs > 0) this.#heads?.set(options.key, head, { ttl: this.#missTtlMs })
+    return head
   }
 
   /** The object's bytes for the client's request (range, conditions), or why none are sent. */
@@ -84,17 +105,18 @@ export class ReplayStorage {
   }
 
   /**
-   * A URL for `method` on the replay object. Time is cut into windows of
+   * A GET URL of the replay object. Time is cut into windows of
    * presignReuseSeconds: every request in one window, on every instance signing
    * with the same credentials, gets the same URL, valid until the window's start
    * plus the TTL, so at least TTL - window is left when it is handed out. It never
    * outlives the credentials that signed it.
    */
-  async presign (object: ReplayObject, method: SignMethod, now = new Date()): Promise<PresignedUrl> {
+  async presign (object: ReplayObject, now = new Date()): Promise<PresignedUrl> {
+    const method = 'GET'
     const seconds = Math.floor(now.getTime() / 1000)
     const windowStart = this.presignReuseSeconds > 0 ? seconds - (seconds % this.presignReuseSeconds) : seconds
     const reuse = this.presignReuseSeconds > 0
-    const cacheKey = `${method}\n${object.key}\n${object.contentDisposition}\n${object.contentType ?? ''}`
+    const cacheKey = `${object.key}\n${object.contentDisposition}\n${object.contentType ?? ''}`
     const cached = reuse ? this.#urls.get(cacheKey) : undefined
     if (cached?.windowStart === windowStart && !cached.cutShort) return { url: cached.url, method, expiresAt: cached.expiresAt }
 
@@ -103,7 +125,6 @@ export class ReplayStorage {
     const signedAt = windowStart - skew
     const expiresAt = Math.min(windowStart + this.presignTtlSeconds, Math.floor((expiration?.getTime() ?? Infinity) / 1000))
     const url = await this.#signer.sign({
-      method,
       key: object.key,
       contentDisposition: object.contentDisposition,
       contentType: object.contentType,

@@ -1,4 +1,4 @@
-// Presigned GET and HEAD URLs at the cost of the signature alone. The SDK's
+// Presigned GET URLs at the cost of the signature alone. The SDK's
 // getSignedUrl runs a command's whole middleware stack for every URL; here the
 // request is built directly and handed to the SDK's own SigV4 signer
 // (@smithy/signature-v4), which keeps each day's signing key. The bucket's base
@@ -10,10 +10,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { SignatureV4 } from '@smithy/signature-v4'
 import type { AwsCredentialIdentity, HttpRequest } from '@smithy/types'
 
-export type SignMethod = 'GET' | 'HEAD'
-
 export interface SignRequest {
-  method: SignMethod
   key: string
   contentDisposition: string
   contentType: string | undefined
@@ -35,8 +32,6 @@ interface Target {
 /** As the SDK's presigner has it: a Content-Type header is never signed. */
 const UNSIGNABLE_HEADERS = new Set(['content-type'])
 
-/** The SDK marks a GetObject URL with x-id; a HeadObject URL has none. */
-const X_ID: Record<SignMethod, Record<string, string>> = { GET: { 'x-id': 'GetObject' }, HEAD: {} }
 
 interface SigningKeySource {
   getSigningKey: (credentials: AwsCredentialIdentity, region: string, shortDate: string, service?: string) => Promise<Uint8Array>
@@ -87,12 +82,17 @@ export class UrlSigner {
     keepDailyKeys(this.signer)
   }
 
-  async sign ({ method, key, contentDisposition, contentType, signingDate, expiresInSeconds }: SignRequest): Promise<string> {
+  /**
+   * A GET URL, the only kind handed out: a URL is signed for one method, and
+   * clients turn a HEAD into a GET on a redirect (HEAD is answered by the service).
+   */
+  async sign ({ key, contentDisposition, contentType, signingDate, expiresInSeconds }: SignRequest): Promise<string> {
     const target = this.resolved ?? await this.resolve()
-    const query: Record<string, string> = { 'response-content-disposition': contentDisposition, ...X_ID[method] }
+    // The SDK marks a GetObject URL with x-id.
+    const query: Record<string, string> = { 'response-content-disposition': contentDisposition, 'x-id': 'GetObject' }
     if (contentType !== undefined) query['response-content-type'] = contentType
     const request: HttpRequest = {
-      method,
+      method: 'GET',
       protocol: target.protocol,
       hostname: target.hostname,
       ...(target.port !== undefined && { port: target.port }),

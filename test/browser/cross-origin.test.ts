@@ -76,6 +76,27 @@ t.test('a page on another origin downloads a replay three ways', { skip: missing
     t.equal(result.sha256, expected, 'the same bytes as stored')
   })
 
+  t.test('fetch GET, then HEAD of the same URL: the HEAD is answered by the service, not by a cached 302', async (t) => {
+    const tab = await open()
+    const result = await tab.evaluate(async (url) => {
+      const get = await fetch(url)
+      await get.arrayBuffer()
+      const head = await fetch(url, { method: 'HEAD' })
+      return {
+        get: get.status,
+        head: head.status,
+        redirected: head.redirected,
+        origin: new URL(head.url).origin,
+        length: head.headers.get('content-length'),
+        disposition: head.headers.get('content-disposition'),
+        etag: head.headers.get('etag'),
+        getEtag: get.headers.get('etag')
+      }
+    }, `${service}/games/7/replay`)
+    t.match(result, { get: 200, head: 200, redirected: false, origin: new URL(service).origin, length: String(replay.length), disposition: 'attachment; filename="game-7.replay.fafreplay"' })
+    t.equal(result.etag, result.getEtag, 'the ETag the download has')
+  })
+
   t.test('fetch with a Range follows the 302 and reads the part and its Content-Range', async (t) => {
     const tab = await open()
     const result = await tab.evaluate(async (url) => {

@@ -234,3 +234,9 @@ t.test('.env.example names every setting the service reads', async (t) => {
     if (!name.startsWith('OTEL_')) t.ok(read.has(name), `${name} in .env.example is a setting the service reads`)
   }
 })
+
+t.test('PUBLIC_BASE_URL: an http(s) URL, kept without its trailing slash', async (t) => {
+  t.equal(parseConfig(configured).publicBaseUrl, undefined)
+  t.equal(parseConfig({ ...configured, PUBLIC_BASE_URL: 'https://replays.example/api/' }).publicBaseUrl, 'https://replays.example/api')
+  t.throws(() => parseConfig({ ...configured, PUBLIC_BASE_URL: 'replays.example' }), { message: /PUBLIC_BASE_URL must be a URL starting with http:\/\/ or https:\/\// })
+})

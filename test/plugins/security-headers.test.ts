@@ -17,7 +17,7 @@ t.test('every answer carries headers that keep a browser from framing, running o
   const routes: Array<[string, 'GET' | 'HEAD', number]> = [
     ['/healthz', 'GET', 200], ['/readyz', 'GET', 200], ['/metrics', 'GET', 200], ['/openapi.json', 'GET', 200],
     ['/nowhere', 'GET', 404], ['/games/x/replay', 'GET', 400], ['/games/9/replay', 'GET', 404],
-    ['/games/1/replay', 'GET', 302], ['/games/1/replay', 'HEAD', 302], ['/games/1/replay/url', 'GET', 200],
+    ['/games/1/replay', 'GET', 302], ['/games/1/replay', 'HEAD', 200], ['/games/1/replay/url', 'GET', 200],
     ['/games/1/replay/stream', 'GET', 200], ['/games/1/replay/stream', 'HEAD', 200]
   ]
   const base = await listen(app)

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { DeleteObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { buildTestApp, describeBackends, listen, seedReplays, testConfig } from '../helper.js'
 import { sha256 } from '../support/bytes.js'
+import { closedPort } from '../support/silent-server.js'
 
 t.comment(`backends: ${describeBackends()}`)
 
@@ -23,9 +25,7 @@ t.test('GET follows the 302 to the stored bytes', async (t) => {
   const first = await fetch(`${base}/games/42/replay`, { redirect: 'manual' })
   t.equal(first.status, 302)
   t.equal(first.headers.get('x-replay-delivery'), 'redirect')
-  t.match(first.headers.get('cache-control'), /^private, max-age=\d+$/)
-  const maxAge = Number(/max-age=(\d+)/.exec(first.headers.get('cache-control') ?? '')?.[1])
-  t.ok(maxAge > 0 && maxAge <= 300, `max-age ${maxAge} is within the URL's validity`)
+  t.equal(first.headers.get('cache-control'), 'no-cache', 'revalidated each time: a browser may answer a HEAD from a cached GET redirect')
   const location = new URL(first.headers.get('location') ?? '')
   t.equal(location.origin, new URL(bucket.s3.publicEndpoint as string).origin, 'points at the public endpoint')
 
@@ -44,30 +44,68 @@ t.test('an object without a known extension keeps its stored type', async (t) =>
   t.equal(res.headers.get('content-disposition'), 'attachment; filename="game-9007199254740991.replay.fafreplay"')
 })
 
-t.test('HEAD is redirected to a URL signed for HEAD, and S3 answers 200', async (t) => {
-  const first = await fetch(`${base}/games/42/replay`, { method: 'HEAD', redirect: 'manual' })
-  t.equal(first.status, 302)
-  t.equal(first.headers.get('x-replay-delivery'), 'redirect')
-  const followed = await fetch(`${base}/games/42/replay`, { method: 'HEAD' })
-  t.equal(followed.status, 200)
-  t.equal(followed.headers.get('content-length'), String(replay.length))
-  t.equal(followed.headers.get('content-disposition'), 'attachment; filename="game-42.replay.json"')
+t.test('HEAD is answered by the service, never redirected: the headers the download will have', async (t) => {
+  const head = await fetch(`${base}/games/42/replay`, { method: 'HEAD', redirect: 'manual' })
+  t.equal(head.status, 200, 'no redirect to follow')
+  t.equal(head.headers.get('location'), null)
+  const download = await fetch(`${base}/games/42/replay`)
+  await download.arrayBuffer()
+  for (const name of ['content-length', 'content-type', 'content-disposition', 'etag', 'last-modified']) {
+    t.equal(head.headers.get(name), download.headers.get(name), `${name}: as the download has it`)
+  }
+  t.equal(head.headers.get('content-length'), String(replay.length))
+  t.equal(head.headers.get('accept-ranges'), 'bytes')
+  t.equal(head.headers.get('x-replay-delivery'), 'redirect', 'what a GET would do')
 
   const getUrl = (await fetch(`${base}/games/42/replay`, { redirect: 'manual' })).headers.get('location') ?? ''
-  t.equal((await fetch(getUrl, { method: 'HEAD' })).status, 403, 'a GET-signed URL is refused for HEAD: the signature covers the method')
+  t.equal((await fetch(getUrl, { method: 'HEAD' })).status, 403, 'S3 refuses a HEAD on the GET-signed URL: why HEAD is never redirected')
+})
+
+t.test('HEAD: what S3 said is kept like the lookup; a missing object is 404, S3 out of reach a 502', async (t) => {
+  const { db: own, bucket: store } = await seedReplays(t, [
+    { id: '1', game_folder: 'g', replay_file: 'r.bin', body: 'twelve bytes' },
+    { id: '2', game_folder: 'g', replay_file: 'gone.bin' }
+  ])
+  const cache = { size: 100, ttlSeconds: 300, missTtlSeconds: 2 }
+  const kept = await buildTestApp(t, { config: testConfig(), db: own, storage: store.storage({ headCache: cache }) })
+  t.equal((await kept.inject({ method: 'HEAD', url: '/games/1/replay' })).headers['content-length'], '12')
+  await store.admin.send(new DeleteObjectCommand({ Bucket: store.s3.bucket, Key: 'g/r.bin' }))
+  t.equal((await kept.inject({ method: 'HEAD', url: '/games/1/replay' })).statusCode, 200, 'kept: a recorded replay does not change')
+  const uncached = await buildTestApp(t, { config: testConfig(), db: own, storage: store.storage() })
+  const missing = await uncached.inject({ method: 'HEAD', url: '/games/1/replay' })
+  t.equal(missing.statusCode, 404, 'asked again, S3 no longer has it')
+  t.equal(missing.body, '', 'a HEAD answer has no body')
+  const gone = await uncached.inject({ url: '/games/2/replay', method: 'HEAD' })
+  t.equal(gone.statusCode, 404)
+  const asGet = await uncached.inject({ url: '/games/2/replay/stream' })
+  t.equal(asGet.json().code, 'REPLAY_OBJECT_MISSING', 'the code a GET of the bytes gives too')
+
+  const lines: string[] = []
+  const refused = await buildTestApp(t, {
+    config: testConfig(), db: own, storage: store.storage({ credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' } }),
+    logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } }
+  })
+  t.equal((await refused.inject({ method: 'HEAD', url: '/games/1/replay' })).statusCode, 502, 'S3 refused: the contract\'s 502')
+  t.match(lines.join(''), /S3 refused HeadObject with 403: with s3:GetObject alone that is how it answers a missing object/, 'the likely cause is logged')
+  const down = await buildTestApp(t, { config: testConfig(), db: own, storage: store.storage({ s3: { endpoint: `http://127.0.0.1:${await closedPort()}` } }) })
+  const unreachable = await down.inject({ method: 'HEAD', url: '/games/1/replay' })
+  t.equal(unreachable.statusCode, 502)
+  t.equal(unreachable.headers['retry-after'], '5')
+  t.equal((await down.inject({ url: '/games/1/replay' })).statusCode, 302, 'while the redirect needs no S3 at all')
 })
 
 t.test('with URL reuse, repeated redirects hand out one URL, and the redirect is cached no longer than it works', async (t) => {
   const windowed = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ presignTtlSeconds: 300, presignReuseSeconds: 60 }) })
   const first = await windowed.inject({ url: '/games/42/replay' })
   const second = await windowed.inject({ url: '/games/42/replay' })
-  const json = (await windowed.inject({ url: '/games/42/replay/url' })).json()
+  const urlAnswer = await windowed.inject({ url: '/games/42/replay/url' })
+  const json = urlAnswer.json()
   t.equal(second.headers.location, first.headers.location, 'the same URL')
   t.equal(json.url, first.headers.location, 'the JSON route hands out the same one')
   const left = (Date.parse(json.expiresAt) - Date.now()) / 1000
   t.ok(left > 300 - 60 - 1 && left <= 300, `${left.toFixed(1)} s left, at least TTL - window`)
-  const maxAge = Number(/max-age=(\d+)/.exec(String(second.headers['cache-control']))?.[1])
-  t.ok(maxAge < left, `max-age ${maxAge} ends before the URL (${left.toFixed(1)} s)`)
+  const maxAge = Number(/max-age=(\d+)/.exec(String(urlAnswer.headers['cache-control']))?.[1])
+  t.ok(maxAge < left, `the JSON's max-age ${maxAge} ends before the URL (${left.toFixed(1)} s)`)
   t.equal((await fetch(json.url)).status, 200)
 })
 
@@ -88,17 +126,25 @@ t.test('/replay/url answers the signed URL as JSON', async (t) => {
   t.equal(sha256(Buffer.from(await download.arrayBuffer())), sha256(replay))
 })
 
+t.test('streamUrl: absolute with PUBLIC_BASE_URL, else a path the page resolves against the service', async (t) => {
+  t.equal((await app.inject({ url: '/games/42/replay/url' })).json().streamUrl, '/games/42/replay/stream')
+  const behindProxy = await buildTestApp(t, { config: testConfig({ publicBaseUrl: 'https://replays.example/api' }), db, storage })
+  const body = (await behindProxy.inject({ url: '/games/42/replay/url', headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } })).json()
+  t.equal(body.streamUrl, 'https://replays.example/api/games/42/replay/stream', 'the operator\'s URL, never Host or X-Forwarded-Host')
+  t.equal(new URL('/games/42/replay/stream', base).href, `${base}/games/42/replay/stream`, 'a relative one, resolved as the README shows')
+})
+
 t.test('S3 refuses an expired URL and a tampered one', async (t) => {
   const oneSecond = bucket.storage({ presignTtlSeconds: 1 })
   const shortLived = await buildTestApp(t, { config: testConfig(), db, storage: oneSecond })
   const res = await shortLived.inject({ url: '/games/42/replay' })
   t.equal(res.statusCode, 302)
-  t.equal(res.headers['cache-control'], 'no-store', 'a URL this short-lived is not cached')
+  t.equal((await shortLived.inject({ url: '/games/42/replay/url' })).headers['cache-control'], 'no-store', 'a URL this short-lived is not cached')
   const location = res.headers.location as string
   t.equal(new URL(location).searchParams.get('X-Amz-Expires'), '61', 'dated a minute early, so valid a minute longer: one second from now')
   // The same URL as that route would have handed out two minutes ago: S3's clock says it has expired.
   const object = { key: 'season-1/game-42/replay.json', contentDisposition: 'attachment; filename="game-42.replay.json"', contentType: 'application/json' }
-  const earlier = await oneSecond.presign(object, 'GET', new Date(Date.now() - 120_000))
+  const earlier = await oneSecond.presign(object, new Date(Date.now() - 120_000))
   t.equal((await fetch(earlier.url)).status, 403, 'expired')
 
   const fresh = (await app.inject({ url: '/games/42/replay' })).headers.location as string
