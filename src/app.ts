@@ -79,7 +79,7 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   await app.register(async function replayApi (api) {
     if (config.auth !== undefined) await api.register(bearerAuth, { auth: config.auth, metrics })
     await api.register(replayRoutes, { locator, metrics, publicBaseUrl: config.publicBaseUrl })
-    await api.register(replayStreamRoutes, { locator, metrics, rateLimit: config.streamRateLimit })
+    await api.register(replayStreamRoutes, { locator, metrics, rateLimit: config.streamRateLimit, concurrency: config.streamConcurrency, trustsProxy: config.trustProxy !== false })
   })
   await app.register(healthRoutes, { checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
   return app

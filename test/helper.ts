@@ -172,19 +172,13 @@ export type TestConfig = AppConfig
 
 /**
  * The app's settings as a configured deployment gets them by default (parsed
- * from an environment that names only a database and a bucket), with two
- * protections off: on a loaded test machine, load shedding and the stream's
- * rate limit would turn away the suite's own requests. The tests of those
- * protections turn them on again through `overrides`.
+ * from an environment that names only a database and a bucket), with load
+ * shedding off: on a loaded test machine it would turn away the suite's own
+ * requests. Its tests turn it on again through `overrides`.
  */
 export function testConfig (overrides: Partial<AppConfig> = {}): TestConfig {
   const defaults = parseConfig({ DATABASE_URL: 'postgres://127.0.0.1:5432/unused', S3_BUCKET: 'replays' })
-  return {
-    ...defaults,
-    pressure: { ...defaults.pressure, maxEventLoopDelayMs: 0 },
-    streamRateLimit: { ...defaults.streamRateLimit, max: 0 },
-    ...overrides
-  }
+  return { ...defaults, pressure: { ...defaults.pressure, maxEventLoopDelayMs: 0 }, ...overrides }
 }
 
 /** Builds the app and closes it in teardown; `listen` puts it on a real port. */

@@ -8,7 +8,7 @@ import { readServer, type ServerSettings } from './server.js'
 import { readStorage, type StorageSettings } from './storage.js'
 
 export type { LookupCacheConfig, DatabaseSettings } from './database.js'
-export type { AuthConfig, PressureConfig, RateLimitConfig } from './protection.js'
+export type { AuthConfig, PressureConfig, RateLimitConfig, StreamConcurrencyConfig } from './protection.js'
 export { ConfigError, redactUrl, type Env } from './reader.js'
 export type { HttpLimitsConfig } from './server.js'
 export { MAX_PRESIGN_TTL_SECONDS, type S3Config, type StorageSettings } from './storage.js'
@@ -42,7 +42,7 @@ export interface ConfiguredConfig extends CommonConfig {
 export type Config = LocalConfig | ConfiguredConfig
 
 /** What the app itself needs of the settings (server.ts and the backends use the rest). */
-export type AppConfig = Pick<Config, 'publicBaseUrl' | 'corsOrigins' | 'corsCredentials' | 'databaseTimeoutMs' | 'lookupCache' | 'http' | 'trustProxy' | 'pressure' | 'streamRateLimit' | 'auth' | 'metricsPort'> & {
+export type AppConfig = Pick<Config, 'publicBaseUrl' | 'corsOrigins' | 'corsCredentials' | 'databaseTimeoutMs' | 'lookupCache' | 'http' | 'trustProxy' | 'pressure' | 'streamRateLimit' | 'streamConcurrency' | 'auth' | 'metricsPort'> & {
   s3: Pick<Config['s3'], 'keyPrefix'>
 }
 

@@ -17,6 +17,13 @@ export interface RateLimitConfig {
   windowSeconds: number
 }
 
+export interface StreamConcurrencyConfig {
+  /** /stream answers open at once per client; 0: no limit. */
+  perClient: number
+  /** /stream answers open at once on this instance; 0: no limit. */
+  total: number
+}
+
 export interface AuthConfig {
   /** Where the signing keys are published (a JWKS), or a shared secret for HS256/384/512; exactly one is set. */
   jwksUrl: string | undefined
@@ -29,6 +36,7 @@ export interface AuthConfig {
 export interface ProtectionSettings {
   pressure: PressureConfig
   streamRateLimit: RateLimitConfig
+  streamConcurrency: StreamConcurrencyConfig
   /** Undefined: the replay routes are open. */
   auth: AuthConfig | undefined
 }
@@ -44,8 +52,14 @@ export function readProtection (read: Reader): ProtectionSettings {
       maxRssBytes: read.integer('PRESSURE_MAX_RSS_MB', 0, 0, 1_048_576) * MIB,
       retryAfterSeconds: read.integer('PRESSURE_RETRY_AFTER_SECONDS', 10, 1, 3600)
     },
+    streamConcurrency: {
+      // Above a segmented downloader's 16 connections, with room for a second file.
+      perClient: read.integer('STREAM_MAX_PER_CLIENT', 32, 0, 100_000),
+      total: read.integer('STREAM_MAX_TOTAL', 1024, 0, 1_000_000)
+    },
+    // Counts requests, not downloads: a segmented downloader makes dozens for one file. Off unless set.
     streamRateLimit: {
-      max: read.integer('STREAM_RATE_LIMIT_MAX', 60, 0, 1_000_000),
+      max: read.integer('STREAM_RATE_LIMIT_MAX', 0, 0, 1_000_000),
       windowSeconds: read.integer('STREAM_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400)
     },
     auth: readAuth(read)

@@ -38,6 +38,7 @@ export const RouteNotFound = define<'ROUTE_NOT_FOUND', [string, string]>('ROUTE_
 export const PreconditionFailed = define('PRECONDITION_FAILED')
 export const RangeNotSatisfiable = define('RANGE_NOT_SATISFIABLE')
 export const RateLimited = define<'RATE_LIMITED', [string]>('RATE_LIMITED')
+export const TooManyStreams = define<'TOO_MANY_STREAMS', [string]>('TOO_MANY_STREAMS')
 export const InvalidReplayKey = define<'INVALID_REPLAY_KEY', [string]>('INVALID_REPLAY_KEY')
 export const StorageUnavailable = define('STORAGE_UNAVAILABLE')
 export const DatabaseUnavailable = define('DATABASE_UNAVAILABLE')

@@ -23,8 +23,27 @@ export const NEVER_SHED = { pressureHandler: () => undefined }
 
 const NAME = 'replay-gate-load-shedding'
 
+/**
+ * How late a timer of our own last fired, in ms. under-pressure reports an
+ * interval in which its delay histogram took no sample as an infinite delay:
+ * at start that means nothing yet, after a blocked loop it means a long block.
+ * This timer tells the two apart.
+ */
+function watchLateness (fastify: FastifyInstance, intervalMs: number): () => number {
+  let expected = performance.now() + intervalMs
+  let lateness = 0
+  const timer = setInterval(function measureLateness () {
+    const now = performance.now()
+    lateness = Math.max(0, now - expected)
+    expected = now + intervalMs
+  }, intervalMs).unref()
+  fastify.addHook('onClose', async function stopWatchingLateness () { clearInterval(timer) })
+  return () => Math.max(lateness, performance.now() - expected)
+}
+
 async function loadShedding (fastify: FastifyInstance, { pressure, metrics, sampleIntervalMs = 1000 }: LoadSheddingOptions): Promise<void> {
   checkOption(NAME, 'pressure', Number.isInteger(pressure?.retryAfterSeconds), 'the load-shedding thresholds')
+  const lateness = watchLateness(fastify, sampleIntervalMs)
   await fastify.register(underPressure, {
     sampleInterval: sampleIntervalMs,
     maxEventLoopDelay: pressure.maxEventLoopDelayMs,
@@ -34,6 +53,8 @@ async function loadShedding (fastify: FastifyInstance, { pressure, metrics, samp
     maxHeapUsedBytes: pressure.maxHeapUsedBytes,
     maxRssBytes: pressure.maxRssBytes,
     pressureHandler: async function shedRequest (request: FastifyRequest, reply: FastifyReply, check: string, value: number | undefined) {
+      // No sample in the interval (value Infinity, logged as null): shed only if our own timer ran late too.
+      if (value === Infinity && lateness() <= pressure.maxEventLoopDelayMs) return
       metrics.rejected.inc({ reason: 'overloaded', check })
       request.log.warn({ check, value }, 'overloaded: request shed')
       reply.header('Retry-After', String(pressure.retryAfterSeconds))

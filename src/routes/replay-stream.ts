@@ -5,11 +5,12 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import fp from 'fastify-plugin'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import type { RateLimitConfig } from '../config/index.js'
+import type { RateLimitConfig, StreamConcurrencyConfig } from '../config/index.js'
 import { PreconditionFailed, RangeNotSatisfiable } from '../http/errors.js'
 import { objectRequestFrom } from '../http/preconditions.js'
 import type { Metrics } from '../observability/metrics.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
+import streamConcurrency from '../plugins/stream-concurrency.js'
 import streamRateLimit from '../plugins/stream-rate-limit.js'
 import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
@@ -19,6 +20,9 @@ export interface ReplayStreamRouteOptions {
   metrics: Metrics
   locator: ReplayLocator
   rateLimit: RateLimitConfig
+  concurrency: StreamConcurrencyConfig
+  /** TRUST_PROXY is set. */
+  trustsProxy: boolean
 }
 
 const schema = {
@@ -31,15 +35,16 @@ const schema = {
     404: errorResponse('GAME_NOT_FOUND', 'REPLAY_NOT_AVAILABLE', 'REPLAY_OBJECT_MISSING'),
     412: errorResponse('PRECONDITION_FAILED'),
     416: errorResponse('RANGE_NOT_SATISFIABLE'),
-    429: errorResponse('RATE_LIMITED'),
+    429: errorResponse('TOO_MANY_STREAMS', 'RATE_LIMITED'),
     502: errorResponse('STORAGE_UNAVAILABLE'),
     503: errorResponse('DATABASE_UNAVAILABLE', 'SERVICE_OVERLOADED', 'AUTH_UNAVAILABLE'),
     504: errorResponse('STORAGE_TIMEOUT')
   }
 }
 
-const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, metrics, rateLimit }) {
+const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, metrics, rateLimit, concurrency, trustsProxy }) {
   const { storage } = fastify
+  await fastify.register(streamConcurrency, { limits: concurrency, metrics, trustsProxy })
   await fastify.register(streamRateLimit, { limit: rateLimit, metrics })
 
   async function prepare (gameId: string, request: FastifyRequest): Promise<{ object: ReplayObject, read: ReadOptions }> {

@@ -175,7 +175,8 @@ t.test('protection settings: defaults, and what each accepts', async (t) => {
   t.same(defaults.http, { maxHeaderBytes: 16_384, headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, idleTimeoutMs: 60_000 })
   t.equal(defaults.trustProxy, false, 'no proxy is trusted unless named')
   t.same(defaults.pressure, { maxEventLoopDelayMs: 1000, maxEventLoopUtilization: 0, maxHeapUsedBytes: 0, maxRssBytes: 0, retryAfterSeconds: 10 })
-  t.same(defaults.streamRateLimit, { max: 60, windowSeconds: 60 })
+  t.same(defaults.streamRateLimit, { max: 0, windowSeconds: 60 }, 'the request count limit is off: one segmented download makes dozens')
+  t.same(defaults.streamConcurrency, { perClient: 32, total: 1024 }, 'open streams are limited instead')
   t.equal(defaults.auth, undefined, 'open unless a way to verify tokens is set')
   t.equal(defaults.metricsPort, undefined)
 
@@ -192,12 +193,15 @@ t.test('protection settings: defaults, and what each accepts', async (t) => {
     PRESSURE_MAX_RSS_MB: '1024',
     PRESSURE_RETRY_AFTER_SECONDS: '30',
     STREAM_RATE_LIMIT_MAX: '0',
+    STREAM_MAX_PER_CLIENT: '4',
+    STREAM_MAX_TOTAL: '0',
     STREAM_RATE_LIMIT_WINDOW_SECONDS: '3600',
     METRICS_PORT: '9464'
   })
   t.same(tuned.http, { maxHeaderBytes: 32_768, headersTimeoutMs: 5000, requestTimeoutMs: 5000, keepAliveTimeoutMs: 65_000, idleTimeoutMs: 0 })
   t.same(tuned.pressure, { maxEventLoopDelayMs: 0, maxEventLoopUtilization: 0.95, maxHeapUsedBytes: 512 * 1024 * 1024, maxRssBytes: 1024 * 1024 * 1024, retryAfterSeconds: 30 })
   t.same(tuned.streamRateLimit, { max: 0, windowSeconds: 3600 })
+  t.same(tuned.streamConcurrency, { perClient: 4, total: 0 })
   t.equal(tuned.metricsPort, 9464)
   for (const value of ['0', '1', '.5', '0.25', '1.0']) {
     t.equal(parseConfig({ ...configured, PRESSURE_MAX_EVENT_LOOP_UTILIZATION: value }).pressure.maxEventLoopUtilization, Number(value), value)

@@ -83,3 +83,16 @@ t.test('event loop utilisation and RSS are thresholds too; each is off at 0', as
   await sleep(150)
   t.equal((await off.inject({ url: '/games/1/replay' })).statusCode, 302, 'with every threshold at 0 nothing is shed')
 })
+
+t.test('a missing sample is no load: the event loop delay measured as nothing yet never sheds', async (t) => {
+  const metrics = new Metrics({ processMetrics: false })
+  // Sampled every 2 ms, below the delay histogram's 10 ms resolution: most samples find it empty.
+  const app = await buildTestApp(t, { config: testConfig({ pressure: { ...OFF, maxEventLoopDelayMs: 1000 } }), db, storage, metrics, pressureSampleIntervalMs: 2 })
+  const statuses = new Set<number>()
+  for (let i = 0; i < 50; i++) {
+    statuses.add((await app.inject({ url: '/games/1/replay' })).statusCode)
+    await sleep(3) // across many samples
+  }
+  t.same([...statuses], [302], 'every request served')
+  t.notMatch(await metrics.registry.metrics(), /replay_gate_rejected_requests_total\{reason="overloaded"/, 'none counted as shed')
+})
