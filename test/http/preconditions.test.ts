@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ifRangeMatches, objectRequestFrom } from '../../src/http/preconditions.js'
+import { httpDate, ifRangeMatches, objectRequestFrom } from '../../src/http/preconditions.js'
 
 t.test('what goes to S3 from the request headers', async (t) => {
   t.same(objectRequestFrom({}), {
@@ -67,4 +67,16 @@ t.test('only well-formed entity tags reach S3: If-Match with none matches nothin
     t.equal(objectRequestFrom({ 'if-none-match': junk }).ifNoneMatch, undefined, `If-None-Match: ${junk} is no condition`)
   }
   t.equal(objectRequestFrom({ 'if-none-match': 'W/"x", junk' }).ifNoneMatch, 'W/"x"')
+})
+
+t.test('HTTP-dates in their three forms, and nothing else', async (t) => {
+  const when = new Date('1994-11-06T08:49:37Z')
+  t.same(httpDate('Sun, 06 Nov 1994 08:49:37 GMT'), when, 'IMF-fixdate')
+  t.same(httpDate('Sunday, 06-Nov-94 08:49:37 GMT'), when, 'RFC 850, its two-digit year within fifty years of now')
+  t.same(httpDate('Sun Nov  6 08:49:37 1994'), when, 'asctime')
+  t.same(httpDate(`Tuesday, 06-Nov-${String((new Date().getUTCFullYear() + 10) % 100).padStart(2, '0')} 08:49:37 GMT`)?.getUTCFullYear(), new Date().getUTCFullYear() + 10,
+    'a two-digit year up to fifty years ahead is read as ahead')
+  for (const text of ['+275760-09-13T00:00:00Z', '2015-10-21T07:28:00Z', 'Mon, 31 Feb 2026 00:00:00 GMT', 'Sun, 06 Nov 1994 25:49:37 GMT', 'yesterday', undefined]) {
+    t.equal(httpDate(text), undefined, String(text))
+  }
 })
