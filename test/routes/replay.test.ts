@@ -77,16 +77,22 @@ t.test('HEAD: what S3 said is kept like the lookup; a missing object is 404, S3 
   t.equal(missing.body, '', 'a HEAD answer has no body')
   const gone = await uncached.inject({ url: '/games/2/replay', method: 'HEAD' })
   t.equal(gone.statusCode, 404)
+  t.equal((await kept.inject({ url: '/games/2/replay', method: 'HEAD' })).statusCode, 404, 'a missing object, kept for the miss time')
   const asGet = await uncached.inject({ url: '/games/2/replay/stream' })
   t.equal(asGet.json().code, 'REPLAY_OBJECT_MISSING', 'the code a GET of the bytes gives too')
+  await store.put('g/gone.bin', 'here now')
+  t.equal((await kept.inject({ url: '/games/2/replay', method: 'HEAD' })).statusCode, 404, 'within it, still missing')
+  t.equal((await uncached.inject({ url: '/games/2/replay', method: 'HEAD' })).headers['content-length'], '8', 'asked again, S3 has it')
 
   const lines: string[] = []
   const refused = await buildTestApp(t, {
-    config: testConfig(), db: own, storage: store.storage({ credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' } }),
+    config: testConfig(), db: own, storage: store.storage({ credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' }, headCache: cache }),
     logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } }
   })
   t.equal((await refused.inject({ method: 'HEAD', url: '/games/1/replay' })).statusCode, 502, 'S3 refused: the contract\'s 502')
   t.match(lines.join(''), /S3 refused HeadObject with 403: with s3:GetObject alone that is how it answers a missing object/, 'the likely cause is logged')
+  t.equal((await refused.inject({ method: 'HEAD', url: '/games/1/replay' })).statusCode, 502, 'a refusal is not kept: asked again')
+  t.equal(lines.filter((line) => line.includes('S3 refused HeadObject')).length, 2)
   const down = await buildTestApp(t, { config: testConfig(), db: own, storage: store.storage({ s3: { endpoint: `http://127.0.0.1:${await closedPort()}` } }) })
   const unreachable = await down.inject({ method: 'HEAD', url: '/games/1/replay' })
   t.equal(unreachable.statusCode, 502)
