@@ -8,13 +8,14 @@ import { Type } from 'typebox'
 import type { RateLimitConfig, StreamConcurrencyConfig } from '../config/index.js'
 import { PreconditionFailed, RangeNotSatisfiable } from '../http/errors.js'
 import { objectRequestFrom } from '../http/preconditions.js'
+import { replayHeaders, validatorHeaders } from '../http/replay-headers.js'
 import type { Metrics } from '../observability/metrics.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
 import streamConcurrency from '../plugins/stream-concurrency.js'
 import streamRateLimit from '../plugins/stream-rate-limit.js'
 import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
-import type { ObjectHead, ObjectMeta, ReadOptions, Validators } from '../storage/object-reads.js'
+import type { ObjectHead, ReadOptions } from '../storage/object-reads.js'
 
 export interface ReplayStreamRouteOptions {
   metrics: Metrics
@@ -41,6 +42,8 @@ const schema = {
     504: errorResponse('STORAGE_TIMEOUT')
   }
 }
+
+const STREAMED = { delivery: 'stream', cacheControl: 'private' } as const
 
 const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, metrics, rateLimit, concurrency, trustsProxy }) {
   const { storage } = fastify
@@ -87,7 +90,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
         metrics.streamedBytes.inc(sent)
         metrics.streams.inc({ outcome: body.readableEnded ? 'complete' : 'aborted' })
       })
-      return reply.code(answer.status).headers(replayHeaders(object, answer.meta)).send(body)
+      return reply.code(answer.status).headers(replayHeaders(object, answer.meta, STREAMED)).send(body)
     }
   })
 
@@ -101,31 +104,9 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
       const answer = await storage.head(read)
       if (!('meta' in answer)) return notSent(reply, answer)
       // Fastify keeps a HEAD answer's Content-Length: it is the object's, the body is empty.
-      return reply.code(answer.status).headers(replayHeaders(object, answer.meta)).send()
+      return reply.code(answer.status).headers(replayHeaders(object, answer.meta, STREAMED)).send()
     }
   })
-}
-
-function validatorHeaders ({ etag, lastModified }: Validators): Record<string, string> {
-  const headers: Record<string, string> = {}
-  if (etag !== undefined) headers.etag = etag
-  if (lastModified !== undefined) headers['last-modified'] = lastModified.toUTCString()
-  return headers
-}
-
-function replayHeaders (object: ReplayObject, meta: ObjectMeta): Record<string, string> {
-  const headers: Record<string, string> = {
-    // S3 always sends a type (binary/octet-stream when none was stored).
-    'content-type': (object.contentType ?? meta.contentType) as string,
-    'content-disposition': object.contentDisposition,
-    'accept-ranges': 'bytes',
-    'cache-control': 'private',
-    'x-replay-delivery': 'stream',
-    ...validatorHeaders(meta)
-  }
-  if (meta.contentLength !== undefined) headers['content-length'] = String(meta.contentLength)
-  if (meta.contentRange !== undefined) headers['content-range'] = meta.contentRange
-  return headers
 }
 
 export default fp(replayStreamRoutes, { name: 'replay-gate-replay-stream-routes', dependencies: ['replay-gate-backends'], encapsulate: true })

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import fp from 'fastify-plugin'
 import { Type } from 'typebox'
 import { cacheControlFor } from '../http/cache-control.js'
+import { replayHeaders } from '../http/replay-headers.js'
 import type { Metrics } from '../observability/metrics.js'
 import { inSpan } from '../observability/telemetry.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
@@ -89,17 +90,8 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
         throw answer.error
       }
       const { meta } = answer as Extract<typeof answer, { meta: unknown }>
-      return reply.code(200).headers({
-        'content-type': (object.contentType ?? meta.contentType) as string,
-        'content-disposition': object.contentDisposition,
-        ...(meta.contentLength !== undefined && { 'content-length': String(meta.contentLength) }),
-        ...(meta.etag !== undefined && { etag: meta.etag }),
-        ...(meta.lastModified !== undefined && { 'last-modified': meta.lastModified.toUTCString() }),
-        'accept-ranges': 'bytes',
-        'cache-control': 'no-cache',
-        'x-replay-delivery': 'redirect'
-      // No payload at all: Fastify keeps this Content-Length and Content-Type as they are.
-      }).send()
+      // Revalidated, like the redirect; no payload at all: Fastify keeps this Content-Length and Content-Type as they are.
+      return reply.code(200).headers(replayHeaders(object, meta, { delivery: 'redirect', cacheControl: 'no-cache' })).send()
     }
   })
 
