@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from './support.js'
+import { freePort, onCleanup } from './support.js'
 
 export interface Nginx {
   url: string
@@ -49,6 +49,12 @@ http {
 }
 `)
   const child = spawn(binary, ['-c', join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  const stop = onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGQUIT')
+    await exited
+    await rm(dir, { recursive: true, force: true })
+  })
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 10_000
   for (;;) {
@@ -56,15 +62,14 @@ http {
       await fetch(url)
       break
     } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('nginx did not start')
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop()
+      throw new Error('nginx did not start')
+    }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   return {
     url,
-    stop: async () => {
-      child.kill('SIGQUIT')
-      await new Promise((resolve) => child.once('exit', resolve))
-      await rm(dir, { recursive: true, force: true })
-    }
+    stop
   }
 }

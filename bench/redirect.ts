@@ -1,37 +1,81 @@
 // The redirect's cost, side by side in one run: signing with getSignedUrl and
-// with the service's signer; the service's 302 (lookup cached) against Fastify
-// answering a constant 302; and the uncached lookup on 1,000 and 1,000,000 games.
+// with the service's signer; what each layer of the service costs on the
+// redirect; the service with its default settings against a bare node:http
+// server and a Fastify route that answer the same 302 as constants; latency at
+// a fixed rate; tracing that exports every request; and the uncached lookup on
+// 1,000 and 1,000,000 games. Exits 1 when a target is missed.
+//   BENCH_ROUNDS (5), BENCH_SECONDS (3)
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import autocannon from 'autocannon'
-import { spawn } from 'node:child_process'
+import { SignJWT } from 'jose'
+import { once, type EventEmitter } from 'node:events'
+import { openSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pg from 'pg'
 import { attachment } from '../src/replay/download-name.js'
 import { ReplayStorage } from '../src/storage/replay-storage.js'
 import { UrlSigner } from '../src/storage/url-signer.js'
-import { freePort, machine, median, openBenchDatabase, openBenchS3, startService, type BenchS3, type Service } from './support.js'
+import { machine, median, onCleanup, openBenchDatabase, openBenchS3, printTargets, runBench, startService, target, type BenchS3, type Service } from './support.js'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
-const DURATION = Number(process.env.BENCH_SECONDS ?? 5)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const DURATION = Number(process.env.BENCH_SECONDS ?? 3)
 const CONNECTIONS = 50
+/** Every request comes from a page on one of the allowed origins, so CORS does its whole work. */
+const ORIGIN = 'https://replays.example.org'
+const CORS_ORIGINS = `https://www.example.org,${ORIGIN},https://beta.example.org`
+const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123'
 
-interface Load { rps: number, p99: number, errors: number }
+interface Load { rps: number, p99: number, errors: number, answered: number }
 
-async function load (url: string, paths?: () => string): Promise<Load> {
-  const result = await autocannon({
+interface LoadOptions {
+  paths?: () => string
+  /** Requests per second over all connections (default: as fast as the server answers). */
+  rate?: number
+  headers?: Record<string, string>
+}
+
+/** autocannon against one server; p99 from every response's own time, in ms (autocannon's histogram counts whole ms). */
+async function load (url: string, { paths, rate, headers = {} }: LoadOptions = {}): Promise<Load> {
+  const times: number[] = []
+  // Without a callback autocannon gives a promise that is also its event emitter (its types leave the second out).
+  const instance = autocannon({
     url,
     connections: CONNECTIONS,
     duration: DURATION,
+    headers: { origin: ORIGIN, ...headers },
+    ...(rate !== undefined && { overallRate: rate }),
     ...(paths !== undefined && { requests: [{ setupRequest: (request) => ({ ...request, path: paths() }) }] })
-  })
+  }) as Promise<autocannon.Result> & EventEmitter
+  instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => { times.push(ms) })
+  const result = await instance
   const answered = result['3xx']
   const errors = result.errors + result.timeouts + result['1xx'] + result['2xx'] + result['4xx'] + result['5xx']
-  return { rps: answered / result.duration, p99: result.latency.p99, errors }
+  times.sort((a, b) => a - b)
+  const p99 = times[Math.min(times.length - 1, Math.floor(times.length * 0.99))] ?? NaN
+  return { rps: answered / result.duration, p99, errors, answered }
 }
 
 function summary (runs: Load[]): Load {
-  return { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0) }
+  return { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0), answered: runs.reduce((n, r) => n + r.answered, 0) }
 }
+
+/** Runs each named load once per round, in turn (the order reversed every other round); the median of each. */
+async function interleaved (loads: Array<[string, () => Promise<Load>]>, rounds = ROUNDS): Promise<Map<string, Load>> {
+  const runs = new Map<string, Load[]>(loads.map(([name]) => [name, []]))
+  for (const [, run] of loads) await run() // warm-up: JIT, pools, caches
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, run] of round % 2 === 0 ? loads : [...loads].reverse()) runs.get(name)?.push(await run())
+  }
+  return new Map([...runs].map(([name, list]) => [name, summary(list)]))
+}
+
+const row = (name: string, l: Load, yardstick?: Load): string =>
+  `  ${name.padEnd(66)} ${l.rps.toFixed(0).padStart(7)}  ${l.p99.toFixed(2).padStart(6)}  ${String(l.errors).padStart(5)}${yardstick === undefined ? '' : `   ${(l.rps / yardstick.rps).toFixed(2)}`}`
 
 /** Microseconds per URL: getSignedUrl against the project's signer, interleaved. */
 async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, reused: number }> {
@@ -67,18 +111,6 @@ async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, r
   return { sdk: median(runs.sdk), ours: median(runs.ours), reused: median(runs.reused) }
 }
 
-async function startConstant (location: string): Promise<{ url: string, stop: () => Promise<void> }> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [new URL('constant-302.mjs', import.meta.url).pathname, String(port), location], { stdio: ['ignore', 'inherit', 'inherit'] })
-  const url = `http://127.0.0.1:${port}`
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(`${url}/healthz`)).ok) break } catch {}
-    if (i > 300) throw new Error('the constant 302 server did not start')
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  return { url, stop: async () => { child.kill('SIGTERM'); await new Promise((resolve) => child.once('exit', resolve)) } }
-}
-
 async function fillGames (url: string, count: number): Promise<void> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
@@ -95,97 +127,184 @@ async function fillGames (url: string, count: number): Promise<void> {
   await client.end()
 }
 
-async function main (): Promise<void> {
-  const s3 = await openBenchS3()
-  const services: Array<{ stop: () => Promise<void> }> = []
-  const databases: Array<{ close: () => Promise<void> }> = []
-  try {
-    const serviceEnv = (databaseUrl: string, extra: Record<string, string> = {}): Record<string, string> => ({
-      DATABASE_URL: databaseUrl,
-      S3_BUCKET: s3.bucket,
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: s3.region,
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-      ...extra
-    })
-    const small = await openBenchDatabase([])
-    databases.push(small)
-    await fillGames(small.url, 1000)
-    const large = await openBenchDatabase([])
-    databases.push(large)
-    await fillGames(large.url, 1_000_000)
-    console.log(`redirect benchmark: ${s3.description}; ${small.description.replace(/ \(.*/, '')}; ${machine()}; autocannon ${CONNECTIONS} connections, ${DURATION} s runs, median of ${ROUNDS} rounds`)
-
-    const cost = await presignCost(s3)
-
-    const cached = await startService(serviceEnv(small.url))
-    services.push(cached)
-    const location = (await fetch(`${cached.url}/games/42/replay`, { redirect: 'manual' })).headers.get('location') ?? ''
-    const constant = await startConstant(location)
-    services.push(constant)
-    let next = 0
-    const everyGame = (): string => `/games/${(next++ % 1000) + 1}/replay`
-    await load(`${cached.url}/games/42/replay`); await load(`${constant.url}/games/42/replay`) // warm-up
-    const hot: Load[] = []
-    const spread: Load[] = []
-    const yardstick: Load[] = []
-    const yardstickSpread: Load[] = []
-    for (let round = 0; round < ROUNDS; round++) {
-      yardstick.push(await load(`${constant.url}/games/42/replay`))
-      hot.push(await load(`${cached.url}/games/42/replay`))
-      // A path made per request costs autocannon (on the same cores) more: both sides pay it.
-      yardstickSpread.push(await load(constant.url, everyGame))
-      spread.push(await load(cached.url, everyGame))
-    }
-
-    const coldService = async (url: string): Promise<Service> => {
-      // Nothing cached: every request is looked up and signed.
-      const service = await startService(serviceEnv(url, { LOOKUP_CACHE_SIZE: '0', PRESIGN_REUSE_SECONDS: '0' }))
-      services.push(service)
-      return service
-    }
-    const coldSmall = await coldService(small.url)
-    const coldLarge = await coldService(large.url)
-    const random = (games: number) => (): string => `/games/${1 + Math.floor(Math.random() * games)}/replay`
-    await load(coldSmall.url, random(1000)); await load(coldLarge.url, random(1_000_000)) // warm-up: pools, plans, pages
-    const cold1k: Load[] = []
-    const cold1m: Load[] = []
-    for (let round = 0; round < ROUNDS; round++) {
-      cold1k.push(await load(coldSmall.url, random(1000)))
-      cold1m.push(await load(coldLarge.url, random(1_000_000)))
-    }
-
-    const row = (name: string, l: Load): string =>
-      `  ${name.padEnd(52)} ${l.rps.toFixed(0).padStart(7)}   ${l.p99.toFixed(1).padStart(6)}   ${String(l.errors).padStart(6)}`
-    console.log('\npresign, µs per URL (median of 5 interleaved rounds)')
-    console.log(`  getSignedUrl (@aws-sdk/s3-request-presigner)          ${cost.sdk.toFixed(1).padStart(7)}`)
-    console.log(`  UrlSigner (@smithy/signature-v4, prepared request)    ${cost.ours.toFixed(1).padStart(7)}`)
-    console.log(`  ReplayStorage.presign, URL reused within its window   ${cost.reused.toFixed(2).padStart(7)}`)
-    console.log('\nGET /games/:id/replay                                      req/s   p99 ms   non-302')
-    const y = summary(yardstick)
-    const ys = summary(yardstickSpread)
-    const h = summary(hot)
-    const s = summary(spread)
-    const c1 = summary(cold1k)
-    const c2 = summary(cold1m)
-    console.log(row('constant 302 (Fastify, nothing looked up or signed)', y))
-    console.log(row('replay-gate, one game (lookup cached, URL reused)', h))
-    console.log(row('constant 302, 1,000 paths in turn', ys))
-    console.log(row('replay-gate, 1,000 games in turn (lookups cached)', s))
-    console.log(row('replay-gate, nothing cached, random of 1,000 games', c1))
-    console.log(row('replay-gate, nothing cached, random of 1,000,000 games', c2))
-    const ratio = (a: number, b: number): string => (a / b).toFixed(2).padStart(6)
-    console.log('\nratios                                                     value   target')
-    console.log(`  presign: getSignedUrl ÷ UrlSigner (times cheaper)       ${ratio(cost.sdk, cost.ours)}   ≥ 10`)
-    console.log(`  redirect req/s ÷ constant 302 req/s (one game)          ${ratio(h.rps, y.rps)}   ≥ 0.5`)
-    console.log(`  redirect req/s ÷ constant 302 req/s (1,000 games)       ${ratio(s.rps, ys.rps)}   ≥ 0.5`)
-    console.log(`  cold p99, 1,000,000 games ÷ 1,000 games                 ${ratio(c2.p99, c1.p99)}   ≤ 1.5`)
-  } finally {
-    for (const service of services.reverse()) await service.stop()
-    for (const database of databases) await database.close()
-    await s3.close()
-  }
+interface OtlpBody {
+  resourceSpans?: Array<{
+    resource?: { attributes?: Array<{ key: string, value: { stringValue?: string } }> }
+    scopeSpans?: Array<{ spans?: Array<{ parentSpanId?: string }> }>
+  }>
 }
 
-await main()
+/** A sink for OTLP/HTTP JSON that counts, by service.name, the spans it is sent and the requests' own (root) spans. */
+async function startSpanSink (): Promise<{ url: string, spans: (service: string) => number, roots: (service: string) => number }> {
+  const spans = new Map<string, number>()
+  const roots = new Map<string, number>()
+  const add = (counts: Map<string, number>, service: string): void => { counts.set(service, (counts.get(service) ?? 0) + 1) }
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = []
+    request.on('data', (chunk: Buffer) => chunks.push(chunk))
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpBody
+      for (const resource of body.resourceSpans ?? []) {
+        const service = resource.resource?.attributes?.find((attribute) => attribute.key === 'service.name')?.value.stringValue ?? ''
+        for (const scope of resource.scopeSpans ?? []) {
+          for (const span of scope.spans ?? []) {
+            add(spans, service)
+            if (span.parentSpanId === undefined || span.parentSpanId === '') add(roots, service)
+          }
+        }
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  onCleanup(async () => { server.closeAllConnections(); server.close() })
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${port}`, spans: (service) => spans.get(service) ?? 0, roots: (service) => roots.get(service) ?? 0 }
+}
+
+/** The headers of the service's 302, to be answered as constants by the yardsticks. */
+async function redirectHeaders (service: Service): Promise<Record<string, string>> {
+  const res = await fetch(`${service.url}/games/42/replay`, { redirect: 'manual', headers: { origin: ORIGIN } })
+  if (res.status !== 302) throw new Error(`the service answered ${res.status}, not 302`)
+  const headers: Record<string, string> = {}
+  for (const [name, value] of res.headers) {
+    if (!['date', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(name)) headers[name] = value
+  }
+  return headers
+}
+
+async function main (): Promise<void> {
+  const s3 = await openBenchS3()
+  const scratch = await mkdtemp(join(tmpdir(), 'replay-gate-bench-'))
+  onCleanup(async () => { await rm(scratch, { recursive: true, force: true }) })
+  const small = await openBenchDatabase([])
+  await fillGames(small.url, 1000)
+  const large = await openBenchDatabase([])
+  await fillGames(large.url, 1_000_000)
+  console.log(`redirect benchmark: ${s3.description}; ${small.description.replace(/ \(.*/, '')}; ${machine()}; autocannon ${CONNECTIONS} connections, ${DURATION} s runs, median of ${ROUNDS} interleaved rounds; every request from a page on an allowed origin`)
+
+  const backends = (databaseUrl: string): Record<string, string> => ({
+    DATABASE_URL: databaseUrl,
+    S3_BUCKET: s3.bucket,
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: s3.region,
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey
+  })
+  /** Every setting that can be turned off, off. */
+  const bare = { LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }
+  /** What an operator runs: the defaults, with a list of origins, the log at info in a file. */
+  const defaults = { LOG_LEVEL: 'info', CORS_ORIGINS }
+  let logs = 0
+  const logFile = async (): Promise<number> => openSync(join(scratch, `service-${logs++}.log`), 'a')
+  const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('bench').setExpirationTime('1h').sign(new TextEncoder().encode(JWT_SECRET))
+  const auth = { authorization: `Bearer ${token}` }
+
+  const cost = await presignCost(s3)
+  console.log('\npresign, µs per URL (median of 5 interleaved rounds)')
+  console.log(`  getSignedUrl (@aws-sdk/s3-request-presigner)          ${cost.sdk.toFixed(1).padStart(7)}`)
+  console.log(`  UrlSigner (@smithy/signature-v4, prepared request)    ${cost.ours.toFixed(1).padStart(7)}`)
+  console.log(`  ReplayStorage.presign, URL reused within its window   ${cost.reused.toFixed(2).padStart(7)}`)
+  target('presign: getSignedUrl ÷ UrlSigner (times cheaper)', cost.sdk / cost.ours, 'min', 10)
+
+  const layered = async (env: Record<string, string>, layers: string[] = []): Promise<Service> =>
+    await startService({ ...backends(small.url), ...bare, ...env, BENCH_LAYERS: layers.join(',') }, { entry: new URL('layered-service.mjs', import.meta.url).pathname })
+  const service = await startService({ ...backends(small.url), ...defaults }, { stdout: await logFile() })
+  const headers = await redirectHeaders(service)
+  const yardstick = async (kind: 'node' | 'fastify'): Promise<Service> =>
+    await startService({ YARDSTICK: kind, YARDSTICK_HEADERS: JSON.stringify(headers) }, { entry: new URL('yardstick.mjs', import.meta.url).pathname })
+  const nodeServer = await yardstick('node')
+  const fastifyServer = await yardstick('fastify')
+
+  // What each layer costs: the service with everything off that can be, then with one layer on.
+  const sink = await startSpanSink()
+  const tracingEnv = { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on', OTEL_BSP_MAX_QUEUE_SIZE: '65536', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '2048', OTEL_BSP_SCHEDULE_DELAY: '200' }
+  const layers: Array<[string, Service, Record<string, string>?]> = [
+    ['bare node:http, constant 302 with the same headers', nodeServer],
+    ['Fastify route, constant 302 with the same headers', fastifyServer],
+    ['service, everything off that can be', await layered({})],
+    ['  + tracing registered, no exporter', await layered({}, ['tracing'])],
+    ['  + tracing exporting every request over OTLP/HTTP', await layered(tracingEnv, ['tracing'])],
+    ['  + request metrics', await layered({}, ['metrics'])],
+    ['  + security headers', await layered({}, ['security-headers'])],
+    ['  + CORS, a list of 3 origins', await layered({ CORS_ORIGINS })],
+    ['  + load shedding (default thresholds)', await layered({ PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '1000' })],
+    ['  + auth, a valid bearer token (HS256)', await layered({ AUTH_JWT_SECRET: JWT_SECRET }), auth],
+    ['  + request log at info, to a file', await startService({ ...backends(small.url), ...bare, LOG_LEVEL: 'info', BENCH_LAYERS: '' }, { entry: new URL('layered-service.mjs', import.meta.url).pathname, stdout: await logFile() })],
+    ['service, default settings (dist/server.js)', service]
+  ]
+  const layerTable = await interleaved(layers.map(([name, server, extra]) => [name, async () => await load(`${server.url}/games/42/replay`, { headers: { ...auth, ...extra } })]))
+  const bareLoad = layerTable.get(layers[0]?.[0] as string) as Load
+  console.log('\nwhat each layer costs: GET /games/42/replay, lookup cached          req/s  p99 ms  non-302   ÷ bare')
+  for (const [name, result] of layerTable) console.log(row(name, result, bareLoad))
+  for (const [, server] of layers.slice(2, -1)) await server.stop()
+
+  // The targets, at the default settings: one game, and 1,000 games in turn.
+  let next = 0
+  const everyGame = (): string => `/games/${(next++ % 1000) + 1}/replay`
+  const targets = await interleaved([
+    ['node:http, one game', async () => await load(`${nodeServer.url}/games/42/replay`)],
+    ['Fastify, one game', async () => await load(`${fastifyServer.url}/games/42/replay`)],
+    ['service, one game', async () => await load(`${service.url}/games/42/replay`)],
+    ['node:http, 1,000 games in turn', async () => await load(nodeServer.url, { paths: everyGame })],
+    ['Fastify, 1,000 games in turn', async () => await load(fastifyServer.url, { paths: everyGame })],
+    ['service, 1,000 games in turn', async () => await load(service.url, { paths: everyGame })]
+  ])
+  console.log('\ndefault settings (log at info to a file, CORS list, metrics, load shedding)   req/s  p99 ms  non-302')
+  for (const [name, result] of targets) console.log(row(name, result))
+  const rps = (name: string): number => targets.get(name)?.rps ?? NaN
+  for (const games of ['one game', '1,000 games in turn']) {
+    target(`redirect ÷ Fastify constant 302, req/s, ${games}`, rps(`service, ${games}`) / rps(`Fastify, ${games}`), 'min', 0.6)
+    target(`redirect ÷ node:http constant 302, req/s, ${games}`, rps(`service, ${games}`) / rps(`node:http, ${games}`), 'min', 0.5)
+  }
+
+  // Latency at a rate all three sustain: half of what the bare server answers.
+  const rate = Math.round(rps('node:http, one game') / 2)
+  const fixed = await interleaved([
+    ['node:http', async () => await load(`${nodeServer.url}/games/42/replay`, { rate })],
+    ['Fastify', async () => await load(`${fastifyServer.url}/games/42/replay`, { rate })],
+    ['service', async () => await load(`${service.url}/games/42/replay`, { rate })]
+  ])
+  console.log(`\nat ${rate} requests a second (half of node:http's maximum)                      req/s  p99 ms  non-302`)
+  for (const [name, result] of fixed) console.log(row(name, result))
+  target('redirect p99 ÷ node:http p99, at half its maximum rate', (fixed.get('service')?.p99 ?? NaN) / (fixed.get('node:http')?.p99 ?? NaN), 'max', 2)
+
+  // Tracing on, every request sampled and exported: every request's span reaches the sink.
+  const traced = await startService({ ...backends(small.url), ...defaults, ...tracingEnv, OTEL_SERVICE_NAME: 'replay-gate-traced' }, { stdout: await logFile() })
+  let answered = 0
+  const tracedLoad = async (): Promise<Load> => {
+    const run = await load(`${traced.url}/games/42/replay`)
+    answered += run.answered + run.errors
+    return run
+  }
+  const tracing = await interleaved([
+    ['node:http', async () => await load(`${nodeServer.url}/games/42/replay`)],
+    ['service, default settings and tracing', tracedLoad]
+  ])
+  await traced.stop() // sends the spans still queued
+  console.log('\ntracing on, every request sampled, exported over OTLP/HTTP to a sink in the bench   req/s  p99 ms  non-302')
+  for (const [name, result] of tracing) console.log(row(name, result))
+  // A request that the client gave up on at the end of a run may still have its span: more spans than answers is expected.
+  console.log(`  answers in all runs (warm-up included): ${answered}; request spans received: ${sink.roots('replay-gate-traced')}; spans: ${sink.spans('replay-gate-traced')}`)
+  target('tracing: answers without their request span at the sink', Math.max(0, answered - sink.roots('replay-gate-traced')), 'max', 0)
+  target('redirect with tracing exporting ÷ node:http constant 302, req/s', (tracing.get('service, default settings and tracing')?.rps ?? NaN) / (tracing.get('node:http')?.rps ?? NaN), 'min', 0.35)
+
+  // Nothing cached: every request is looked up and signed.
+  const cold = async (url: string): Promise<Service> => await startService({ ...backends(url), LOOKUP_CACHE_SIZE: '0', PRESIGN_REUSE_SECONDS: '0' })
+  const coldSmall = await cold(small.url)
+  const coldLarge = await cold(large.url)
+  const random = (games: number) => (): string => `/games/${1 + Math.floor(Math.random() * games)}/replay`
+  const coldTable = await interleaved([
+    ['nothing cached, random of 1,000 games', async () => await load(coldSmall.url, { paths: random(1000) })],
+    ['nothing cached, random of 1,000,000 games', async () => await load(coldLarge.url, { paths: random(1_000_000) })]
+  ])
+  console.log('\nthe cold path (default settings, log at warn)                             req/s  p99 ms  non-302')
+  for (const [name, result] of coldTable) console.log(row(name, result))
+  target('cold p99, 1,000,000 games ÷ 1,000 games', (coldTable.get('nothing cached, random of 1,000,000 games')?.p99 ?? NaN) / (coldTable.get('nothing cached, random of 1,000 games')?.p99 ?? NaN), 'max', 1.5)
+  const errors = [...layerTable.values(), ...targets.values(), ...fixed.values(), ...coldTable.values(), ...tracing.values()].reduce((n, l) => n + l.errors, 0)
+  target('answers other than 302, in all runs', errors, 'max', 0)
+  printTargets('redirect targets')
+}
+
+await runBench(main)

@@ -1,5 +1,7 @@
 // What the benchmarks share: the S3 and PostgreSQL they run against, the
-// service started as its own process, and a download client.
+// service started as its own process, a download client, and a runner that
+// cleans up whatever a benchmark opened, however it ends, and fails it when a
+// target is missed.
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -15,6 +17,90 @@ import { deleteBucket } from '../test/support/buckets.js'
 import { closedPort } from '../test/support/silent-server.js'
 
 export const MiB = 1024 * 1024
+
+type Cleanup = () => unknown
+const cleanups = new Set<Cleanup>()
+const children = new Set<ChildProcess>()
+
+/** Runs `cleanup` when the benchmark ends, whichever way; the returned function runs it now instead. */
+export function onCleanup (cleanup: Cleanup): () => Promise<void> {
+  cleanups.add(cleanup)
+  return async () => {
+    if (!cleanups.delete(cleanup)) return
+    await cleanup()
+  }
+}
+
+async function cleanUp (): Promise<void> {
+  for (const cleanup of [...cleanups].reverse()) {
+    cleanups.delete(cleanup)
+    try {
+      await cleanup()
+    } catch (error) {
+      console.error(`cleanup failed: ${(error as Error).message}`)
+    }
+  }
+}
+
+// The last resort, when the process exits without running the cleanups (process.exit elsewhere):
+// no service process is left behind.
+process.on('exit', () => { for (const child of children) child.kill('SIGKILL') })
+
+export interface Target {
+  name: string
+  value: number
+  /** The value must be at least (`min`) or at most (`max`) the limit. */
+  kind: 'min' | 'max'
+  limit: number
+  met: boolean
+}
+
+const targets: Target[] = []
+
+/** Records a target; the benchmark exits 1 when any is missed. */
+export function target (name: string, value: number, kind: 'min' | 'max', limit: number): Target {
+  const met = kind === 'min' ? value >= limit : value <= limit
+  const checked = { name, value, kind, limit, met }
+  targets.push(checked)
+  return checked
+}
+
+/** Prints the targets checked so far, each with met or MISSED. */
+export function printTargets (title = 'targets'): void {
+  console.log(`\n${title.padEnd(64)} value   target`)
+  for (const t of targets.splice(0)) {
+    const digits = Math.abs(t.limit) >= 10 ? 1 : 2
+    console.log(`  ${t.name.padEnd(62)} ${t.value.toFixed(digits).padStart(7)}   ${t.kind === 'min' ? '≥' : '≤'} ${t.limit}   ${t.met ? 'met' : 'MISSED'}`)
+    if (!t.met) missed.push(t)
+  }
+}
+const missed: Target[] = []
+
+/**
+ * Runs a benchmark: whatever it opened (services, databases, buckets) is
+ * closed on success, on an error, and on SIGINT or SIGTERM; it exits 1 when
+ * it failed or missed a target, and names which.
+ */
+export async function runBench (main: () => Promise<void>): Promise<void> {
+  const interrupted = (signal: NodeJS.Signals): void => {
+    console.error(`\n${signal}: cleaning up`)
+    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
+  let failed = false
+  try {
+    await main()
+    if (targets.length > 0) printTargets()
+  } catch (error) {
+    failed = true
+    console.error(`\nbenchmark failed: ${(error as Error).stack ?? String(error)}`)
+  } finally {
+    await cleanUp()
+  }
+  if (missed.length > 0) console.error(`\nmissed ${missed.length} target(s):\n${missed.map((t) => `  ${t.name}: ${t.value.toFixed(2)}, target ${t.kind === 'min' ? '≥' : '≤'} ${t.limit}`).join('\n')}`)
+  process.exitCode = failed || missed.length > 0 ? 1 : 0
+}
 
 export interface BenchS3 {
   description: string
@@ -55,6 +141,11 @@ export async function openBenchS3 (): Promise<BenchS3> {
   const region = env.TEST_S3_REGION ?? 'us-east-1'
   const client = createS3Client({ region, endpoint, forcePathStyle: true, connectTimeoutMs: 5000, credentials })
   if (env.TEST_S3_ENDPOINT !== undefined) await client.send(new CreateBucketCommand({ Bucket: bucket }))
+  const close = onCleanup(async () => {
+    if (env.TEST_S3_ENDPOINT !== undefined) await deleteBucket(client, bucket)
+    client.destroy()
+    await stopEmulator()
+  })
   return {
     description,
     endpoint,
@@ -65,11 +156,7 @@ export async function openBenchS3 (): Promise<BenchS3> {
     put: async (key, size) => {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: randomBytes(size), ContentType: 'application/octet-stream' }))
     },
-    close: async () => {
-      if (env.TEST_S3_ENDPOINT !== undefined) await deleteBucket(client, bucket)
-      client.destroy()
-      await stopEmulator()
-    }
+    close
   }
 }
 
@@ -85,13 +172,14 @@ export async function openBenchDatabase (games: Array<{ id: string, game_folder:
   // The tests' own helper, with its teardown run by close().
   const teardowns: Array<() => unknown> = []
   const { db, url } = await createPostgresDatabase({ teardown: (fn) => { teardowns.unshift(fn) } }, adminUrl)
+  const close = onCleanup(async () => { for (const teardown of teardowns) await teardown() })
   for (let i = 0; i < games.length; i += 10_000) {
     await db.insertInto('games').values(games.slice(i, i + 10_000)).execute()
   }
   return {
     url,
     description: `PostgreSQL at ${new URL(url).host} (throwaway database ${new URL(url).pathname.slice(1)})`,
-    close: async () => { for (const teardown of teardowns) await teardown() }
+    close
   }
 }
 
@@ -101,17 +189,31 @@ export const freePort = closedPort
 export interface Service {
   url: string
   child: ChildProcess
+  /** The process's resident memory; rejects once it has exited. */
   rssMiB: () => Promise<number>
   stop: () => Promise<void>
 }
 
-/** The service as operators run it: `node dist/server.js` (npm run bench builds it first). */
-export async function startService (env: Record<string, string>): Promise<Service> {
+export interface StartOptions {
+  /** The script to run (default: the service as operators run it, `dist/server.js`; npm run bench builds it first). */
+  entry?: string
+  /** Where its standard output goes (default: the bench's standard error, with its warnings and errors). */
+  stdout?: 'ignore' | number
+}
+
+/** Starts a server as a process of its own, with PORT and HOST set; ready once GET /healthz answers 200. Stopped at cleanup at the latest. */
+export async function startService (env: Record<string, string>, { entry = new URL('../dist/server.js', import.meta.url).pathname, stdout = process.stderr.fd }: StartOptions = {}): Promise<Service> {
   const port = await freePort()
-  const child = spawn(process.execPath, [new URL('../dist/server.js', import.meta.url).pathname], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
-    // Its warnings and errors (pino writes to stdout) go with the bench's own errors.
-    stdio: ['ignore', process.stderr, 'inherit']
+  const child = spawn(process.execPath, [entry], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    stdio: ['ignore', stdout, 'inherit']
+  })
+  children.add(child)
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  void exited.then(() => children.delete(child))
+  const stop = onCleanup(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+    await exited
   })
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000
@@ -120,7 +222,10 @@ export async function startService (env: Record<string, string>): Promise<Servic
       const res = await fetch(`${url}/healthz`)
       if (res.ok) break
     } catch {}
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('the service did not start')
+    if (Date.now() > deadline || child.exitCode !== null) {
+      await stop()
+      throw new Error(`${entry} did not start`)
+    }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   return {
@@ -130,9 +235,23 @@ export async function startService (env: Record<string, string>): Promise<Servic
       const status = await readFile(`/proc/${child.pid as number}/status`, 'utf8')
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]) / 1024
     },
+    stop
+  }
+}
+
+/** Samples a service's RSS every `everyMs` until stopped; the peak, including a last reading. */
+export function sampleRss (service: Service, everyMs = 20): { stop: () => Promise<number> } {
+  let peak = 0
+  let pending: Promise<unknown> = Promise.resolve()
+  const sample = async (): Promise<void> => { peak = Math.max(peak, await service.rssMiB()) }
+  // A reading can fail only when the process has exited: stop() then reports that.
+  const timer = setInterval(() => { pending = sample().catch(() => {}) }, everyMs)
+  return {
     stop: async () => {
-      child.kill('SIGTERM')
-      await new Promise((resolve) => child.once('exit', resolve))
+      clearInterval(timer)
+      await pending
+      await sample()
+      return peak
     }
   }
 }

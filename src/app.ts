@@ -3,19 +3,21 @@
 // inject() or on port 0.
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { AppConfig } from './config/index.js'
 import type { Database } from './db/database.js'
 import { escapeMalformedPercents, handleNotFound } from './http/error-replies.js'
 import { handleClientError, refuseConnect } from './http/socket-answers.js'
 import { Metrics } from './observability/metrics.js'
+import { enableSpans } from './observability/telemetry.js'
 import backends from './plugins/backends.js'
 import bearerAuth from './plugins/bearer-auth.js'
 import cors from './plugins/cors.js'
 import errorReplies from './plugins/error-replies.js'
 import loadShedding from './plugins/load-shedding.js'
 import openApi from './plugins/openapi.js'
+import requestLog, { requestIdOf } from './plugins/request-log.js'
 import requestMetrics from './plugins/request-metrics.js'
 import securityHeaders from './plugins/security-headers.js'
 import { ReplayLocator } from './replay/locate-replay.js'
@@ -36,12 +38,20 @@ export interface AppOptions {
   metrics?: Metrics
   /** How often load shedding measures the process; only tests change it. */
   pressureSampleIntervalMs?: number
+  /** A span per request (@fastify/otel): server.ts turns it on when tracing is configured; off, nothing of it runs. */
+  tracing?: boolean
+  /** Layers left out, only so that `npm run bench` can price each one; the service always runs them. */
+  without?: ReadonlyArray<'security-headers' | 'request-metrics'>
 }
 
-export async function buildApp ({ config, db, storage, closeBackends, logger = false, metrics = new Metrics(), pressureSampleIntervalMs }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp ({ config, db, storage, closeBackends, logger = false, metrics = new Metrics(), pressureSampleIntervalMs, tracing = false, without = [] }: AppOptions): Promise<FastifyInstance> {
   const { http } = config
   const app = Fastify({
     logger,
+    // One line per request, written by the request-log plugin, with the client's X-Request-Id when it is usable.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     // Node refuses a request line longer than the header limit anyway; below
     // that, a long id must reach the route to get its 400, not a 404.
     routerOptions: { maxParamLength: http.maxHeaderBytes },
@@ -63,19 +73,25 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.on('connect', refuseConnect)
 
-  // First, so that it sees every route and hook defined after it.
-  await app.register(new FastifyOtelInstrumentation().plugin())
+  // First, so that it sees every route defined after it. A span for the request and one for its
+  // handler; none per hook, which would double the spans for nothing an operator reads.
+  if (tracing) {
+    enableSpans()
+    await app.register(new FastifyOtelInstrumentation({ instrumentHooks: false }).plugin())
+  }
   await app.register(errorReplies)
+  await app.register(requestLog)
   await app.register(backends, { db, storage, close: closeBackends })
   // Before everything else that runs on a request: a shed request costs next to nothing.
   await app.register(loadShedding, { pressure: config.pressure, metrics, sampleIntervalMs: pressureSampleIntervalMs })
-  await app.register(securityHeaders)
+  if (!without.includes('security-headers')) await app.register(securityHeaders)
   if (config.corsOrigins !== undefined) await app.register(cors, { origins: config.corsOrigins, credentials: config.corsCredentials })
   await app.register(openApi, { bearerAuth: config.auth !== undefined })
-  await app.register(requestMetrics, { metrics })
+  if (!without.includes('request-metrics')) await app.register(requestMetrics, { metrics })
   if (config.metricsPort === undefined) await app.register(metricsRoutes, { metrics })
 
-  const locator = new ReplayLocator({ db, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { metrics.lookups.inc({ source }) } })
+  const lookups = { cache: metrics.lookups.labels({ source: 'cache' }), database: metrics.lookups.labels({ source: 'database' }) }
+  const locator = new ReplayLocator({ db, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { lookups[source].inc() } })
   await app.register(async function replayApi (api) {
     if (config.auth !== undefined) await api.register(bearerAuth, { auth: config.auth, metrics })
     await api.register(replayRoutes, { locator, metrics, publicBaseUrl: config.publicBaseUrl })

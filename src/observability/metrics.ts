@@ -1,22 +1,24 @@
 // Prometheus metrics, served at /metrics. Every label has a bounded set of
 // values: route patterns (never raw URLs), methods, status codes, and a few
 // fixed kinds.
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client'
+import { PreboundCounter, PreboundHistogram } from './prebound.js'
 
 export type LookupSource = 'cache' | 'database'
 
 export class Metrics {
   readonly registry = new Registry()
 
-  readonly requests = this.histogram('replay_gate_http_request_duration_seconds',
+  // On every redirect: label sets resolved once (prebound.ts).
+  readonly requests = new PreboundHistogram('replay_gate_http_request_duration_seconds',
     'HTTP requests by route pattern, method and status, and how long they took to answer',
-    ['route', 'method', 'status'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10])
+    ['route', 'method', 'status'], [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], this.registry)
 
-  readonly signing = this.histogram('replay_gate_presign_duration_seconds',
+  readonly signing = new PreboundHistogram('replay_gate_presign_duration_seconds',
     'Time to hand out a presigned URL (reused within its window, or signed)',
-    ['method'], [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005])
+    ['method'], [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005], this.registry)
 
-  readonly lookups = this.counter('replay_gate_lookups_total', 'Game lookups, by where the answer came from', ['source'])
+  readonly lookups = new PreboundCounter('replay_gate_lookups_total', 'Game lookups, by where the answer came from', ['source'], this.registry)
 
   readonly streamedBytes = this.counter('replay_gate_stream_bytes_total', 'Bytes of replays sent through /stream', [])
 
@@ -36,9 +38,5 @@ export class Metrics {
 
   private counter<L extends string> (name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] })
-  }
-
-  private histogram<L extends string> (name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
-    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] })
   }
 }

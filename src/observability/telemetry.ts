@@ -3,7 +3,7 @@
 // signing and each S3 call. Spans are exported over OTLP/HTTP when
 // OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set;
 // otherwise no provider is registered and every span is a no-op.
-import { SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api'
+import { INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { resourceFromAttributes } from '@opentelemetry/resources'
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
@@ -11,9 +11,21 @@ import type { TelemetryConfig } from '../config/index.js'
 
 // A proxy: it follows whichever provider is registered, also one registered later.
 const tracer = trace.getTracer('replay-gate')
+let spansOn = false
+
+/** From now on inSpan makes spans; until then it only runs the work (tracing not configured). */
+export function enableSpans (): void {
+  spansOn = true
+}
+
+/** Whether inSpan makes spans: a caller may skip building what only a span needs. */
+export function spansEnabled (): boolean {
+  return spansOn
+}
 
 /** Runs `work` in a child span of the current one; an error marks the span and goes on. */
 export async function inSpan<T> (name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
+  if (!spansOn) return await work(NO_SPAN)
   return await tracer.startActiveSpan(name, { attributes }, async (span) => await work(span).then(
     (result) => { span.end(); return result },
     (error: Error) => {
@@ -23,6 +35,8 @@ export async function inSpan<T> (name: string, attributes: Attributes, work: (sp
     }
   ))
 }
+
+const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT)
 
 /** Marks a span as failed, with the error as its exception (also for a failure answered as a value). */
 export function markFailed (span: Span, error: Error): void {

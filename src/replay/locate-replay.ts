@@ -5,7 +5,9 @@
 // count and age). A stale entry is still answered at once while a fresh read
 // runs in the background, and when the database does not answer it keeps being
 // served: cached games go on downloading through an outage. A game without a
-// replay, or no game at all, is cached only briefly.
+// replay, or no game at all, is cached only briefly, and in a cache of its
+// own. What the row means (the key, the download's name) is worked out once,
+// when the row is read.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Kysely } from 'kysely'
 import { LRUCache } from 'lru-cache'
@@ -14,7 +16,7 @@ import type { Database } from '../db/database.js'
 import { findReplay, type ReplayRow } from '../db/games.js'
 import { DatabaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from '../http/errors.js'
 import type { LookupSource } from '../observability/metrics.js'
-import { inSpan } from '../observability/telemetry.js'
+import { inSpan, spansEnabled } from '../observability/telemetry.js'
 import { downloadHeaders } from './download-name.js'
 import { replayKey, type UnsafeReplayKeyError } from './replay-key.js'
 
@@ -36,15 +38,22 @@ export interface ReplayLocatorOptions {
   clock?: { now: () => number }
 }
 
-/** What the database said about a game: its row, or that there is none. */
-interface Lookup {
-  row: ReplayRow | undefined
-}
+/** What the database said about a game, resolved once: its replay object, or why there is none. */
+type Lookup =
+  | { found: 'replay', object: ReplayObject }
+  | { found: 'no-game' }
+  | { found: 'no-replay' }
+  | { found: 'unsafe-key', row: ReplayRow & { replay_file: string }, reason: string }
 
 export class ReplayLocator {
   private readonly db: Kysely<Database>
   private readonly keyPrefix: string
-  private readonly cache: LRUCache<string, Lookup, FastifyBaseLogger> | undefined
+  /** Games with a replay. */
+  private readonly known: LRUCache<string, Lookup> | undefined
+  /** Games without one, and ids of no game: kept apart, so that a flood of unknown ids evicts no known game. */
+  private readonly misses: LRUCache<string, Lookup> | undefined
+  /** One database read per game at a time, shared by the requests that wait for it. */
+  private readonly reading = new Map<string, Promise<Lookup>>()
   private readonly onLookup: (source: LookupSource) => void
 
   constructor ({ db, keyPrefix, cache, onLookup = () => {}, clock = performance }: ReplayLocatorOptions) {
@@ -52,61 +61,94 @@ export class ReplayLocator {
     this.keyPrefix = keyPrefix
     this.onLookup = onLookup
     if (cache.size > 0) {
-      this.cache = new LRUCache<string, Lookup, FastifyBaseLogger>({
-        max: cache.size,
-        ttl: cache.ttlSeconds * 1000,
-        perf: clock,
-        // A stale entry is kept when a fresh read fails, and answered instead of the error.
-        allowStaleOnFetchRejection: true,
-        noDeleteOnFetchRejection: true,
-        fetchMethod: async (gameId, _stale, { options, context: log }) => {
-          const row = await this.read(gameId, log)
-          // A TTL of 0 would mean "forever" here: 1 ms is as good as not caching.
-          if (row?.replay_file == null) options.ttl = Math.max(1, cache.missTtlSeconds * 1000)
-          return { row }
-        }
-      })
+      // A stale entry stays until a fresh read replaces it: it is what an outage is answered with.
+      this.known = new LRUCache<string, Lookup>({ max: cache.size, ttl: cache.ttlSeconds * 1000, perf: clock, noDeleteOnStaleGet: true })
+      // A TTL of 0 would mean "forever" here: 1 ms is as good as not caching.
+      this.misses = new LRUCache<string, Lookup>({ max: cache.size, ttl: Math.max(1, cache.missTtlSeconds * 1000), perf: clock })
     }
   }
 
   /** The replay object of a game, or the contract's error for why there is none. */
   async locate (gameId: string, log: FastifyBaseLogger): Promise<ReplayObject> {
-    const { row } = await inSpan('replay.lookup', { 'replay.game_id': gameId }, async () => await this.lookup(gameId, log))
-    if (row === undefined) throw new GameNotFound(gameId)
-    if (row.replay_file === null) throw new ReplayNotAvailable(gameId)
-    let key: string
-    try {
-      key = replayKey(this.keyPrefix, row.game_folder, row.replay_file)
-    } catch (error) {
-      // replayKey throws nothing but UnsafeReplayKeyError.
-      const { reason } = error as UnsafeReplayKeyError
-      log.error({ gameId, gameFolder: row.game_folder, replayFile: row.replay_file, reason }, 'refusing to sign an unsafe replay key')
-      throw new InvalidReplayKey(gameId)
+    // Untraced, the common case (a known game within its age) goes straight to its answer.
+    if (!spansEnabled()) return this.answer(gameId, await this.lookup(gameId, log), log)
+    const lookup = await inSpan('replay.lookup', { 'replay.game_id': gameId }, async () => await this.lookup(gameId, log))
+    return this.answer(gameId, lookup, log)
+  }
+
+  private answer (gameId: string, lookup: Lookup, log: FastifyBaseLogger): ReplayObject {
+    switch (lookup.found) {
+      case 'replay': return lookup.object
+      case 'no-game': throw new GameNotFound(gameId)
+      case 'no-replay': throw new ReplayNotAvailable(gameId)
+      case 'unsafe-key':
+        log.error({ gameId, gameFolder: lookup.row.game_folder, replayFile: lookup.row.replay_file, reason: lookup.reason }, 'refusing to sign an unsafe replay key')
+        throw new InvalidReplayKey(gameId)
     }
-    return { key, ...downloadHeaders(gameId, row.replay_file) }
   }
 
   private async lookup (gameId: string, log: FastifyBaseLogger): Promise<Lookup> {
-    if (this.cache === undefined) {
+    if (this.known === undefined || this.misses === undefined) {
       this.onLookup('database')
-      return { row: await this.read(gameId, log) }
+      return await this.read(gameId, log)
     }
-    // A known replay, even stale, is answered at once while the row is read again in the background;
+    const fresh = this.known.get(gameId)
+    if (fresh !== undefined) {
+      this.onLookup('cache')
+      return fresh
+    }
+    // A known replay past its age is answered at once while the row is read again in the background;
     // a game without one waits for the database, so that a new recording is seen as soon as its entry ends.
-    const known = this.cache.peek(gameId, { allowStale: true })?.row?.replay_file != null
-    this.onLookup(known || this.cache.has(gameId) ? 'cache' : 'database')
-    const found = await this.cache.fetch(gameId, { allowStale: known, context: log })
-    // The cache settles a failed read with nothing when it has no stale entry to give instead.
-    if (found === undefined) throw new DatabaseUnavailable()
-    return found
+    const stale = this.known.peek(gameId, { allowStale: true })
+    if (stale !== undefined) {
+      this.onLookup('cache')
+      this.readOnce(gameId, log).catch(() => {})
+      return stale
+    }
+    const miss = this.misses.get(gameId)
+    if (miss !== undefined) {
+      this.onLookup('cache')
+      return miss
+    }
+    this.onLookup('database')
+    return await this.readOnce(gameId, log)
   }
 
-  private async read (gameId: string, log: FastifyBaseLogger): Promise<ReplayRow | undefined> {
+  private async readOnce (gameId: string, log: FastifyBaseLogger): Promise<Lookup> {
+    let reading = this.reading.get(gameId)
+    if (reading === undefined) {
+      reading = this.read(gameId, log).then((lookup) => {
+        if (lookup.found === 'replay' || lookup.found === 'unsafe-key') {
+          this.known?.set(gameId, lookup)
+          this.misses?.delete(gameId)
+        } else {
+          this.misses?.set(gameId, lookup)
+          this.known?.delete(gameId)
+        }
+        return lookup
+      }).finally(() => this.reading.delete(gameId))
+      this.reading.set(gameId, reading)
+    }
+    return await reading
+  }
+
+  private async read (gameId: string, log: FastifyBaseLogger): Promise<Lookup> {
+    let row: ReplayRow | undefined
     try {
-      return await findReplay(this.db, gameId)
+      row = await findReplay(this.db, gameId)
     } catch (error) {
       log.error({ err: error, gameId }, 'game lookup failed')
       throw new DatabaseUnavailable()
+    }
+    if (row === undefined) return { found: 'no-game' }
+    const replayFile = row.replay_file
+    if (replayFile === null) return { found: 'no-replay' }
+    try {
+      const key = replayKey(this.keyPrefix, row.game_folder, replayFile)
+      return { found: 'replay', object: { key, ...downloadHeaders(gameId, replayFile) } }
+    } catch (error) {
+      // replayKey throws nothing but UnsafeReplayKeyError.
+      return { found: 'unsafe-key', row: { ...row, replay_file: replayFile }, reason: (error as UnsafeReplayKeyError).reason }
     }
   }
 }

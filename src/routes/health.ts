@@ -7,7 +7,11 @@ import fp from 'fastify-plugin'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
 import { NEVER_SHED } from '../plugins/load-shedding.js'
+import { PROBE } from '../plugins/request-log.js'
 import { LivenessBody, ReadinessBody, UnreadyBody } from '../schemas/health.js'
+
+/** Answered while the rest is shed; its request line is logged at debug. */
+const PROBE_ROUTE = { ...NEVER_SHED, ...PROBE }
 
 export interface HealthRouteOptions {
   /** Each check gives up after this long, so a probe never hangs. */
@@ -16,11 +20,11 @@ export interface HealthRouteOptions {
 
 const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async function healthRoutes (fastify, { checkTimeoutMs }) {
   const { db, storage } = fastify
-  fastify.get('/healthz', { schema: { response: { 200: LivenessBody }, security: [] }, config: NEVER_SHED }, async function liveness () {
+  fastify.get('/healthz', { schema: { response: { 200: LivenessBody }, security: [] }, config: PROBE_ROUTE }, async function liveness () {
     return { status: 'ok' as const }
   })
 
-  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: UnreadyBody }, security: [] }, config: NEVER_SHED }, async function readiness (request, reply) {
+  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: UnreadyBody }, security: [] }, config: PROBE_ROUTE }, async function readiness (request, reply) {
     const [database, s3] = await Promise.all([
       timed(() => checkDatabase(db, checkTimeoutMs)),
       timed(() => storage.probe(checkTimeoutMs))

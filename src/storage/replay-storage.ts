@@ -45,8 +45,10 @@ export const MAX_CACHED_URLS = 10_000
 
 interface CachedUrl {
   windowStart: number
-  url: string
-  expiresAt: Date
+  /** What the URL was signed for, besides the key. */
+  contentDisposition: string
+  contentType: string | undefined
+  signed: Readonly<PresignedUrl>
   /** Cut short by credentials about to expire: signed again until fresh ones arrive. */
   cutShort: boolean
 }
@@ -111,14 +113,14 @@ export class ReplayStorage {
    * plus the TTL, so at least TTL - window is left when it is handed out. It never
    * outlives the credentials that signed it.
    */
-  async presign (object: ReplayObject, now = new Date()): Promise<PresignedUrl> {
-    const method = 'GET'
-    const seconds = Math.floor(now.getTime() / 1000)
+  async presign (object: ReplayObject, now: Date | number = Date.now()): Promise<Readonly<PresignedUrl>> {
+    const seconds = Math.floor(Number(now) / 1000)
     const windowStart = this.presignReuseSeconds > 0 ? seconds - (seconds % this.presignReuseSeconds) : seconds
     const reuse = this.presignReuseSeconds > 0
-    const cacheKey = `${object.key}\n${object.contentDisposition}\n${object.contentType ?? ''}`
-    const cached = reuse ? this.#urls.get(cacheKey) : undefined
-    if (cached?.windowStart === windowStart && !cached.cutShort) return { url: cached.url, method, expiresAt: cached.expiresAt }
+    // By key; a URL made for another download name or type (two games, one object) is not reused.
+    const cached = reuse ? this.#urls.get(object.key) : undefined
+    if (cached !== undefined && cached.windowStart === windowStart && !cached.cutShort &&
+      cached.contentDisposition === object.contentDisposition && cached.contentType === object.contentType) return cached.signed
 
     const { expiration } = await this.#signer.credentials()
     const skew = Math.min(CLOCK_SKEW_SECONDS, MAX_PRESIGN_TTL_SECONDS - this.presignTtlSeconds)
@@ -131,13 +133,13 @@ export class ReplayStorage {
       signingDate: new Date(signedAt * 1000),
       expiresInSeconds: Math.max(1, expiresAt - signedAt)
     })
-    const entry = { windowStart, url, expiresAt: new Date(Math.max(signedAt + 1, expiresAt) * 1000), cutShort: expiresAt < windowStart + this.presignTtlSeconds }
+    const signed = { url, method: 'GET' as const, expiresAt: new Date(Math.max(signedAt + 1, expiresAt) * 1000) }
     if (reuse) {
-      this.#urls.delete(cacheKey)
+      this.#urls.delete(object.key)
       if (this.#urls.size >= MAX_CACHED_URLS) this.#urls.delete(this.#urls.keys().next().value as string)
-      this.#urls.set(cacheKey, entry)
+      this.#urls.set(object.key, { windowStart, contentDisposition: object.contentDisposition, contentType: object.contentType, signed, cutShort: expiresAt < windowStart + this.presignTtlSeconds })
     }
-    return { url, method, expiresAt: entry.expiresAt }
+    return signed
   }
 
   /** How many signed URLs are kept for reuse (at most MAX_CACHED_URLS). */

@@ -17,7 +17,19 @@ const { db, bucket } = await seedReplays(t, [
   { id: '1', game_folder: 'g', replay_file: 'r.rep', body: 'replay bytes' },
   { id: '2', game_folder: 'g', replay_file: 'gone.rep' }
 ])
-const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
+
+// Built first: the app that traces turns the service's own spans on for the process.
+await t.test('tracing not configured: no span at all, not even with a provider registered', async (t) => {
+  const untraced = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage() })
+  exporter.reset()
+  const res = await untraced.inject({ url: '/games/1/replay' })
+  t.equal(res.statusCode, 302)
+  const stream = await untraced.inject({ url: '/games/1/replay/stream' })
+  t.equal(stream.body, 'replay bytes')
+  t.same(exporter.getFinishedSpans().map((span) => span.name), [], 'no request span, no lookup, signing or S3 span')
+})
+
+const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage(), tracing: true })
 const base = await listen(app)
 
 /** The spans of one request, each with the names of its ancestors, root first. */

@@ -86,6 +86,23 @@ t.test('the cache is bounded in size; size 0 turns it off', async (t) => {
   t.equal(queries2(), 3)
 })
 
+t.test('unknown ids never push a known game out of the cache', async (t) => {
+  const base = await seeded(t)
+  const { db, queries } = counted(base)
+  const locator = new ReplayLocator({ db, keyPrefix: '', cache: cache({ size: 3, missTtlSeconds: 60 }) })
+  for (const id of ['1', '3', '4']) await locator.locate(id, log)
+  // Anonymous requests for ids of no game (or of a game without a replay), far more than the cache holds.
+  for (let id = 1000; id < 1100; id++) await t.rejects(locator.locate(String(id), log), { code: 'GAME_NOT_FOUND' })
+  await t.rejects(locator.locate('2', log), { code: 'REPLAY_NOT_AVAILABLE' })
+  const before = queries()
+  for (const id of ['1', '3', '4']) await locator.locate(id, log)
+  t.equal(queries(), before, 'the three known games are still cached: no query for them')
+  await t.rejects(locator.locate('1099', log), { code: 'GAME_NOT_FOUND' })
+  t.equal(queries(), before, 'the latest misses are cached too, within their own bound')
+  await t.rejects(locator.locate('1000', log), { code: 'GAME_NOT_FOUND' })
+  t.equal(queries(), before + 1, 'the oldest miss was pushed out by other misses')
+})
+
 t.test('an entry past its age is answered at once and read again in the background', async (t) => {
   const base = await seeded(t)
   const { db, queries } = counted(base)

@@ -95,6 +95,8 @@ t.test('URLs are reused within a window: the same one for every request and ever
 
   t.not((await one.presign({ ...object, contentDisposition: 'attachment; filename="x.json"' }, seconds('2026-11-26T10:22:00Z'))).url, next.url,
     'one per download name')
+  t.not((await one.presign({ ...object, contentType: 'text/plain' }, seconds('2026-11-26T10:22:00Z'))).url, next.url, 'one per type')
+  t.equal((await one.presign(object, seconds('2026-11-26T10:22:30Z'))).url, next.url, 'the same object again: the same URL')
   t.not((await one.presign({ ...object, key: 'other/key.json' }, seconds('2026-11-26T10:22:00Z'))).url, next.url, 'one per object')
 })
 

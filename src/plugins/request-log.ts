@@ -1,0 +1,52 @@
+// One log line per answered request, at info: method, route pattern, status,
+// game id, time taken and request id. Probes (liveness, readiness, metrics)
+// log theirs at debug, so that a balancer polling every second fills no log.
+// The request id is the client's X-Request-Id when it is well formed and short,
+// else a new UUID; every answer carries it back.
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import fp from 'fastify-plugin'
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Polled by balancers and scrapers: its request line is logged at debug. */
+    probe?: boolean
+  }
+}
+
+/** Route config of a probe's route. */
+export const PROBE = { probe: true }
+
+/** What an X-Request-Id may be to be kept: letters, digits and a few marks, at most 128 of them. */
+const WELL_FORMED_ID = /^[\w.:/+=@-]{1,128}$/
+
+/** Fastify's genReqId: the client's id when it is well formed, else a new one. */
+export function requestIdOf (request: IncomingMessage): string {
+  const given = request.headers['x-request-id']
+  return typeof given === 'string' && WELL_FORMED_ID.test(given) ? given : randomUUID()
+}
+
+function echoRequestId (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  reply.header('x-request-id', request.id)
+  done()
+}
+
+function logRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  request.log[request.routeOptions.config.probe === true ? 'debug' : 'info']({
+    method: request.method,
+    route: request.routeOptions.url ?? null,
+    status: reply.statusCode,
+    gameId: (request.params as { gameId?: string } | undefined)?.gameId,
+    durationMs: Math.round(reply.elapsedTime * 100) / 100
+  }, 'request')
+  done()
+}
+
+/** Needs Fastify's own request lines off (`disableRequestLogging`) and `genReqId: requestIdOf`. */
+async function requestLog (fastify: FastifyInstance): Promise<void> {
+  fastify.addHook('onRequest', echoRequestId)
+  fastify.addHook('onResponse', logRequest)
+}
+
+export default fp(requestLog, { name: 'replay-gate-request-log', fastify: '5.x' })
