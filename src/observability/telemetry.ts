@@ -18,11 +18,6 @@ export function enableSpans (): void {
   spansOn = true
 }
 
-/** Whether inSpan makes spans: a caller may skip building what only a span needs. */
-export function spansEnabled (): boolean {
-  return spansOn
-}
-
 /** Runs `work` in a child span of the current one; an error marks the span and goes on. */
 export async function inSpan<T> (name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
   if (!spansOn) return await work(NO_SPAN)

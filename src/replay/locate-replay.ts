@@ -16,7 +16,7 @@ import type { Database } from '../db/database.js'
 import { findReplay, type ReplayRow } from '../db/games.js'
 import { DatabaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from '../http/errors.js'
 import type { LookupSource } from '../observability/metrics.js'
-import { inSpan, spansEnabled } from '../observability/telemetry.js'
+import { inSpan } from '../observability/telemetry.js'
 import { downloadHeaders } from './download-name.js'
 import { replayKey, type UnsafeReplayKeyError } from './replay-key.js'
 
@@ -70,8 +70,12 @@ export class ReplayLocator {
 
   /** The replay object of a game, or the contract's error for why there is none. */
   async locate (gameId: string, log: FastifyBaseLogger): Promise<ReplayObject> {
-    // Untraced, the common case (a known game within its age) goes straight to its answer.
-    if (!spansEnabled()) return this.answer(gameId, await this.lookup(gameId, log), log)
+    // The common case, a known game within its age, is answered from memory: no span, no promise of its own.
+    const fresh = this.known?.get(gameId)
+    if (fresh !== undefined) {
+      this.onLookup('cache')
+      return this.answer(gameId, fresh, log)
+    }
     const lookup = await inSpan('replay.lookup', { 'replay.game_id': gameId }, async () => await this.lookup(gameId, log))
     return this.answer(gameId, lookup, log)
   }
@@ -91,11 +95,6 @@ export class ReplayLocator {
     if (this.known === undefined || this.misses === undefined) {
       this.onLookup('database')
       return await this.read(gameId, log)
-    }
-    const fresh = this.known.get(gameId)
-    if (fresh !== undefined) {
-      this.onLookup('cache')
-      return fresh
     }
     // A known replay past its age is answered at once while the row is read again in the background;
     // a game without one waits for the database, so that a new recording is seen as soon as its entry ends.

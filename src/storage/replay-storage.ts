@@ -6,6 +6,7 @@ import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
 import { LRUCache } from 'lru-cache'
 import { MAX_PRESIGN_TTL_SECONDS, type LookupCacheConfig, type S3Config } from '../config/index.js'
 import type { ReplayObject } from '../replay/locate-replay.js'
+import { inSpan } from '../observability/telemetry.js'
 import { headObject, readObject, type ObjectHead, type ObjectRead, type ReadOptions, type ReadTarget } from './object-reads.js'
 import { createS3Client, type Credentials } from './s3-client.js'
 import { describeNoAnswer, s3Status } from './s3-errors.js'
@@ -122,6 +123,11 @@ export class ReplayStorage {
     if (cached !== undefined && cached.windowStart === windowStart && !cached.cutShort &&
       cached.contentDisposition === object.contentDisposition && cached.contentType === object.contentType) return cached.signed
 
+    // A span only when a URL is signed: one handed out again is a lookup in memory.
+    return await inSpan('replay.sign', { 'http.request.method': 'GET' }, async () => await this.#sign(object, windowStart, reuse))
+  }
+
+  async #sign (object: ReplayObject, windowStart: number, reuse: boolean): Promise<Readonly<PresignedUrl>> {
     const { expiration } = await this.#signer.credentials()
     const skew = Math.min(CLOCK_SKEW_SECONDS, MAX_PRESIGN_TTL_SECONDS - this.presignTtlSeconds)
     const signedAt = windowStart - skew

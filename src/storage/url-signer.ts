@@ -1,14 +1,15 @@
 // Presigned GET URLs at the cost of the signature alone. The SDK's
-// getSignedUrl runs a command's whole middleware stack for every URL; here the
-// request is built directly and handed to the SDK's own SigV4 signer
-// (@smithy/signature-v4), which keeps each day's signing key. The bucket's base
-// URL and signing scope come from one getSignedUrl call at start, so the SDK's
-// endpoint rules (path style, virtual hosts, regions) still decide them, and
-// the URLs are the same, byte for byte, as getSignedUrl's.
+// getSignedUrl runs a command's whole middleware stack for every URL; here
+// the SigV4 query signature (AWS's "Authenticating Requests: Using Query
+// Parameters") is computed directly: one SHA-256 and one HMAC per URL, with
+// each day's signing key kept. The bucket's base URL and signing scope come
+// from one getSignedUrl call at start, so the SDK's endpoint rules (path style,
+// virtual hosts, regions) still decide them, and the URLs are the same, byte
+// for byte, as getSignedUrl's (test/storage/url-signer.test.ts).
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
-import { SignatureV4 } from '@smithy/signature-v4'
-import type { AwsCredentialIdentity, HttpRequest } from '@smithy/types'
+import type { AwsCredentialIdentity } from '@smithy/types'
+import { createHash, createHmac } from 'node:crypto'
 
 export interface SignRequest {
   key: string
@@ -29,57 +30,25 @@ interface Target {
   service: string
 }
 
-/** As the SDK's presigner has it: a Content-Type header is never signed. */
-const UNSIGNABLE_HEADERS = new Set(['content-type'])
+const ALGORITHM = 'AWS4-HMAC-SHA256'
+/** S3 does not hash what it serves: the payload is not signed, as getSignedUrl has it. */
+const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD'
 
-
-interface SigningKeySource {
-  getSigningKey: (credentials: AwsCredentialIdentity, region: string, shortDate: string, service?: string) => Promise<Uint8Array>
-}
-
-/**
- * Keeps each day's signing key by access key and session. The SDK's signer
- * caches keys too, but looks them up through an HMAC of the secret on every
- * call, a third of a URL's cost. If a later SDK renames the method, this
- * does nothing and signing stays correct, only slower.
- */
-function keepDailyKeys (signer: SignatureV4): void {
-  const source = signer as unknown as SigningKeySource
-  const derive = source.getSigningKey.bind(signer)
-  const keys = new Map<string, Promise<Uint8Array>>()
-  source.getSigningKey = async (credentials, region, shortDate, service) => {
-    const id = `${shortDate}\n${region}\n${String(service)}\n${credentials.accessKeyId}\n${credentials.sessionToken ?? ''}`
-    let key = keys.get(id)
-    if (key === undefined) {
-      // A few a day at most: one per day, region and credentials. The oldest go first.
-      if (keys.size >= 16) keys.delete(keys.keys().next().value as string)
-      key = derive(credentials, region, shortDate, service)
-      keys.set(id, key)
-    }
-    return await key
-  }
+function hmac (key: Uint8Array | string, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest()
 }
 
 export class UrlSigner {
   private target: Promise<Target> | undefined
   private resolved: Target | undefined
-  private readonly signer: SignatureV4
+  /** Each day's signing key, by day, scope and credentials: a few a day at most. */
+  private readonly signingKeys = new Map<string, Buffer>()
   /** The client's own credential chain: the same provider, refreshed the same way. */
   readonly credentials: () => Promise<AwsCredentialIdentity>
 
   constructor (private readonly client: S3Client, private readonly bucket: string) {
     const { config } = client
     this.credentials = async () => await config.credentials()
-    this.signer = new SignatureV4({
-      credentials: this.credentials,
-      region: config.region,
-      service: 's3',
-      sha256: config.sha256,
-      // S3 signs the path as sent: its keys are already escaped once.
-      uriEscapePath: false,
-      applyChecksum: false
-    })
-    keepDailyKeys(this.signer)
   }
 
   /**
@@ -88,26 +57,44 @@ export class UrlSigner {
    */
   async sign ({ key, contentDisposition, contentType, signingDate, expiresInSeconds }: SignRequest): Promise<string> {
     const target = this.resolved ?? await this.resolve()
-    // The SDK marks a GetObject URL with x-id.
-    const query: Record<string, string> = { 'response-content-disposition': contentDisposition, 'x-id': 'GetObject' }
-    if (contentType !== undefined) query['response-content-type'] = contentType
-    const request: HttpRequest = {
-      method: 'GET',
-      protocol: target.protocol,
-      hostname: target.hostname,
-      ...(target.port !== undefined && { port: target.port }),
-      path: `${target.basePath}/${key.split('/').map(escapeUri).join('/')}`,
-      query,
-      headers: { host: target.host, 'X-Amz-Content-Sha256': 'UNSIGNED-PAYLOAD' }
+    const credentials = await this.credentials()
+    // 20261126T101930Z and 20261126
+    const longDate = signingDate.toISOString().replace(/[-:]|\.\d{3}/g, '')
+    const shortDate = longDate.slice(0, 8)
+    const scope = `${shortDate}/${target.region}/${target.service}/aws4_request`
+    // S3 signs the path as sent: its keys are escaped once, not twice.
+    const path = `${target.basePath}/${key.split('/').map(escapeUri).join('/')}`
+    const query: Record<string, string> = {
+      'X-Amz-Algorithm': ALGORITHM,
+      'X-Amz-Content-Sha256': UNSIGNED_PAYLOAD,
+      'X-Amz-Credential': `${credentials.accessKeyId}/${scope}`,
+      'X-Amz-Date': longDate,
+      'X-Amz-Expires': String(expiresInSeconds),
+      ...(credentials.sessionToken !== undefined && { 'X-Amz-Security-Token': credentials.sessionToken }),
+      'X-Amz-SignedHeaders': 'host',
+      'response-content-disposition': contentDisposition,
+      ...(contentType !== undefined && { 'response-content-type': contentType }),
+      // The SDK marks a GetObject URL with x-id.
+      'x-id': 'GetObject'
     }
-    const signed = await this.signer.presign(request, {
-      signingDate,
-      expiresIn: expiresInSeconds,
-      signingRegion: target.region,
-      signingService: target.service,
-      unsignableHeaders: UNSIGNABLE_HEADERS
-    })
-    return `${target.protocol}//${target.host}${signed.path}?${queryString(signed.query as Record<string, string>)}`
+    const canonicalQuery = queryString(query)
+    const canonicalRequest = `GET\n${path}\n${canonicalQuery}\nhost:${target.host}\n\nhost\n${UNSIGNED_PAYLOAD}`
+    const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${createHash('sha256').update(canonicalRequest, 'utf8').digest('hex')}`
+    const signature = hmac(this.signingKey(credentials, shortDate, target), stringToSign).toString('hex')
+    return `${target.protocol}//${target.host}${path}?${queryString({ ...query, 'X-Amz-Signature': signature })}`
+  }
+
+  /** SigV4's key for a day, region and service, derived from the secret once. */
+  private signingKey (credentials: AwsCredentialIdentity, shortDate: string, target: Target): Buffer {
+    const id = `${shortDate}\n${target.region}\n${target.service}\n${credentials.accessKeyId}\n${credentials.secretAccessKey}`
+    let key = this.signingKeys.get(id)
+    if (key === undefined) {
+      key = hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, shortDate), target.region), target.service), 'aws4_request')
+      // The oldest go first.
+      if (this.signingKeys.size >= 16) this.signingKeys.delete(this.signingKeys.keys().next().value as string)
+      this.signingKeys.set(id, key)
+    }
+    return key
   }
 
   private async resolve (): Promise<Target> {
