@@ -204,7 +204,7 @@ async function main (): Promise<void> {
   const cost = await presignCost(s3)
   console.log('\npresign, µs per URL (median of 5 interleaved rounds)')
   console.log(`  getSignedUrl (@aws-sdk/s3-request-presigner)          ${cost.sdk.toFixed(1).padStart(7)}`)
-  console.log(`  UrlSigner (@smithy/signature-v4, prepared request)    ${cost.ours.toFixed(1).padStart(7)}`)
+  console.log(`  UrlSigner (SigV4 query signature, computed directly)   ${cost.ours.toFixed(1).padStart(7)}`)
   console.log(`  ReplayStorage.presign, URL reused within its window   ${cost.reused.toFixed(2).padStart(7)}`)
   target('presign: getSignedUrl ÷ UrlSigner (times cheaper)', cost.sdk / cost.ours, 'min', 10)
 

@@ -78,9 +78,25 @@ async function main (): Promise<void> {
     clearTimeout(deadline)
   })
 
-  await app.listen({ port: config.port, host: config.host })
-  await metricsApp?.listen({ port: config.metricsPort, host: config.host })
+  await listenOrFail(app, 'PORT', config.port, config.host)
+  if (metricsApp !== undefined) await listenOrFail(metricsApp, 'METRICS_PORT', config.metricsPort as number, config.host)
   backends.announce(app)
+}
+
+/** A port that cannot be had is a setting to fix, like a bad value: said so, and exit 1. */
+async function listenOrFail (app: { listen: (options: { port: number, host: string }) => Promise<string> }, setting: string, port: number, host: string): Promise<void> {
+  try {
+    await app.listen({ port, host })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const where = `${setting}=${port} on ${host}`
+    if (code === 'EADDRINUSE') fail(`${where}: the port is in use by another process (EADDRINUSE)`)
+    /* c8 ignore next: the tests run as root, who may listen on any port */
+    if (code === 'EACCES') fail(`${where}: not allowed to listen there (EACCES; ports below 1024 need privileges)`)
+    if (code === 'EADDRNOTAVAIL') fail(`${where}: ${host} is not an address of this machine (EADDRNOTAVAIL)`)
+    /* c8 ignore next: any other failure to listen is unexpected and ends the start as it is */
+    throw error
+  }
 }
 
 function fail (reason: string): never {

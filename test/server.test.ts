@@ -1,4 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
 import { demoReplay } from '../src/local/demo-seed.js'
@@ -57,6 +59,25 @@ function unreachableBackends (port: number): Record<string, string> {
     AWS_SECRET_ACCESS_KEY: 'secret'
   }
 }
+
+t.test('a port that cannot be had stops the start with a message that names it, exit 1', async (t) => {
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { taken.close() })
+  const { port } = taken.address() as AddressInfo
+  const service = spawnEntry('server.ts', { ...unreachableBackends(await closedPort()), PORT: String(port) })
+  t.equal((await service.exited).code, 1)
+  t.match(service.stderr(), new RegExp(`replay-gate cannot start: PORT=${port} on 127\\.0\\.0\\.1: the port is in use by another process \\(EADDRINUSE\\)`))
+  t.notMatch(service.stdout(), /shutting down/, 'not reported as a shutdown')
+
+  const metrics = spawnEntry('server.ts', { ...unreachableBackends(await closedPort()), PORT: '0', METRICS_PORT: String(port) })
+  t.equal((await metrics.exited).code, 1)
+  t.match(metrics.stderr(), new RegExp(`METRICS_PORT=${port} on 127\\.0\\.0\\.1: the port is in use`))
+
+  const foreign = spawnEntry('server.ts', { ...unreachableBackends(await closedPort()), PORT: '0', HOST: '192.0.2.1' })
+  t.equal((await foreign.exited).code, 1)
+  t.match(foreign.stderr(), /PORT=0 on 192\.0\.2\.1: 192\.0\.2\.1 is not an address of this machine \(EADDRNOTAVAIL\)/)
+})
 
 t.test('configured mode starts without reaching its backends, and reports them unready', async (t) => {
   const port = await closedPort()

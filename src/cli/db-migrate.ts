@@ -1,12 +1,19 @@
-// npm run db:migrate: applies the migrations to DATABASE_URL, or to the
-// local-mode database when it is not set.
+// npm run db:migrate: applies the migrations to DATABASE_URL. With --local,
+// to the local-mode database (at LOCAL_DATA_DIR) instead; local mode also
+// migrates its own database at every start.
 import { ConfigError, parseDatabaseConfig } from '../config/index.js'
 import { connectPGlite, connectPostgres } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { localDatabaseDir } from '../local/local-mode.js'
 
+const local = process.argv.includes('--local')
 try {
-  const config = parseDatabaseConfig(process.env)
+  // Without DATABASE_URL there is nothing to migrate: a typo must not migrate the hidden local database instead.
+  if (!local && (process.env.DATABASE_URL ?? '').trim() === '') {
+    throw new Error(`DATABASE_URL is ${process.env.DATABASE_URL === undefined ? 'not set' : 'empty'}: it names the PostgreSQL database to migrate ` +
+      '(postgres://user:password@host:5432/database). The local mode\'s own database is migrated at its start, or now with --local.')
+  }
+  const config = parseDatabaseConfig(local ? { ...process.env, DATABASE_URL: undefined } : process.env)
   const db = config.databaseUrl !== undefined
     ? connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs * 10 })
     : await connectPGlite(localDatabaseDir(config.localDataDir))

@@ -114,7 +114,22 @@ export class Reader {
   }
 }
 
-/** Hides a password in a connection URL before it is printed. */
+/**
+ * A URL fit for a log or an error message, by parsing it: the password of
+ * its user info and every query parameter that may hold a secret (password,
+ * sslpassword, token, key…) become ***. Of a value that does not parse as a
+ * URL nothing is shown: it may be a password pasted in the wrong place.
+ */
 export function redactUrl (raw: string): string {
-  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@')
+  let url: URL
+  try {
+    url = new URL(raw)
+  } catch {
+    return '(not a URL; its value is not shown)'
+  }
+  if (url.password !== '') url.password = '***'
+  for (const name of new Set(url.searchParams.keys())) {
+    if (/pass|secret|token|key|auth/i.test(name)) url.searchParams.set(name, '***')
+  }
+  return url.href
 }

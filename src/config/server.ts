@@ -80,6 +80,11 @@ function readTrustProxy (read: Reader): ServerSettings['trustProxy'] {
     if (hops >= 1 && hops <= 10) return hops
   }
   const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '')
+  const everyone = entries.find((entry) => /\/0+$/.test(entry))
+  if (everyone !== undefined) {
+    read.problem('TRUST_PROXY', `TRUST_PROXY: ${JSON.stringify(everyone)} is every address: any client could then name its own address (rate limits, logs); list the proxies' addresses or ranges`)
+    return false
+  }
   if (entries.length > 0 && entries.every(isAddressOrRange)) return entries
   read.problem('TRUST_PROXY', `TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges separated by commas; got ${JSON.stringify(raw)}`)
   return false

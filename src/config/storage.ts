@@ -1,6 +1,7 @@
 // The S3 settings: where the bucket is, for the service and for clients, and
 // how presigned URLs are made.
 import type { Reader } from './reader.js'
+import { keyPrefixProblem } from '../replay/replay-key.js'
 
 export const MAX_PRESIGN_TTL_SECONDS = 604_800 // SigV4's limit: seven days
 
@@ -64,9 +65,9 @@ export function readStorage (read: Reader, { requireBucket = false } = {}): Stor
 function readKeyPrefix (read: Reader): string {
   // Not trimmed: a prefix is a literal part of every object key.
   const raw = read.raw('S3_KEY_PREFIX')
-  // eslint-disable-next-line no-control-regex
-  if (raw.startsWith('/') || raw.split('/').some((s) => s === '..' || s === '.') || /[\u0000-\u001f\u007f\\]/.test(raw)) {
-    read.problem('S3_KEY_PREFIX', `S3_KEY_PREFIX must not start with "/" or contain "..", "." segments, backslashes or control characters; got ${JSON.stringify(raw)}`)
+  const problem = keyPrefixProblem(raw)
+  if (problem !== undefined) {
+    read.problem('S3_KEY_PREFIX', `S3_KEY_PREFIX cannot be used: ${problem}; got ${JSON.stringify(raw)}`)
     return ''
   }
   return raw

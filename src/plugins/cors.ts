@@ -1,7 +1,11 @@
 // CORS for the origins in CORS_ORIGINS, so that a page on another origin can
 // fetch the service and follow its redirect. Not registered without origins.
+// @fastify/cors answers the preflights (OPTIONS). On every other request the
+// headers come from a hook of our own, worked out once: @fastify/cors copies
+// its whole options object for each request, which on the redirect cost more
+// than the rest of the route's own work.
 import cors from '@fastify/cors'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { checkOption } from './options.js'
 
@@ -17,11 +21,16 @@ const NAME = 'replay-gate-cors'
 /** What a page may read of an answer: the download's headers, the limits' and the challenge's. */
 const EXPOSED_HEADERS = [
   'X-Replay-Delivery', 'Content-Disposition', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified',
-  'Retry-After', 'WWW-Authenticate', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'
-]
+  'Retry-After', 'WWW-Authenticate', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'X-Request-Id'
+  // Joined once: given a list, @fastify/cors joins it again on every request.
+].join(', ')
 
 async function corsPlugin (fastify: FastifyInstance, { origins, credentials }: CorsOptions): Promise<void> {
   checkOption(NAME, 'origins', origins === '*' || (Array.isArray(origins) && origins.length > 0), '"*" or a list of origins')
+  // Every route but the preflight's own: its CORS headers are set below.
+  fastify.addHook('onRoute', function corsByOwnHook (route) {
+    if (route.method !== 'OPTIONS') route.config = { ...route.config, cors: false } as typeof route.config
+  })
   await fastify.register(cors, {
     origin: origins,
     credentials,
@@ -30,6 +39,21 @@ async function corsPlugin (fastify: FastifyInstance, { origins, credentials }: C
     strictPreflight: false,
     exposedHeaders: EXPOSED_HEADERS,
     maxAge: 600
+  })
+  const allowed = origins === '*' ? undefined : new Set(origins)
+  fastify.addHook('onRequest', function addCorsHeaders (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    const origin = request.headers.origin
+    if (allowed === undefined) {
+      reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', EXPOSED_HEADERS)
+    } else {
+      // The answer depends on the Origin: caches must keep one per origin.
+      reply.header('vary', 'Origin')
+      if (origin !== undefined && allowed.has(origin)) {
+        reply.header('access-control-allow-origin', origin).header('access-control-expose-headers', EXPOSED_HEADERS)
+        if (credentials) reply.header('access-control-allow-credentials', 'true')
+      }
+    }
+    done()
   })
   if (credentials) {
     // @fastify/cors says "credentials: true" to every origin; only an allowed one should hear it.

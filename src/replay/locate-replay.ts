@@ -68,6 +68,14 @@ export class ReplayLocator {
     }
   }
 
+  /** The replay object of a game known to have one, when it is cached and within its age; else undefined (ask locate). */
+  cached (gameId: string): ReplayObject | undefined {
+    const fresh = this.known?.get(gameId)
+    if (fresh?.found !== 'replay') return undefined
+    this.onLookup('cache')
+    return fresh.object
+  }
+
   /** The replay object of a game, or the contract's error for why there is none. */
   async locate (gameId: string, log: FastifyBaseLogger): Promise<ReplayObject> {
     // The common case, a known game within its age, is answered from memory: no span, no promise of its own.

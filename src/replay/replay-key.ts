@@ -1,6 +1,7 @@
 // Object keys come from database rows. A row written by mistake (or by an
 // attacker with write access to the table) must not let the service sign a
-// URL for an object outside the game's folder, so every part is checked.
+// URL for an object outside the game's folder, so every part is checked. The
+// same rules hold for S3_KEY_PREFIX (config/storage.ts).
 
 export const MAX_KEY_BYTES = 1024 // S3's limit for an object key
 
@@ -17,28 +18,45 @@ const FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\\]/
 
 export function replayKey (prefix: string, gameFolder: string, replayFile: string): string {
   const folder = gameFolder.endsWith('/') ? gameFolder.slice(0, -1) : gameFolder
-  if (folder === '') refuse('the game folder is empty')
-  if (folder.startsWith('/')) refuse('the game folder starts with "/"')
-  checkText('game folder', folder)
-  for (const segment of folder.split('/')) {
-    if (segment === '') refuse('the game folder has an empty segment ("//")')
-    if (segment === '.' || segment === '..') refuse(`the game folder has a "${segment}" segment`)
-  }
-  if (replayFile === '') refuse('the replay file name is empty')
-  if (replayFile.includes('/')) refuse('the replay file name contains "/"')
-  if (replayFile === '.' || replayFile === '..') refuse(`the replay file name is "${replayFile}"`)
-  checkText('replay file name', replayFile)
-
+  const problem = folderProblem('game folder', folder) ?? fileProblem(replayFile)
+  if (problem !== undefined) throw new UnsafeReplayKeyError(problem)
   const key = `${prefix}${folder}/${replayFile}`
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) refuse(`the key is longer than ${MAX_KEY_BYTES} bytes`)
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw new UnsafeReplayKeyError(`the key is longer than ${MAX_KEY_BYTES} bytes`)
   return key
 }
 
-function checkText (what: string, text: string): void {
-  if (FORBIDDEN_CHARACTERS.test(text)) refuse(`the ${what} contains a control character or backslash`)
-  if (!text.isWellFormed()) refuse(`the ${what} is not valid Unicode`)
+/**
+ * Why S3_KEY_PREFIX cannot be used, or undefined: it is empty, or folders each
+ * ending with "/", by the same rules as a game's folder. Without the last "/",
+ * a prefix "games" would also reach "games-private/…".
+ */
+export function keyPrefixProblem (prefix: string): string | undefined {
+  if (prefix === '') return undefined
+  if (!prefix.endsWith('/')) return 'it must be empty or end with "/" (a prefix "games" would also reach "games-private/…")'
+  return folderProblem('prefix', prefix.slice(0, -1))
 }
 
-function refuse (reason: string): never {
-  throw new UnsafeReplayKeyError(reason)
+function folderProblem (what: string, folder: string): string | undefined {
+  if (folder === '') return `the ${what} is empty`
+  if (folder.startsWith('/')) return `the ${what} starts with "/"`
+  const text = textProblem(what, folder)
+  if (text !== undefined) return text
+  for (const segment of folder.split('/')) {
+    if (segment === '') return `the ${what} has an empty segment ("//")`
+    if (segment === '.' || segment === '..') return `the ${what} has a "${segment}" segment`
+  }
+  return undefined
+}
+
+function fileProblem (replayFile: string): string | undefined {
+  if (replayFile === '') return 'the replay file name is empty'
+  if (replayFile.includes('/')) return 'the replay file name contains "/"'
+  if (replayFile === '.' || replayFile === '..') return `the replay file name is "${replayFile}"`
+  return textProblem('replay file name', replayFile)
+}
+
+function textProblem (what: string, text: string): string | undefined {
+  if (FORBIDDEN_CHARACTERS.test(text)) return `the ${what} contains a control character or backslash`
+  if (!text.isWellFormed()) return `the ${what} is not valid Unicode`
+  return undefined
 }

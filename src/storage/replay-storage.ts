@@ -107,6 +107,16 @@ export class ReplayStorage {
     return await headObject(this.#reads, options)
   }
 
+  /** The URL of this window, when one was signed already for the object (presign signs one when not). */
+  reusedUrl (object: ReplayObject, now: Date | number = Date.now()): Readonly<PresignedUrl> | undefined {
+    if (this.presignReuseSeconds === 0) return undefined
+    // By key; a URL made for another download name or type (two games, one object) is not reused.
+    const cached = this.#urls.get(object.key)
+    if (cached === undefined || cached.cutShort || cached.contentDisposition !== object.contentDisposition || cached.contentType !== object.contentType) return undefined
+    const seconds = Math.floor(Number(now) / 1000)
+    return cached.windowStart === seconds - (seconds % this.presignReuseSeconds) ? cached.signed : undefined
+  }
+
   /**
    * A GET URL of the replay object. Time is cut into windows of
    * presignReuseSeconds: every request in one window, on every instance signing
@@ -115,13 +125,11 @@ export class ReplayStorage {
    * outlives the credentials that signed it.
    */
   async presign (object: ReplayObject, now: Date | number = Date.now()): Promise<Readonly<PresignedUrl>> {
+    const reused = this.reusedUrl(object, now)
+    if (reused !== undefined) return reused
     const seconds = Math.floor(Number(now) / 1000)
     const windowStart = this.presignReuseSeconds > 0 ? seconds - (seconds % this.presignReuseSeconds) : seconds
     const reuse = this.presignReuseSeconds > 0
-    // By key; a URL made for another download name or type (two games, one object) is not reused.
-    const cached = reuse ? this.#urls.get(object.key) : undefined
-    if (cached !== undefined && cached.windowStart === windowStart && !cached.cutShort &&
-      cached.contentDisposition === object.contentDisposition && cached.contentType === object.contentType) return cached.signed
 
     // A span only when a URL is signed: one handed out again is a lookup in memory.
     return await inSpan('replay.sign', { 'http.request.method': 'GET' }, async () => await this.#sign(object, windowStart, reuse))

@@ -125,9 +125,16 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ S3_PUBLIC_ENDPOINT: 'https://key:secret@s3.example.com' }, /^S3_PUBLIC_ENDPOINT must not carry credentials.*\*\*\*@/],
     [{ S3_PUBLIC_ENDPOINT: 'https://s3.example.com/?x=1' }, /^S3_PUBLIC_ENDPOINT must not carry/],
     [{ S3_FORCE_PATH_STYLE: 'maybe' }, /^S3_FORCE_PATH_STYLE must be true or false/],
-    [{ S3_KEY_PREFIX: '/replays/' }, /^S3_KEY_PREFIX must not start with "\/"/],
-    [{ S3_KEY_PREFIX: 'a/../b/' }, /^S3_KEY_PREFIX/],
-    [{ S3_KEY_PREFIX: 'a\nb/' }, /^S3_KEY_PREFIX/],
+    [{ S3_KEY_PREFIX: '/replays/' }, /^S3_KEY_PREFIX cannot be used: the prefix starts with "\/"/],
+    [{ S3_KEY_PREFIX: 'a/../b/' }, /^S3_KEY_PREFIX cannot be used: the prefix has a "\.\." segment/],
+    [{ S3_KEY_PREFIX: 'a\nb/' }, /^S3_KEY_PREFIX cannot be used: the prefix contains a control character/],
+    // Without its "/", a prefix reaches every key that begins like it: "games-private/…" too.
+    [{ S3_KEY_PREFIX: 'games' }, /^S3_KEY_PREFIX cannot be used: it must be empty or end with "\/"/],
+    [{ S3_KEY_PREFIX: 'a//b/' }, /^S3_KEY_PREFIX cannot be used: the prefix has an empty segment/],
+    [{ S3_KEY_PREFIX: '/' }, /^S3_KEY_PREFIX cannot be used: the prefix is empty/],
+    // C1 controls, as the game folder's rule has it.
+    [{ S3_KEY_PREFIX: 'a\u0085b/' }, /^S3_KEY_PREFIX cannot be used: the prefix contains a control character/],
+    [{ S3_KEY_PREFIX: 'a\ud800/' }, /^S3_KEY_PREFIX cannot be used: the prefix is not valid Unicode/],
     [{ CORS_ORIGINS: 'https://app.example.com/' }, /^CORS_ORIGINS: "https:\/\/app.example.com\/" is not an origin/],
     [{ CORS_ORIGINS: 'app.example.com' }, /^CORS_ORIGINS: "app.example.com" is not an origin/],
     [{ CORS_ORIGINS: '*,https://a.example' }, /^CORS_ORIGINS: "\*" cannot be mixed/],
@@ -143,6 +150,10 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ TRUST_PROXY: '11' }, /^TRUST_PROXY must be/],
     [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY must be/],
     [{ TRUST_PROXY: '10.0.0.0/8/1' }, /^TRUST_PROXY must be/],
+    // Every client trusted: X-Forwarded-For would name any address it likes.
+    [{ TRUST_PROXY: '0.0.0.0/0' }, /^TRUST_PROXY: "0.0.0.0\/0" is every address/],
+    [{ TRUST_PROXY: '10.0.0.1, ::/0' }, /^TRUST_PROXY: "::\/0" is every address/],
+    [{ TRUST_PROXY: '192.168.1.0/00' }, /^TRUST_PROXY: "192.168.1.0\/00" is every address/],
     [{ TRUST_PROXY: 'fd00::/129' }, /^TRUST_PROXY must be/],
     [{ TRUST_PROXY: 'loadbalancer' }, /^TRUST_PROXY must be/],
     [{ PRESSURE_MAX_EVENT_LOOP_DELAY_MS: 'high' }, /^PRESSURE_MAX_EVENT_LOOP_DELAY_MS must be a whole number from 0 to 60000/],
@@ -223,6 +234,11 @@ t.test('protection settings: defaults, and what each accepts', async (t) => {
 t.test('a password in a URL is hidden before it is printed', async (t) => {
   t.equal(redactUrl('postgres://app:s3cret@db:5432/x'), 'postgres://app:***@db:5432/x')
   t.equal(redactUrl('postgres://db:5432/x'), 'postgres://db:5432/x')
+  // An "@" inside the password: the user info ends at the last one.
+  t.equal(redactUrl('postgres://app:p@ss@word@db:5432/x'), 'postgres://app:***@db:5432/x')
+  t.equal(redactUrl('postgres://app@db/x?password=s3cret&sslmode=require&sslpassword=k'), 'postgres://app@db/x?password=***&sslmode=require&sslpassword=***')
+  t.equal(redactUrl('s3cret-pasted-here'), '(not a URL; its value is not shown)')
+  t.equal(redactUrl('postgres://app:s3cret@db:99999/x'), '(not a URL; its value is not shown)', 'no part of a value that does not parse')
   t.match(problemsOf({ DATABASE_URL: 'http://u:s3cret@db/x', S3_BUCKET: 'replays' }), [/http:\/\/u:\*\*\*@db\/x/])
 })
 

@@ -1,3 +1,4 @@
+import { readdir } from 'node:fs/promises'
 import { Migrator, NO_MIGRATIONS, sql, type Kysely } from 'kysely'
 import t from 'tap'
 import type { Database } from '../../src/db/database.js'
@@ -52,12 +53,24 @@ t.test('a failing migration is an error that names it', async (t) => {
 
 t.test('npm run db:migrate applies the migrations, once', async (t) => {
   const dataDir = await localDataDir(t, { database: false })
-  const first = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir })
+  const first = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir }, ['--local'])
   t.equal((await first.exited).code, 0)
   t.match(first.stdout(), /Migration 2026-11-26T00-00-00-create-games: Success/)
-  const second = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir })
+  const second = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir }, ['--local'])
   t.equal((await second.exited).code, 0)
   t.match(second.stdout(), /already up to date/)
+})
+
+t.test('db:migrate without DATABASE_URL, or with an empty one, says so and migrates nothing', async (t) => {
+  const dataDir = await localDataDir(t, { database: false })
+  for (const [env, said] of [[{}, 'not set'], [{ DATABASE_URL: '' }, 'empty'], [{ DATABASE_URL: '  ' }, 'empty']] as const) {
+    const run = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir, ...env })
+    t.equal((await run.exited).code, 1)
+    t.match(run.stderr(), new RegExp(`db:migrate failed: DATABASE_URL is ${said}: it names the PostgreSQL database to migrate`))
+    t.notMatch(run.stderr(), /S3_BUCKET/, 'nothing about the bucket, which the command does not need')
+    t.notMatch(run.stdout(), /Migration|up to date/)
+  }
+  t.same(await readdir(dataDir), [], 'the local database was not touched')
 })
 
 t.test('db:migrate against a database that does not answer fails with a message', async (t) => {

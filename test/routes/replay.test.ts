@@ -255,9 +255,11 @@ t.test('CORS: the 302 carries Access-Control-Allow-Origin for an allowed origin 
   t.equal(allowed.headers['access-control-allow-origin'], 'http://allowed.test:8080')
   t.match(allowed.headers.vary, /Origin/)
   t.match(allowed.headers['access-control-expose-headers'], /X-Replay-Delivery/)
+  t.equal(allowed.headers.vary, 'Origin', 'Vary once, not once per layer')
   const other = await cors.inject({ url: '/games/42/replay', headers: { origin: 'http://evil.test' } })
   t.equal(other.statusCode, 302)
-  t.notOk(other.headers['access-control-allow-origin'])
+  t.same(Object.keys(other.headers).filter((name) => name.startsWith('access-control-')), [], 'another origin: no CORS header at all')
+  t.equal(other.headers.vary, 'Origin')
   const error = await cors.inject({ url: '/games/7/replay', headers: { origin: 'http://allowed.test:8080' } })
   t.equal(error.headers['access-control-allow-origin'], 'http://allowed.test:8080', 'errors are readable by the page too')
   const preflight = await cors.inject({
@@ -269,7 +271,10 @@ t.test('CORS: the 302 carries Access-Control-Allow-Origin for an allowed origin 
   t.equal(preflight.headers['access-control-allow-origin'], 'http://allowed.test:8080')
 
   const wildcard = await buildTestApp(t, { config: testConfig({ corsOrigins: '*' }), db, storage })
-  t.equal((await wildcard.inject({ url: '/games/42/replay', headers: { origin: 'null' } })).headers['access-control-allow-origin'], '*')
+  const any = await wildcard.inject({ url: '/games/42/replay', headers: { origin: 'null' } })
+  t.equal(any.headers['access-control-allow-origin'], '*')
+  t.match(any.headers['access-control-expose-headers'], /X-Request-Id/)
+  t.notOk(any.headers.vary, 'one answer for every origin: no Vary')
   t.notOk((await app.inject({ url: '/games/42/replay', headers: { origin: 'http://allowed.test:8080' } })).headers['access-control-allow-origin'],
     'no CORS headers at all when CORS_ORIGINS is unset')
 })
