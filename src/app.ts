@@ -3,13 +3,15 @@
 // inject() or on port 0.
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Span } from '@opentelemetry/api'
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { AppConfig } from './config/index.js'
 import type { Database } from './db/database.js'
 import { escapeMalformedPercents, handleNotFound } from './http/error-replies.js'
 import { handleClientError, refuseConnect } from './http/socket-answers.js'
 import { Metrics } from './observability/metrics.js'
+import { scrubSecrets } from './observability/logging.js'
 import { enableSpans } from './observability/telemetry.js'
 import backends from './plugins/backends.js'
 import bearerAuth from './plugins/bearer-auth.js'
@@ -77,7 +79,7 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   // handler; none per hook, which would double the spans for nothing an operator reads.
   if (tracing) {
     enableSpans()
-    await app.register(new FastifyOtelInstrumentation({ instrumentHooks: false }).plugin())
+    await app.register(new FastifyOtelInstrumentation({ instrumentHooks: false, requestHook: pathAndScrubbedQuery }).plugin())
   }
   await app.register(errorReplies)
   await app.register(requestLog)
@@ -107,6 +109,13 @@ export async function buildMetricsApp (metrics: Metrics): Promise<FastifyInstanc
   app.setNotFoundHandler(handleNotFound)
   await app.register(metricsRoutes, { metrics })
   return app
+}
+
+/** The request span's url.path is the path alone; its query goes to url.query with any token in it scrubbed, as in the log. */
+function pathAndScrubbedQuery (span: Span, request: FastifyRequest): void {
+  const query = request.url.indexOf('?')
+  if (query === -1) return
+  span.setAttributes({ 'url.path': request.url.slice(0, query), 'url.query': scrubSecrets(request.url.slice(query)).slice(1) })
 }
 
 /** The n proxies nearest the service are trusted (what proxy-addr does with a number, which Fastify's types leave out). */

@@ -3,6 +3,7 @@
 import closeWithGrace from 'close-with-grace'
 import type { Kysely } from 'kysely'
 import { buildApp, buildMetricsApp } from './app.js'
+import { loadEnvFile } from './config/env-file.js'
 import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
 import { connectPostgres, type Database } from './db/database.js'
 import { localBanner, startLocalBackends } from './local/local-mode.js'
@@ -36,6 +37,7 @@ function configuredBackends (config: ConfiguredConfig): Backends {
 }
 
 async function main (): Promise<void> {
+  const envFile = loadEnvFile()
   let config: Config
   try {
     config = parseConfig(process.env)
@@ -78,6 +80,8 @@ async function main (): Promise<void> {
     clearTimeout(deadline)
   })
 
+  if (envFile !== undefined) app.log.info({ file: envFile }, 'settings read from the environment and this file (the environment wins)')
+  for (const warning of config.warnings) app.log.warn(warning)
   await listenOrFail(app, 'PORT', config.port, config.host)
   if (metricsApp !== undefined) await listenOrFail(metricsApp, 'METRICS_PORT', config.metricsPort as number, config.host)
   backends.announce(app)

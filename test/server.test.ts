@@ -79,6 +79,42 @@ t.test('a port that cannot be had stops the start with a message that names it, 
   t.match(foreign.stderr(), /PORT=0 on 192\.0\.2\.1: 192\.0\.2\.1 is not an address of this machine \(EADDRNOTAVAIL\)/)
 })
 
+t.test('.env in the working folder is read, the environment wins, and look-alike names are warned about', async (t) => {
+  const folder = t.testdir({
+    '.env': [
+      '# settings of an operator',
+      'LOG_LEVEL=debug',
+      'PORT=1',
+      'DATABSE_URL=postgres://app:pw@db/games',
+      'S3_BUKET=replays',
+      'S3_KEY_PREFIXES=x/'
+    ].join('\n')
+  })
+  const dataDir = await localDataDir(t)
+  // PORT from the environment beats the file's; LOG_LEVEL comes from the file.
+  const service = spawnEntry('server.ts', { PORT: '0', LOCAL_DATA_DIR: dataDir }, [], { cwd: folder })
+  const [, base] = await service.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
+  t.equal((await fetch(`${base as string}/healthz`)).status, 200)
+  // A probe's request line is logged at debug: there only because LOG_LEVEL came from the file.
+  await service.waitFor(/"level":20,.*"route":"\/healthz"/)
+  const lines = service.stdout().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: number, msg: string, file?: string })
+  t.match(lines, [{ msg: 'settings read from the environment and this file (the environment wins)', file: join(folder, '.env') }])
+  const warnings = lines.filter((line) => line.level === 40).map((line) => line.msg)
+  t.match(warnings, [
+    /^DATABSE_URL is not a setting of replay-gate and is ignored: did you mean DATABASE_URL\?/,
+    /^S3_BUKET is not a setting of replay-gate and is ignored: did you mean S3_BUCKET\?/,
+    /^S3_KEY_PREFIXES is not a setting of replay-gate and is ignored/
+  ])
+  service.child.kill('SIGTERM')
+  t.equal((await service.exited).code, 0)
+})
+
+t.test('NODE_ENV=production without DATABASE_URL and S3_BUCKET: no local mode, the start fails', async (t) => {
+  const service = spawnEntry('server.ts', { PORT: '0', NODE_ENV: 'production', DATABSE_URL: 'postgres://db/x' })
+  t.equal((await service.exited).code, 1)
+  t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:\n {2}- DATABASE_URL and S3_BUCKET are not set, and NODE_ENV is production: local mode .* is for development only/)
+})
+
 t.test('configured mode starts without reaching its backends, and reports them unready', async (t) => {
   const port = await closedPort()
   const service = spawnEntry('server.ts', unreachableBackends(port))

@@ -1,11 +1,13 @@
 // npm run db:migrate: applies the migrations to DATABASE_URL. With --local,
 // to the local-mode database (at LOCAL_DATA_DIR) instead; local mode also
 // migrates its own database at every start.
+import { loadEnvFile } from '../config/env-file.js'
 import { ConfigError, parseDatabaseConfig } from '../config/index.js'
 import { connectPGlite, connectPostgres } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { localDatabaseDir } from '../local/local-mode.js'
 
+loadEnvFile()
 const local = process.argv.includes('--local')
 try {
   // Without DATABASE_URL there is nothing to migrate: a typo must not migrate the hidden local database instead.

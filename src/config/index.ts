@@ -3,7 +3,7 @@
 // code that reads settings; server.ts and the commands pass process.env in.
 import { readDatabase, readLocalDataDir, type DatabaseSettings } from './database.js'
 import { readProtection, type ProtectionSettings } from './protection.js'
-import { Reader, type Env } from './reader.js'
+import { lookAlikes, Reader, type Env } from './reader.js'
 import { readServer, type ServerSettings } from './server.js'
 import { readStorage, type StorageSettings } from './storage.js'
 
@@ -25,6 +25,8 @@ export interface TelemetryConfig {
 interface CommonConfig extends ServerSettings, StorageSettings, Omit<DatabaseSettings, 'databaseUrl'>, ProtectionSettings {
   logLevel: LogLevel
   telemetry: TelemetryConfig
+  /** Variables that look like settings but are none (a misspelt name): logged at start. */
+  warnings: string[]
 }
 
 /** Neither DATABASE_URL nor S3_BUCKET: the embedded database and S3 emulator, under a data folder. */
@@ -57,7 +59,7 @@ export function parseConfig (env: Env): Config {
   } else if (!bucketSet && database.databaseUrl !== undefined) {
     read.problem('S3_BUCKET', 'S3_BUCKET is missing: DATABASE_URL is set, so the service expects a bucket too (unset both for local mode)')
   }
-  const common: CommonConfig = {
+  const common: Omit<CommonConfig, 'warnings'> = {
     ...readServer(read, { localDefaults: local }),
     ...readStorage(read),
     databaseTimeoutMs: database.databaseTimeoutMs,
@@ -70,8 +72,14 @@ export function parseConfig (env: Env): Config {
     }
   }
   const localDataDir = readLocalDataDir(read)
+  // The image sets NODE_ENV=production: a deployment that names neither backend (a typo, a missing
+  // secret) must fail, not serve demo data from an embedded database.
+  if (local && env.NODE_ENV === 'production') {
+    read.problem('DATABASE_URL', 'DATABASE_URL and S3_BUCKET are not set, and NODE_ENV is production: local mode (an embedded database and S3 with a demo game) is for development only; set both to run against your PostgreSQL and bucket')
+  }
   read.check()
-  return local ? { ...common, mode: 'local', localDataDir } : { ...common, mode: 'configured', databaseUrl: database.databaseUrl as string }
+  const warnings = lookAlikes(env, read.names)
+  return local ? { ...common, warnings, mode: 'local', localDataDir } : { ...common, warnings, mode: 'configured', databaseUrl: database.databaseUrl as string }
 }
 
 /** Only the database's settings (the migrate command): the bucket is not needed. */

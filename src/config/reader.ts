@@ -15,6 +15,8 @@ export class ConfigError extends Error {
 
 export class Reader {
   private readonly problems: Array<{ setting: string, text: string }> = []
+  /** Every setting asked for: what the service knows. */
+  readonly names = new Set<string>()
 
   constructor (private readonly env: Env) {}
 
@@ -35,12 +37,14 @@ export class Reader {
 
   /** A set, non-blank value, trimmed; blank counts as unset (as in most .env tooling). */
   string (name: string): string | undefined {
+    this.names.add(name)
     const value = this.env[name]?.trim()
     return value === undefined || value === '' ? undefined : value
   }
 
   /** The value as it is, untrimmed; unset is ''. */
   raw (name: string): string {
+    this.names.add(name)
     return this.env[name] ?? ''
   }
 
@@ -132,4 +136,39 @@ export function redactUrl (raw: string): string {
     if (/pass|secret|token|key|auth/i.test(name)) url.searchParams.set(name, '***')
   }
   return url.href
+}
+
+/** Namespaces shared with other software: a variable there that we do not read is not a mistake. */
+const SHARED_PREFIXES = ['AWS_', 'OTEL_', 'HTTP_', 'HTTPS_', 'NODE_', 'NPM_']
+
+/**
+ * Variables that look like a setting of ours but are none: a misspelt name
+ * (DATABSE_URL, S3_BUKET) would otherwise leave its setting unset without a
+ * word. A variable is named when it starts like our settings do (S3_, DATABASE_…)
+ * or is within two letters of one of them.
+ */
+export function lookAlikes (env: Env, known: ReadonlySet<string>): string[] {
+  const prefixes = new Set([...known].filter((name) => name.includes('_')).map((name) => `${name.split('_')[0] as string}_`)
+    .filter((prefix) => !SHARED_PREFIXES.includes(prefix)))
+  const warnings: string[] = []
+  for (const name of Object.keys(env).sort()) {
+    if (known.has(name) || !/^[A-Z0-9_]+$/.test(name)) continue
+    const near = [...known].filter((candidate) => candidate.length >= 6 && editDistance(name, candidate) <= 2)
+    if (near.length > 0) warnings.push(`${name} is not a setting of replay-gate and is ignored: did you mean ${near.join(' or ')}?`)
+    else if ([...prefixes].some((prefix) => name.startsWith(prefix))) warnings.push(`${name} is not a setting of replay-gate and is ignored (see .env.example for every setting)`)
+  }
+  return warnings
+}
+
+/** Levenshtein distance, for the short names of settings. */
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] as number) + 1, (current[j - 1] as number) + 1, (previous[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+    previous = current
+  }
+  return previous[b.length] as number
 }

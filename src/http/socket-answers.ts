@@ -18,7 +18,9 @@ interface ServerSocket extends Duplex {
 export function handleClientError (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex): void {
   // A reset connection has nobody left to answer.
   if (error.code === 'ECONNRESET' || socket.destroyed) return
-  this.log.debug({ err: error }, 'client error')
+  // The code and message only: the error also carries the raw bytes read (rawPacket), headers such as
+  // Authorization and Cookie included.
+  this.log.debug({ code: error.code, reason: error.message }, 'client error')
   const { _httpMessage: inFlight, parser } = socket as ServerSocket
   // An answer has started on this connection (a download, with a bad request
   // pipelined behind it): a word from us would land inside its body.

@@ -15,12 +15,14 @@ const SECRETS: Array<[RegExp, string]> = [
   // An Authorization header: "AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…", or a bearer token.
   [/(?<![\w-])((?:Credential|Signature)=)[^,&\s"\\]+/g, `$1${REDACTED}`],
   [/((?:Bearer|Basic)\s+)[^\s"\\]+/gi, `$1${REDACTED}`],
+  // A token or key in a URL's query (RFC 6750's access_token, API keys), plain or percent-encoded.
+  [/([?&](?:access_token|id_token|refresh_token|token|api_?key|password)(?:=|%3D))[^&"\s\\#]*/gi, `$1${REDACTED}`],
   // JSON fields that hold a secret, whatever their value.
   [/("(?:authorization|cookie|x-amz-security-token|x-amz-signature|x-amz-credential|secretAccessKey|sessionToken|password)"\s*:\s*)"(?:[^"\\]|\\.)*"/gi, `$1"${REDACTED}"`]
 ]
 
 /** Every pattern above needs one of these words: a line without any (most lines) is left as it is at the cost of one search. */
-const MAY_HOLD_A_SECRET = /x-amz-|credential=|signature=|bearer|basic|authorization|cookie|secretaccesskey|sessiontoken|password/i
+const MAY_HOLD_A_SECRET = /x-amz-|credential=|signature=|bearer|basic|authorization|cookie|secretaccesskey|token|api_?key|password/i
 
 /** Removes signatures, credentials and tokens from a log line. */
 export function scrubSecrets (line: string): string {

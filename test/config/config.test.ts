@@ -260,3 +260,28 @@ t.test('PUBLIC_BASE_URL: an http(s) URL, kept without its trailing slash', async
   t.equal(parseConfig({ ...configured, PUBLIC_BASE_URL: 'https://replays.example/api/' }).publicBaseUrl, 'https://replays.example/api')
   t.throws(() => parseConfig({ ...configured, PUBLIC_BASE_URL: 'replays.example' }), { message: /PUBLIC_BASE_URL must be a URL starting with http:\/\/ or https:\/\// })
 })
+
+t.test('look-alike names: a misspelt setting is named, other software\'s variables are not', async (t) => {
+  const { warnings } = parseConfig({
+    ...configured,
+    DATABSE_TIMEOUT_MS: '100',
+    LOOKUP_CACHE_SIZ: '5',
+    S3_SECRET: 'x',
+    HOME: '/root',
+    HOSTNAME: 'gate-1',
+    PATH: '/usr/bin',
+    AWS_PROFILE: 'prod',
+    AWS_REGION: 'eu-west-1',
+    OTEL_RESOURCE_ATTRIBUTES: 'a=b',
+    HTTP_PROXY: 'http://proxy:3128',
+    NODE_OPTIONS: '--max-old-space-size=512',
+    lowercase_var: '1'
+  })
+  t.match(warnings, [
+    /^DATABSE_TIMEOUT_MS is not a setting of replay-gate and is ignored: did you mean DATABASE_TIMEOUT_MS\?$/,
+    /^LOOKUP_CACHE_SIZ is not a setting of replay-gate and is ignored: did you mean LOOKUP_CACHE_SIZE\?$/,
+    /^S3_SECRET is not a setting of replay-gate and is ignored \(see \.env\.example/
+  ])
+  t.equal(warnings.length, 3, 'HOME, HOSTNAME, PATH, AWS_*, OTEL_*, HTTP_PROXY and NODE_OPTIONS are left alone')
+  t.same(parseConfig(configured).warnings, [])
+})

@@ -3,6 +3,7 @@
 // answer's body, no 408 for a request that was answered.
 import t from 'tap'
 import { parseConfig } from '../../src/config/index.js'
+import { loggerOptions } from '../../src/observability/logging.js'
 import { buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
 import { rawConnection } from '../support/raw-http.js'
 import { sleep, waitUntil } from '../support/wait.js'
@@ -12,6 +13,19 @@ const { db, bucket } = await seedReplays(t, [{ id: '1', game_folder: 'g', replay
 const http = { ...parseConfig({}).http, headersTimeoutMs: 300, requestTimeoutMs: 600 }
 const app = await buildTestApp(t, { config: testConfig({ http }), db, storage: bucket.storage() })
 const { port } = new URL(await listen(app))
+
+t.test('a refused request is logged by its error code and message, never with the bytes read', async (t) => {
+  const lines: string[] = []
+  const logged = await buildTestApp(t, { config: testConfig({ http }), db, storage: bucket.storage(), logger: loggerOptions('debug', { write: (line) => lines.push(line) }) })
+  const connection = await rawConnection(new URL(await listen(logged)).port)
+  connection.socket.write('GET /games/1/replay HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer RAWTOKEN\r\nCookie: sid=RAWCOOKIE\r\nBad Header\r\n\r\n')
+  await connection.closed
+  t.match(connection.received(), /^HTTP\/1\.1 400 /)
+  const entry = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line.msg === 'client error')
+  t.match(entry, { code: 'HPE_INVALID_HEADER_TOKEN', reason: String })
+  t.notOk(lines.join('').includes('RAW'), 'neither the Authorization nor the Cookie header reaches the log')
+  t.notMatch(lines.join(''), /rawPacket/)
+})
 
 t.test('a HEAD whose headers are too large: 431 without a body', async (t) => {
   const connection = await rawConnection(port)

@@ -14,6 +14,8 @@ t.test('scrubbing a line', async (t) => {
     '{"authorization":"[REDACTED]","cookie":"[REDACTED]","sessionToken":"[REDACTED]","secretAccessKey":"[REDACTED]","a":1}')
   t.equal(scrubSecrets('token Bearer abc.def in a message'), 'token Bearer [REDACTED] in a message')
   t.equal(scrubSecrets('{"msg":"nothing secret","n":1}'), '{"msg":"nothing secret","n":1}')
+  t.equal(scrubSecrets('{"url":"/games/1/replay?access_token=eyJ.x.y&x=1"}'), '{"url":"/games/1/replay?access_token=[REDACTED]&x=1"}', 'a token in a query')
+  t.equal(scrubSecrets('/r?a=1&API_KEY=k1&apikey=k2&token%3Dk3'), '/r?a=1&API_KEY=[REDACTED]&apikey=[REDACTED]&token%3D[REDACTED]')
 })
 
 t.test('at trace level, no signature, credential or token reaches the log: a redirect, a stream, an S3 error', async (t) => {

@@ -60,6 +60,13 @@ t.test('a redirect: the request span, with the lookup and the signing under it',
   t.ok(paths.some((p) => /^request > .*replay\.sign$/.test(p)), 'a signing span under the request')
 })
 
+t.test('a token in the query string is scrubbed from the span, which keeps the path apart', async (t) => {
+  const { root } = await traceOf(t, '/games/1/replay?access_token=eyJhbGciOiJIUzI1NiJ9.e30.SECRETPART&lang=en')
+  t.equal(root.attributes['url.path'], '/games/1/replay')
+  t.equal(root.attributes['url.query'], 'access_token=[REDACTED]&lang=en')
+  t.notMatch(JSON.stringify(root.attributes), /SECRETPART/)
+})
+
 t.test('the same game again: answered from memory, with no span for the cached lookup or the reused URL', async (t) => {
   const { status, paths } = await traceOf(t, '/games/1/replay')
   t.equal(status, 302)

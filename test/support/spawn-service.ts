@@ -3,7 +3,7 @@
 // tap's coverage, which maps it back to src/ through the source maps.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -48,10 +48,26 @@ function coverageArgs (): string[] {
   return process.execArgv.filter((arg) => !/@tapjs\/(?:typescript|mock)\//.test(arg))
 }
 
-/** `entry` is a path below src/, such as `server.ts` or `cli/db-migrate.ts`. */
-export function spawnEntry (entry: string, env: Record<string, string>, args: string[] = []): Service {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name)))
+let emptyFolder: string | undefined
+/** A folder of the test process's own, empty: a developer's .env in the project folder must not reach a spawned entry point. */
+function emptyWorkingDir (): string {
+  if (emptyFolder === undefined) {
+    emptyFolder = mkdtempSync(join(tmpdir(), 'replay-gate-cwd-'))
+    const folder = emptyFolder
+    process.once('exit', () => { rmSync(folder, { recursive: true, force: true }) })
+  }
+  return emptyFolder
+}
+
+/**
+ * `entry` is a path below src/, such as `server.ts` or `cli/db-migrate.ts`. It
+ * runs in an empty working folder unless `cwd` says otherwise, with none of
+ * the service's settings from the tests' environment (nor NODE_ENV).
+ */
+export function spawnEntry (entry: string, env: Record<string, string>, args: string[] = [], { cwd = emptyWorkingDir() }: { cwd?: string } = {}): Service {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !SETTINGS.includes(name) && name !== 'NODE_ENV'))
   const child = spawn(process.execPath, [...coverageArgs(), builtEntry(entry), ...args], {
+    cwd,
     env: { ...clean, ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
