@@ -38,7 +38,10 @@ export function handleError (error: FastifyError, request: FastifyRequest, reply
   const status = error.statusCode ?? 500
   // A shed request is counted and logged where it is shed; a flood of error lines would add to the load.
   if (status >= 500 && !(error instanceof ServiceOverloaded)) {
-    request.log.error({ err: error, cause: error.cause }, 'request failed')
+    // One line: an outage of ours (a contract code) by its code and cause, without our own stack;
+    // anything else in full, stack and all.
+    if (isContractError(error)) request.log.error({ code: error.code, statusCode: status, cause: error.cause }, `request failed: ${error.message}`)
+    else request.log.error({ err: error, cause: error.cause }, 'request failed')
   }
   // A 5xx that is not one of ours says nothing of its cause to the client.
   if (status < 500 || isContractError(error)) {

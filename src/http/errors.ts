@@ -6,6 +6,7 @@
 // are answered on the socket (socket-answers.ts); FST_ERR_BAD_URL keeps
 // Fastify's own name, as clients have seen it.
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
+import type { DatabaseFailure, DatabaseFailureKind } from '../db/database-errors.js'
 import codes from './error-codes.json' with { type: 'json' }
 
 interface ErrorSpec {
@@ -41,7 +42,19 @@ export const RateLimited = define<'RATE_LIMITED', [string]>('RATE_LIMITED')
 export const TooManyStreams = define<'TOO_MANY_STREAMS', [string]>('TOO_MANY_STREAMS')
 export const InvalidReplayKey = define<'INVALID_REPLAY_KEY', [string]>('INVALID_REPLAY_KEY')
 export const StorageUnavailable = define('STORAGE_UNAVAILABLE')
-export const DatabaseUnavailable = define('DATABASE_UNAVAILABLE')
+const DatabaseUnavailableError = define<'DATABASE_UNAVAILABLE', [string]>('DATABASE_UNAVAILABLE')
+
+/** What the client reads of each kind of database failure: what happened, never the server's own words. */
+const DATABASE_FAILURES: Record<DatabaseFailureKind, string> = {
+  timeout: 'did not answer in time; try again shortly',
+  unreachable: 'could not be reached; try again shortly',
+  misconfigured: 'refuses this service\'s queries (its setup is wrong: see the service\'s log); try again later'
+}
+
+/** DATABASE_UNAVAILABLE saying what happened; the failure, with the error, goes to the log as its cause. */
+export function databaseUnavailable (failure: DatabaseFailure): Error & { code: 'DATABASE_UNAVAILABLE', statusCode: number } {
+  return Object.assign(new DatabaseUnavailableError(DATABASE_FAILURES[failure.kind]), { cause: failure })
+}
 export const ServiceOverloaded = define('SERVICE_OVERLOADED')
 export const AuthUnavailable = define('AUTH_UNAVAILABLE')
 export const StorageTimeout = define('STORAGE_TIMEOUT')

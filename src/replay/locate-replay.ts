@@ -14,7 +14,8 @@ import { LRUCache } from 'lru-cache'
 import type { LookupCacheConfig } from '../config/index.js'
 import type { Database } from '../db/database.js'
 import { findReplay, type ReplayRow } from '../db/games.js'
-import { DatabaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from '../http/errors.js'
+import { classifyDatabaseError } from '../db/database-errors.js'
+import { databaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from '../http/errors.js'
 import type { LookupSource } from '../observability/metrics.js'
 import { inSpan } from '../observability/telemetry.js'
 import { downloadHeaders } from './download-name.js'
@@ -102,14 +103,16 @@ export class ReplayLocator {
   private async lookup (gameId: string, log: FastifyBaseLogger): Promise<Lookup> {
     if (this.known === undefined || this.misses === undefined) {
       this.onLookup('database')
-      return await this.read(gameId, log)
+      return await this.read(gameId)
     }
     // A known replay past its age is answered at once while the row is read again in the background;
     // a game without one waits for the database, so that a new recording is seen as soon as its entry ends.
     const stale = this.known.peek(gameId, { allowStale: true })
     if (stale !== undefined) {
       this.onLookup('cache')
-      this.readOnce(gameId, log).catch(() => {})
+      this.readOnce(gameId).catch((error: Error) => {
+        log.warn({ gameId, cause: error.cause }, 'a cached game past its age was served: reading it again failed')
+      })
       return stale
     }
     const miss = this.misses.get(gameId)
@@ -118,13 +121,13 @@ export class ReplayLocator {
       return miss
     }
     this.onLookup('database')
-    return await this.readOnce(gameId, log)
+    return await this.readOnce(gameId)
   }
 
-  private async readOnce (gameId: string, log: FastifyBaseLogger): Promise<Lookup> {
+  private async readOnce (gameId: string): Promise<Lookup> {
     let reading = this.reading.get(gameId)
     if (reading === undefined) {
-      reading = this.read(gameId, log).then((lookup) => {
+      reading = this.read(gameId).then((lookup) => {
         if (lookup.found === 'replay' || lookup.found === 'unsafe-key') {
           this.known?.set(gameId, lookup)
           this.misses?.delete(gameId)
@@ -139,13 +142,13 @@ export class ReplayLocator {
     return await reading
   }
 
-  private async read (gameId: string, log: FastifyBaseLogger): Promise<Lookup> {
+  private async read (gameId: string): Promise<Lookup> {
     let row: ReplayRow | undefined
     try {
       row = await findReplay(this.db, gameId)
     } catch (error) {
-      log.error({ err: error, gameId }, 'game lookup failed')
-      throw new DatabaseUnavailable()
+      // Logged once, by the error handler, with what happened as its cause.
+      throw databaseUnavailable(classifyDatabaseError(error))
     }
     if (row === undefined) return { found: 'no-game' }
     const replayFile = row.replay_file

@@ -1,11 +1,15 @@
-// /healthz: the process answers. /readyz: the database and S3 answer too.
-// Neither is shed under load: an overloaded instance is alive and its backends
-// work; it turns requests away itself, with quick 503s. Were it to report
-// unready, an overload of the whole fleet would leave the balancer with nothing.
+// /healthz: the process answers. /readyz: this instance can serve. It is 503
+// only for what is wrong with this instance or its configuration (the database
+// or S3 refuses it: wrong password or keys, a missing table or bucket). When a
+// shared dependency is out (refused, timed out, failing), every instance would
+// fail alike and cached games are still served: 200 "degraded", so a balancer
+// does not drop them all. Neither route is shed under load: an overloaded
+// instance is alive and its backends work; it turns requests away itself.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import fp from 'fastify-plugin'
 import { sql, type Kysely } from 'kysely'
 import type { Database } from '../db/database.js'
+import { classifyDatabaseError } from '../db/database-errors.js'
 import { NEVER_SHED } from '../plugins/load-shedding.js'
 import { PROBE } from '../plugins/request-log.js'
 import { LivenessBody, ReadinessBody, UnreadyBody } from '../schemas/health.js'
@@ -18,39 +22,75 @@ export interface HealthRouteOptions {
   checkTimeoutMs: number
 }
 
+/** How long a readiness result is answered again: a flood of probes makes one check a second. */
+const READINESS_CACHE_MS = 1000
+
+type CheckState = 'ok' | 'unreachable' | 'misconfigured'
+interface Check { state: CheckState, ms: number }
+interface Readiness { status: 'ready' | 'degraded' | 'unavailable', checks: { database: Check, storage: Check } }
+
 const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async function healthRoutes (fastify, { checkTimeoutMs }) {
   const { db, storage } = fastify
   fastify.get('/healthz', { schema: { response: { 200: LivenessBody }, security: [] }, config: PROBE_ROUTE }, async function liveness () {
     return { status: 'ok' as const }
   })
 
-  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: UnreadyBody }, security: [] }, config: PROBE_ROUTE }, async function readiness (request, reply) {
+  // What each check said last: a change is logged once, with its reason; the body never has it.
+  const said: Record<'database' | 'storage', string> = { database: 'ok', storage: 'ok' }
+  function report (name: 'database' | 'storage', state: CheckState, detail?: string): void {
+    const now = state === 'ok' ? 'ok' : `${state}: ${detail ?? ''}`
+    if (now === said[name]) return
+    said[name] = now
+    if (state === 'ok') fastify.log.info({ check: name }, `readiness: the ${name} answers again`)
+    else fastify.log.warn({ check: name, state, reason: detail }, `readiness: the ${name} is ${state}`)
+  }
+
+  async function checkReadiness (): Promise<Readiness> {
     const [database, s3] = await Promise.all([
-      timed(() => checkDatabase(db, checkTimeoutMs)),
-      timed(() => storage.probe(checkTimeoutMs))
+      timed(async () => {
+        const found = await checkDatabase(db, checkTimeoutMs)
+        report('database', found.state, found.detail)
+        return found.state
+      }),
+      timed(async () => {
+        const found = await storage.probe(checkTimeoutMs)
+        report('storage', found.state, found.state === 'ok' ? undefined : found.detail)
+        return found.state
+      })
     ])
-    const ready = database.ok && s3.ok
-    if (!ready) request.log.warn({ database, storage: s3 }, 'not ready')
-    reply.header('Cache-Control', 'no-store').code(ready ? 200 : 503)
-    return { status: ready ? 'ready' as const : 'unavailable' as const, checks: { database, storage: s3 } }
+    const states = [database.state, s3.state]
+    const status = states.includes('misconfigured') ? 'unavailable' : states.includes('unreachable') ? 'degraded' : 'ready'
+    return { status, checks: { database, storage: s3 } }
+  }
+
+  let last: { at: number, result: Promise<Readiness> } | undefined
+  fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: UnreadyBody }, security: [] }, config: PROBE_ROUTE }, async function readiness (_request, reply) {
+    reply.header('Cache-Control', 'no-store')
+    if (last === undefined || performance.now() - last.at >= READINESS_CACHE_MS) last = { at: performance.now(), result: checkReadiness() }
+    const result = await last.result
+    return await reply.code(result.status === 'unavailable' ? 503 : 200).send(result)
   })
 }
 
-async function checkDatabase (db: Kysely<Database>, timeoutMs: number): Promise<{ ok: boolean, error?: string }> {
+/** The table the service reads, asked as the lookups ask it: a missing table or missing rights show here. */
+async function checkDatabase (db: Kysely<Database>, timeoutMs: number): Promise<{ state: CheckState, detail?: string }> {
   // Unref'd: a timer left running after a quick answer holds nothing open.
   const timeout = new Promise<never>((_resolve, reject) => {
-    setTimeout(reject, timeoutMs, new Error('no answer in time')).unref()
+    setTimeout(reject, timeoutMs, new Error(`no answer within ${timeoutMs} ms`)).unref()
   })
-  return await Promise.race([sql`select 1`.execute(db), timeout]).then(
-    () => ({ ok: true }),
-    (error: Error) => ({ ok: false, error: error.message })
+  return await Promise.race([db.selectFrom('games').select(sql<number>`1`.as('one')).limit(1).execute(), timeout]).then(
+    () => ({ state: 'ok' as const }),
+    (error: unknown) => {
+      const { kind, detail } = classifyDatabaseError(error)
+      return { state: kind === 'misconfigured' ? 'misconfigured' as const : 'unreachable' as const, detail }
+    }
   )
 }
 
-async function timed<T extends object> (check: () => Promise<T>): Promise<T & { ms: number }> {
+async function timed (check: () => Promise<CheckState>): Promise<Check> {
   const started = performance.now()
-  const result = await check()
-  return { ...result, ms: Math.round((performance.now() - started) * 10) / 10 }
+  const state = await check()
+  return { state, ms: Math.round((performance.now() - started) * 10) / 10 }
 }
 
 export default fp(healthRoutes, { name: 'replay-gate-health-routes', dependencies: ['replay-gate-backends'], encapsulate: true })

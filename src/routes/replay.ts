@@ -8,7 +8,7 @@ import { cacheControlFor } from '../http/cache-control.js'
 import { replayHeaders } from '../http/replay-headers.js'
 import type { Metrics } from '../observability/metrics.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
-import type { ReplayLocator } from '../replay/locate-replay.js'
+import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
 
@@ -56,8 +56,9 @@ function redirect (reply: FastifyReply, url: string): void {
 const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, metrics, publicBaseUrl }) {
   const { storage } = fastify
   const signing = metrics.signing.labels({ method: 'GET' })
-  async function presignFor (gameId: string, log: typeof fastify.log) {
-    const object = await locator.locate(gameId, log)
+  /** The signed URL of a game's replay; `known` is its object when the caller has it already. */
+  async function presignFor (gameId: string, log: typeof fastify.log, known?: ReplayObject) {
+    const object = known ?? await locator.locate(gameId, log)
     const started = performance.now()
     const signed = await storage.presign(object)
     signing.observe((performance.now() - started) / 1000)
@@ -85,7 +86,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
         redirect(reply, reused.url)
         return
       }
-      return presignFor(gameId, request.log).then((signed) => { redirect(reply, signed.url) })
+      return presignFor(gameId, request.log, object).then((signed) => { redirect(reply, signed.url) })
     }
   })
 

@@ -1,18 +1,22 @@
 import { Type } from 'typebox'
 
 const Check = Type.Object({
-  ok: Type.Boolean(),
-  ms: Type.Number({ description: 'How long the check took' }),
-  status: Type.Optional(Type.Integer({ description: 'The HTTP status the storage answered with' })),
-  error: Type.Optional(Type.String())
+  state: Type.Union([Type.Literal('ok'), Type.Literal('unreachable'), Type.Literal('misconfigured')], {
+    description: 'ok; unreachable: refused, timed out or failing for everyone (a shared outage); misconfigured: it refuses this instance (wrong keys or password, missing bucket, database or table). The reason is in the log, never here.'
+  }),
+  ms: Type.Number({ description: 'How long the check took' })
 })
 
 const readiness = {
-  status: Type.Union([Type.Literal('ready'), Type.Literal('unavailable')]),
+  status: Type.Union([Type.Literal('ready'), Type.Literal('degraded'), Type.Literal('unavailable'), Type.Literal('draining')]),
   checks: Type.Object({ database: Check, storage: Check })
 }
 
-export const ReadinessBody = Type.Object(readiness, { description: 'Ready: the database and S3 answered' })
-export const UnreadyBody = Type.Object(readiness, { description: 'Not ready: the database or S3 did not answer in time (each check says which)' })
+export const ReadinessBody = Type.Object(readiness, {
+  description: 'Ready, or degraded: a shared dependency (the database or S3) is out for every instance alike, and cached games are still served'
+})
+export const UnreadyBody = Type.Object(readiness, {
+  description: 'Unavailable: the database or S3 refuses this instance (its configuration is wrong); or draining for shutdown'
+})
 
 export const LivenessBody = Type.Object({ status: Type.Literal('ok') }, { description: 'The process runs' })

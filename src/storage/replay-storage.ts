@@ -2,14 +2,14 @@
 // the object, a readiness probe. Its S3 clients and signer are private; the
 // routes never build S3 requests themselves. (The bucket:setup command, which
 // administers the bucket, has a client of its own.)
-import { HeadBucketCommand, type S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { LRUCache } from 'lru-cache'
 import { MAX_PRESIGN_TTL_SECONDS, type LookupCacheConfig, type S3Config } from '../config/index.js'
 import type { ReplayObject } from '../replay/locate-replay.js'
 import { inSpan } from '../observability/telemetry.js'
 import { headObject, readObject, type ObjectHead, type ObjectRead, type ReadOptions, type ReadTarget } from './object-reads.js'
 import { createS3Client, type Credentials } from './s3-client.js'
-import { describeNoAnswer, s3Status } from './s3-errors.js'
+import { describeNoAnswer, s3Code, s3Status } from './s3-errors.js'
 import { UrlSigner } from './url-signer.js'
 
 export interface PresignedUrl {
@@ -18,12 +18,17 @@ export interface PresignedUrl {
   expiresAt: Date
 }
 
-export interface StorageProbe {
-  ok: boolean
-  /** The HTTP status S3 answered with; any status means it is reachable. */
-  status?: number
-  error?: string
-}
+/**
+ * What the readiness probe found: S3 serves this instance (`ok`), S3 is out
+ * or overloaded for everyone (`unreachable`), or it refuses this instance's
+ * configuration (`misconfigured`: wrong keys, no such bucket, wrong region).
+ */
+export type StorageProbe =
+  | { state: 'ok' }
+  | { state: 'unreachable' | 'misconfigured', detail: string }
+
+/** S3's answers to a GET of a key that does not exist that mean "this instance may read here". */
+const READABLE = new Set(['NoSuchKey', 'AccessDenied', 'InvalidRange'])
 
 export interface ReplayStorageOptions {
   s3: S3Config
@@ -67,6 +72,8 @@ export class ReplayStorage {
   readonly #urls = new Map<string, CachedUrl>()
   readonly #heads: LRUCache<string, ObjectHead> | undefined
   readonly #missTtlMs: number
+  /** A key below the prefix that no replay has: what the readiness probe asks for. */
+  readonly #probeKey: string
 
   constructor ({ s3, presignTtlSeconds, presignReuseSeconds = 0, credentials, headCache }: ReplayStorageOptions) {
     this.bucket = s3.bucket
@@ -81,6 +88,7 @@ export class ReplayStorage {
     this.#reads = { client: this.#client, bucket: s3.bucket, firstByteTimeoutMs: s3.firstByteTimeoutMs }
     this.#heads = headCache === undefined || headCache.size === 0 ? undefined : new LRUCache({ max: headCache.size, ttl: headCache.ttlSeconds * 1000 })
     this.#missTtlMs = (headCache?.missTtlSeconds ?? 0) * 1000
+    this.#probeKey = `${s3.keyPrefix}replay-gate-readiness-probe`
   }
 
   /**
@@ -162,18 +170,26 @@ export class ReplayStorage {
   }
 
   /**
-   * Reachability, not permission: a least-privilege role may get 403 for the
-   * bucket and still read every replay, so any HTTP answer counts as up.
+   * Whether S3 serves this instance, by a GET of a key that does not exist
+   * (below the key prefix): NoSuchKey says the bucket, the keys and the
+   * signature are right. A role that may only read objects is answered
+   * AccessDenied for a missing key: ready too. A HEAD would carry no error
+   * code to tell that apart from a refused signature, hence a GET.
    */
   async probe (timeoutMs: number): Promise<StorageProbe> {
     try {
-      const result = await this.#client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: AbortSignal.timeout(timeoutMs) })
-      /* c8 ignore next: the emulator answers HeadBucket with 403; a real S3 (the RGW run of .ci/run) gets here */
-      return { ok: true, status: result.$metadata.httpStatusCode }
+      const found = await this.#client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.#probeKey, Range: 'bytes=0-0' }), { abortSignal: AbortSignal.timeout(timeoutMs) })
+      ;(found.Body as { destroy?: () => void } | undefined)?.destroy?.()
+      return { state: 'ok' }
     } catch (error) {
       const status = s3Status(error)
-      if (status !== undefined) return { ok: true, status }
-      return { ok: false, error: describeNoAnswer(error) }
+      if (status === undefined) return { state: 'unreachable', detail: describeNoAnswer(error) }
+      const code = s3Code(error)
+      if (READABLE.has(code)) return { state: 'ok' }
+      const detail = `S3 answered ${status} ${code}`
+      // S3 itself failing or asking to slow down: every instance sees the same.
+      if (status >= 500 || status === 429 || code === 'SlowDown') return { state: 'unreachable', detail }
+      return { state: 'misconfigured', detail }
     }
   }
 

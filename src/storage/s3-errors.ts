@@ -15,6 +15,13 @@ export function s3Status (error: unknown): number | undefined {
   return (error as S3Error).$metadata?.httpStatusCode
 }
 
+/** S3's error code (NoSuchKey, AccessDenied, SignatureDoesNotMatch…), or 'unknown' when the answer had none (a HEAD's). */
+export function s3Code (error: unknown): string {
+  const { name, code } = error as S3Error & { Code?: string }
+  const given = (error as { Code?: string }).Code ?? code ?? name
+  return given === undefined || given === 'Unknown' || given === 'UnknownError' || given === 'Error' ? 'unknown' : given
+}
+
 /** The answer's headers, when S3 answered (validators of a 304 or 412). */
 export function s3Headers (error: unknown): Record<string, string | undefined> {
   return (error as S3Error).$response?.headers ?? {}

@@ -8,6 +8,8 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { localDataDir, spawnEntry } from '../support/spawn-service.js'
 import { waitUntil } from '../support/wait.js'
+import { connectPostgres } from '../../src/db/database.js'
+import { closedPort } from '../support/silent-server.js'
 
 // Registered before the app is built, as server.ts does with the OTLP exporter.
 const exporter = new InMemorySpanExporter()
@@ -65,6 +67,17 @@ t.test('a token in the query string is scrubbed from the span, which keeps the p
   t.equal(root.attributes['url.path'], '/games/1/replay')
   t.equal(root.attributes['url.query'], 'access_token=[REDACTED]&lang=en')
   t.notMatch(JSON.stringify(root.attributes), /SECRETPART/)
+})
+
+t.test('a lookup that fails is a span with an error status', async (t) => {
+  const dead = connectPostgres({ url: `postgres://127.0.0.1:${await closedPort()}/x`, timeoutMs: 500 })
+  t.teardown(() => dead.destroy())
+  const failing = await buildTestApp(t, { config: testConfig(), db: dead, storage: bucket.storage(), tracing: true })
+  exporter.reset()
+  t.equal((await failing.inject({ url: '/games/1/replay' })).statusCode, 503)
+  const lookup = await waitUntil(() => exporter.getFinishedSpans().find((span) => span.name === 'replay.lookup'))
+  t.equal(lookup?.status.code, 2, 'SpanStatusCode.ERROR')
+  t.match(lookup?.status.message, /could not be reached/)
 })
 
 t.test('the same game again: answered from memory, with no span for the cached lookup or the reused URL', async (t) => {

@@ -1,7 +1,12 @@
-import t from 'tap'
-import { connectPostgres } from '../../src/db/database.js'
-import { buildTestApp, seedReplays, testConfig } from '../helper.js'
+import type { Kysely, KyselyPlugin } from 'kysely'
+import t, { type Test } from 'tap'
+import { connectPostgres, type Database } from '../../src/db/database.js'
+import { loggerOptions } from '../../src/observability/logging.js'
+import type { ReplayStorage } from '../../src/storage/replay-storage.js'
+import { buildTestApp, MACHINE_POSTGRES, postgresMissing, requireRealPart, seedReplays, testConfig } from '../helper.js'
+import { clonePGlite } from '../support/pglite-template.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
+import { waitUntil } from '../support/wait.js'
 
 // Game 5 is there for the failing signer to be asked about; no test needs its object.
 const { db, bucket } = await seedReplays(t, [{ id: '5', game_folder: 'g', replay_file: 'r.json' }])
@@ -16,48 +21,95 @@ t.test('/healthz answers without touching the backends', async (t) => {
   t.same(res.json(), { status: 'ok' })
 })
 
-t.test('/readyz: 200 with each check when the database and S3 answer', async (t) => {
+t.test('/readyz: 200 ready when the database and S3 serve this instance', async (t) => {
   const app = await buildTestApp(t, { config: testConfig(), db, storage })
   const res = await app.inject({ url: '/readyz' })
   t.equal(res.statusCode, 200)
   t.equal(res.headers['cache-control'], 'no-store')
-  t.match(res.json(), { status: 'ready', checks: { database: { ok: true, ms: Number }, storage: { ok: true, ms: Number, status: Number } } })
+  t.same(Object.keys(res.json().checks.database), ['state', 'ms'])
+  t.match(res.json(), { status: 'ready', checks: { database: { state: 'ok', ms: Number }, storage: { state: 'ok', ms: Number } } })
 })
 
-t.test('/readyz: 503 within seconds when the database does not answer', async (t) => {
-  for (const port of [await closedPort(), await silentPort(t)]) {
-    const dead = connectPostgres({ url: `postgres://127.0.0.1:${port}/x`, timeoutMs: 500 })
-    t.teardown(() => dead.destroy())
-    const app = await buildTestApp(t, { config: testConfig({ databaseTimeoutMs: 500 }), db: dead, storage })
-    const started = Date.now()
-    const res = await app.inject({ url: '/readyz' })
-    t.equal(res.statusCode, 503)
-    t.match(res.json(), { status: 'unavailable', checks: { database: { ok: false, error: String }, storage: { ok: true } } })
-    t.ok(Date.now() - started < 5000, 'answers in seconds, not a hang')
-  }
-})
-
-t.test('/readyz gives up on a database query after its own short timeout', async (t) => {
-  const hung = connectPostgres({ url: `postgres://127.0.0.1:${await silentPort(t)}/x`, timeoutMs: 3000 })
-  t.teardown(() => hung.destroy())
-  const app = await buildTestApp(t, { config: testConfig({ databaseTimeoutMs: 300 }), db: hung, storage })
+/** The app's readiness and its log, for a database and a storage. */
+async function readiness (t: Test, backends: { db?: Kysely<Database>, storage?: ReplayStorage }, config = testConfig({ databaseTimeoutMs: 500 })): Promise<{ status: number, body: Record<string, unknown>, text: string, log: () => Array<Record<string, unknown>> }> {
+  const lines: string[] = []
+  const app = await buildTestApp(t, { config, db: backends.db ?? db, storage: backends.storage ?? storage, logger: loggerOptions('info', { write: (line) => lines.push(line) }) })
+  const started = Date.now()
   const res = await app.inject({ url: '/readyz' })
-  t.equal(res.statusCode, 503)
-  t.match(res.json(), { checks: { database: { ok: false, error: 'no answer in time' } } })
-})
+  t.ok(Date.now() - started < 5000, 'answers in seconds, not a hang')
+  return { status: res.statusCode, body: res.json(), text: res.body, log: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>) }
+}
 
-t.test('/readyz: 503 when S3 gives no HTTP answer at all', async (t) => {
+t.test('/readyz: a shared dependency out (refused, or no answer in time) is 200 degraded, naming it without details', async (t) => {
   for (const port of [await closedPort(), await silentPort(t)]) {
-    const unreachable = bucket.storage({ s3: { endpoint: `http://127.0.0.1:${port}` } })
-    const app = await buildTestApp(t, { config: testConfig({ databaseTimeoutMs: 500 }), db, storage: unreachable })
-    const res = await app.inject({ url: '/readyz' })
-    t.equal(res.statusCode, 503)
-    t.match(res.json(), { status: 'unavailable', checks: { database: { ok: true }, storage: { ok: false, error: String } } })
+    const dead = connectPostgres({ url: `postgres://someuser:pw@127.0.0.1:${port}/x`, timeoutMs: 500 })
+    t.teardown(() => dead.destroy())
+    const found = await readiness(t, { db: dead })
+    t.equal(found.status, 200, 'a balancer keeps the instance: cached games are still served')
+    t.match(found.body, { status: 'degraded', checks: { database: { state: 'unreachable' }, storage: { state: 'ok' } } })
+    t.notMatch(found.text, /ECONNREFUSED|127\.0\.0\.1|someuser|timeout/i, 'no backend detail in the body')
+    t.match(found.log(), [{ level: 40, check: 'database', state: 'unreachable', reason: /ECONNREFUSED|no answer within 500 ms|timeout/ }], 'the log says why')
+  }
+  for (const port of [await closedPort(), await silentPort(t)]) {
+    const found = await readiness(t, { storage: bucket.storage({ s3: { endpoint: `http://127.0.0.1:${port}` } }) })
+    t.equal(found.status, 200)
+    t.match(found.body, { status: 'degraded', checks: { database: { state: 'ok' }, storage: { state: 'unreachable' } } })
   }
 })
 
-t.test('a lookup while the database is down: 503 DATABASE_UNAVAILABLE within seconds', async (t) => {
-  for (const port of [await closedPort(), await silentPort(t)]) {
+t.test('/readyz: what is wrong with this instance is 503 unavailable', async (t) => {
+  const wrongKey = await readiness(t, { storage: bucket.storage({ credentials: { ...bucket.credentials, secretAccessKey: 'not-the-secret' } }) })
+  t.equal(wrongKey.status, 503, 'a wrong secret key')
+  t.match(wrongKey.body, { status: 'unavailable', checks: { database: { state: 'ok' }, storage: { state: 'misconfigured' } } })
+  t.notMatch(wrongKey.text, /Signature|AccessKey|403/)
+  t.match(wrongKey.log(), [{ check: 'storage', state: 'misconfigured', reason: /^S3 answered 403 / }])
+
+  const noBucket = await readiness(t, { storage: bucket.storage({ s3: { bucket: 'no-such-bucket-here' } }) })
+  t.equal(noBucket.status, 503, 'a bucket that does not exist')
+  t.match(noBucket.body, { checks: { storage: { state: 'misconfigured' } } })
+
+  // A database that was never migrated: every lookup would fail with "relation games does not exist".
+  const unmigrated = await clonePGlite()
+  t.teardown(() => unmigrated.destroy())
+  await unmigrated.schema.dropTable('games').execute()
+  const noTable = await readiness(t, { db: unmigrated })
+  t.equal(noTable.status, 503, 'a missing table')
+  t.match(noTable.body, { status: 'unavailable', checks: { database: { state: 'misconfigured' }, storage: { state: 'ok' } } })
+  t.notMatch(noTable.text, /relation|games/)
+  t.match(noTable.log(), [{ check: 'database', state: 'misconfigured', reason: /relation "games" does not exist \(SQLSTATE 42P01\)/ }])
+})
+
+const postgres = await postgresMissing(MACHINE_POSTGRES)
+const skip = requireRealPart(t, 'the wrong-role readiness test', postgres)
+
+t.test('/readyz: a role the database does not know is 503 unavailable', { skip }, async (t) => {
+  const url = new URL(MACHINE_POSTGRES)
+  url.username = 'no_such_role_here'
+  const stranger = connectPostgres({ url: url.href, timeoutMs: 2000 })
+  t.teardown(() => stranger.destroy())
+  const found = await readiness(t, { db: stranger })
+  t.equal(found.status, 503)
+  t.match(found.body, { checks: { database: { state: 'misconfigured' } } })
+  t.notMatch(found.text, /no_such_role_here/)
+  t.match(found.log(), [{ check: 'database', reason: /no_such_role_here.*\(SQLSTATE 28/ }])
+})
+
+t.test('/readyz: a flood of probes makes one check a second; a change is logged once', async (t) => {
+  let queries = 0
+  const plugin: KyselyPlugin = { transformQuery: (args) => { queries++; return args.node }, transformResult: async (args) => args.result }
+  const lines: string[] = []
+  const app = await buildTestApp(t, { config: testConfig(), db: db.withPlugin(plugin), storage, logger: loggerOptions('info', { write: (line) => lines.push(line) }) })
+  const answers = await Promise.all(Array.from({ length: 50 }, async () => await app.inject({ url: '/readyz' })))
+  t.ok(answers.every((res) => res.statusCode === 200))
+  t.equal(queries, 1, '50 probes at once: one query')
+  await waitUntil(async () => { await app.inject({ url: '/readyz' }); return queries === 2 ? true : undefined }, { everyMs: 100 })
+  t.equal(queries, 2, 'a second later, checked again')
+  t.same(lines.filter((line) => line.includes('readiness:')), [], 'nothing logged while nothing changes')
+})
+
+t.test('a lookup while the database is down: 503 DATABASE_UNAVAILABLE within seconds, saying what happened', async (t) => {
+  const refusing = await closedPort()
+  for (const port of [refusing, await silentPort(t)]) {
     const dead = connectPostgres({ url: `postgres://127.0.0.1:${port}/x`, timeoutMs: 500 })
     t.teardown(() => dead.destroy())
     const app = await buildTestApp(t, { config: testConfig(), db: dead, storage })
@@ -65,7 +117,8 @@ t.test('a lookup while the database is down: 503 DATABASE_UNAVAILABLE within sec
       const started = Date.now()
       const res = await app.inject({ url })
       t.equal(res.statusCode, 503, url)
-      t.same(res.json(), { statusCode: 503, code: 'DATABASE_UNAVAILABLE', error: 'Service Unavailable', message: 'The game database did not answer in time; try again shortly' })
+      const message = port === refusing ? 'The game database could not be reached; try again shortly' : 'The game database did not answer in time; try again shortly'
+      t.same(res.json(), { statusCode: 503, code: 'DATABASE_UNAVAILABLE', error: 'Service Unavailable', message })
       t.ok(Date.now() - started < 5000, 'answers in seconds, not a hang')
     }
   }

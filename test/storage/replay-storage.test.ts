@@ -1,3 +1,5 @@
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { S3Config } from '../../src/config/index.js'
 import { CLOCK_SKEW_SECONDS, MAX_CACHED_URLS, ReplayStorage } from '../../src/storage/replay-storage.js'
@@ -158,18 +160,33 @@ t.test('a server clock a little ahead of or behind S3\'s still hands out URLs th
   t.ok(Date.parse(dated) <= Date.now(), 'a clock 50 s ahead still dates its URL in S3\'s past')
 })
 
-t.test('readiness probe', async (t) => {
+t.test('readiness probe: a GET that S3 answers with its error code', async (t) => {
   const bucket = await openTestBucket(t)
-  t.match(await bucket.storage().probe(5000), { ok: true, status: Number }, 'the real server answers')
-  t.match(await bucket.storage({ s3: { bucket: 'no-such-bucket-here' } }).probe(5000), { ok: true, status: Number },
-    'any HTTP status counts as reachable: a least-privilege role may get 403 or 404')
+  t.same(await bucket.storage().probe(5000), { state: 'ok' }, 'NoSuchKey: the bucket, the keys and the signature are right')
+  t.same(await bucket.storage({ s3: { keyPrefix: 'some/prefix/' } }).probe(5000), { state: 'ok' })
+  t.match(await bucket.storage({ s3: { bucket: 'no-such-bucket-here' } }).probe(5000), { state: 'misconfigured', detail: /^S3 answered 404 NoSuchBucket$/ },
+    'a bucket that does not exist is this instance\'s setting')
+  const wrongSecret = await bucket.storage({ credentials: { ...bucket.credentials, secretAccessKey: 'not-the-secret' } }).probe(5000)
+  t.match(wrongSecret, { state: 'misconfigured', detail: /^S3 answered 403 (SignatureDoesNotMatch|InvalidAccessKeyId)$/ }, 'a wrong secret key')
+  const wrongKey = await bucket.storage({ credentials: { accessKeyId: 'AKIDNOSUCHKEY', secretAccessKey: 'x' } }).probe(5000)
+  t.match(wrongKey, { state: 'misconfigured', detail: /^S3 answered 403 (InvalidAccessKeyId|SignatureDoesNotMatch)$/ }, 'an unknown access key')
 
   const refused = await storageFor({ endpoint: `http://127.0.0.1:${await closedPort()}` }).probe(2000)
-  t.equal(refused.ok, false, 'connection refused')
-  t.match(refused.error, /ECONNREFUSED/)
+  t.match(refused, { state: 'unreachable', detail: /ECONNREFUSED/ }, 'connection refused')
 
   const started = Date.now()
   const hung = await storageFor({ endpoint: `http://127.0.0.1:${await silentPort(t)}` }).probe(300)
-  t.same(hung, { ok: false, error: 'no answer in time' })
+  t.same(hung, { state: 'unreachable', detail: 'no answer in time' })
   t.ok(Date.now() - started < 5000, 'gives up on a server that accepts and never answers')
+
+  // S3 failing for everyone: an error of its own, or asked to slow down.
+  for (const [status, code] of [[500, 'InternalError'], [503, 'SlowDown']] as const) {
+    const failing = createServer((_request, response) => {
+      response.writeHead(status, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>x</Message></Error>`)
+    })
+    await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => { failing.close() })
+    const probe = await storageFor({ endpoint: `http://127.0.0.1:${(failing.address() as AddressInfo).port}` }).probe(5000)
+    t.same(probe, { state: 'unreachable', detail: `S3 answered ${status} ${code}` })
+  }
 })
