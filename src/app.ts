@@ -29,6 +29,13 @@ import replayRoutes from './routes/replay.js'
 import replayStreamRoutes from './routes/replay-stream.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Shutting down: /readyz answers 503 at once, while requests are still served (SHUTDOWN_DELAY_MS). */
+    draining: boolean
+  }
+}
+
 export interface AppOptions {
   config: AppConfig
   db: Kysely<Database>
@@ -74,6 +81,7 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
     clientErrorHandler: handleClientError
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.on('connect', refuseConnect)
+  app.decorate('draining', false)
 
   // First, so that it sees every route defined after it. A span for the request and one for its
   // handler; none per hook, which would double the spans for nothing an operator reads.

@@ -67,10 +67,17 @@ async function main (): Promise<void> {
     await tracing?.shutdown() // sends the spans still waiting
   })
 
-  // Stop accepting, let running downloads finish until SHUTDOWN_TIMEOUT_MS, cut
-  // what is left, close the database and S3 clients, exit 0. A second signal
-  // exits at once (close-with-grace), as does a close that is stuck past the deadline.
-  closeWithGrace({ delay: config.shutdownTimeoutMs + 5000 }, async function shutDown ({ signal, err }) {
+  // Drain: /readyz answers 503 for SHUTDOWN_DELAY_MS while requests are still served, so that a
+  // balancer stops sending new ones. Then stop accepting, let running downloads finish until
+  // SHUTDOWN_TIMEOUT_MS, cut what is left, close the database and S3 clients, exit 0. A second
+  // signal exits at once (close-with-grace), as does a close stuck past both together.
+  closeWithGrace({ delay: config.shutdownDelayMs + config.shutdownTimeoutMs + 5000, logger: jsonLines(app.log) }, async function shutDown ({ signal, err }) {
+    app.draining = true
+    // Also after an uncaught error: the balancer moves the traffic away before connections close.
+    if (config.shutdownDelayMs > 0) {
+      app.log.warn({ signal, delayMs: config.shutdownDelayMs }, 'draining: /readyz answers 503, requests are still served')
+      await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs))
+    }
     app.log.warn({ signal, err, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, running downloads may finish')
     const deadline = setTimeout(() => {
       app.log.warn('shutdown deadline reached: cutting the downloads still running')
@@ -83,7 +90,7 @@ async function main (): Promise<void> {
   if (envFile !== undefined) app.log.info({ file: envFile }, 'settings read from the environment and this file (the environment wins)')
   for (const warning of config.warnings) app.log.warn(warning)
   await listenOrFail(app, 'PORT', config.port, config.host)
-  if (metricsApp !== undefined) await listenOrFail(metricsApp, 'METRICS_PORT', config.metricsPort as number, config.host)
+  if (metricsApp !== undefined) await listenOrFail(metricsApp, 'METRICS_PORT', config.metricsPort as number, config.metricsHost)
   backends.announce(app)
 }
 
@@ -99,7 +106,15 @@ async function listenOrFail (app: { listen: (options: { port: number, host: stri
     /* c8 ignore start: the tests run as root, who may listen on any port; other failures to listen are not known to happen */
     if (code === 'EACCES') fail(`${where}: not allowed to listen there (EACCES; ports below 1024 need privileges)`)
     fail(`${where}: ${(error as Error).message}`)
-    /* c8 ignore stop */
+  }
+  /* c8 ignore stop */
+}
+
+/** close-with-grace's own messages ("second SIGTERM, exiting") as JSON lines of the service's log. */
+function jsonLines (log: { error: (details: object, message: string) => void }): { error: (message: unknown) => void } {
+  return {
+    // A message, or the error that stopped a shutdown (serialized with its stack).
+    error: (message) => { log.error({ err: message }, String(message)) }
   }
 }
 

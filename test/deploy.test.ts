@@ -79,7 +79,7 @@ t.test('Dockerfile: the HEALTHCHECK command tells a live service from a dead one
   t.equal(await run(await closedPort()), 1, 'unhealthy: nothing listens')
 })
 
-interface Compose { services: Record<string, { image?: string, build?: { context: string, dockerfile: string }, volumes?: string[], environment?: Record<string, string>, depends_on?: Record<string, { condition: string }>, command?: string[], healthcheck?: unknown, ports?: string[] }> }
+interface Compose { services: Record<string, { image?: string, build?: { context: string, dockerfile: string }, volumes?: string[], environment?: Record<string, string>, depends_on?: Record<string, { condition: string }>, command?: string[], healthcheck?: unknown, ports?: string[], stop_grace_period?: string }> }
 
 t.test('localstack/compose.yaml: parses, and every path, service and setting it names is right', async (t) => {
   const file = resolve(root, 'localstack/compose.yaml')
@@ -124,4 +124,7 @@ t.test('localstack/compose.yaml: parses, and every path, service and setting it 
   t.equal(new URL(config.s3.publicEndpoint as string).port, (localstack.ports?.[0] ?? '').split(':')[1], 'signed URLs point at the port published on the host')
   t.ok(services['replay-gate']?.ports?.includes(`127.0.0.1:${config.port}:${config.port}`), 'the service\'s port is published on the host\'s loopback only')
   t.equal(services.migrate?.environment?.DATABASE_URL, settings.DATABASE_URL, 'migrations and service use one database')
+  const grace = /^(\d+)s$/.exec(services['replay-gate']?.stop_grace_period ?? '')?.[1]
+  t.ok(grace !== undefined && Number(grace) * 1000 > config.shutdownDelayMs + config.shutdownTimeoutMs,
+    `compose waits longer (${String(grace)} s) than the drain and the downloads may take (${config.shutdownDelayMs} + ${config.shutdownTimeoutMs} ms)`)
 })

@@ -95,7 +95,8 @@ export function requireRealPart (t: { fail: (message: string) => void }, what: s
 
 /** Undefined when PostgreSQL answers at `url`, else why not. */
 export async function postgresMissing (url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
+  // Generous: on a loaded machine (the suite runs four files at a time) a first connection can take seconds.
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 15_000 })
   try {
     await client.connect()
     await client.end()

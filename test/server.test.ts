@@ -74,6 +74,10 @@ t.test('a port that cannot be had stops the start with a message that names it, 
   t.equal((await metrics.exited).code, 1)
   t.match(metrics.stderr(), new RegExp(`METRICS_PORT=${port} on 127\\.0\\.0\\.1: the port is in use`))
 
+  const metricsElsewhere = spawnEntry('server.ts', { ...unreachableBackends(await closedPort()), PORT: '0', METRICS_PORT: String(await closedPort()), METRICS_HOST: '192.0.2.1' })
+  t.equal((await metricsElsewhere.exited).code, 1)
+  t.match(metricsElsewhere.stderr(), /METRICS_PORT=\d+ on 192\.0\.2\.1: 192\.0\.2\.1 is not an address of this machine/, 'METRICS_PORT listens on METRICS_HOST')
+
   const foreign = spawnEntry('server.ts', { ...unreachableBackends(await closedPort()), PORT: '0', HOST: '192.0.2.1' })
   t.equal((await foreign.exited).code, 1)
   t.match(foreign.stderr(), /PORT=0 on 192\.0\.2\.1: 192\.0\.2\.1 is not an address of this machine \(EADDRNOTAVAIL\)/)

@@ -5,6 +5,7 @@
 // failed or the command could not run, 2 bad usage.
 import type { S3Client } from '@aws-sdk/client-s3'
 import { parseArgs } from 'node:util'
+import { describeNoAnswer, s3Code, s3Status } from '../storage/s3-errors.js'
 import { ConfigError, parseStorageConfig, type Env, type S3Config } from '../config/index.js'
 import { createS3Client, type Credentials } from '../storage/s3-client.js'
 import { ReplayStorage } from '../storage/replay-storage.js'
@@ -35,10 +36,30 @@ export async function runBucketSetup ({ args, env, out, credentials }: BucketSet
   try {
     return await run(args, env, out, credentials)
   } catch (error) {
-    const { name, message } = error as Error
-    out.error(`bucket:setup failed: ${error instanceof ConfigError ? message : `${name}: ${message}`}`)
+    out.error(`bucket:setup failed: ${describeFailure(error)}`)
     return 1
   }
+}
+
+/** What S3 said (its status and code, with what usually causes it), or why it said nothing. */
+function describeFailure (error: unknown): string {
+  if (error instanceof ConfigError) return error.message
+  const status = s3Status(error)
+  if (status === undefined) {
+    const { name } = error as Error
+    return name === 'TimeoutError' || name === 'AbortError' || (error as { code?: string }).code !== undefined
+      ? `S3 did not answer: ${describeNoAnswer(error)} (is S3_ENDPOINT right, and S3 up?)`
+      : `${name}: ${(error as Error).message}`
+  }
+  const code = s3Code(error)
+  return `S3 answered ${status}${code === 'unknown' ? '' : ` ${code}`}${STATUS_HINTS[status] === undefined ? '' : `: ${STATUS_HINTS[status]}`}`
+}
+
+const STATUS_HINTS: Record<number, string> = {
+  301: 'the bucket is in another region (set S3_REGION to it)',
+  400: 'S3 refused the request (a wrong S3_REGION can do that)',
+  403: 'the credentials are refused, or may not do this (check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the policy: this command needs to create the bucket and put its CORS rules)',
+  404: 'no such bucket, or S3_ENDPOINT is not an S3 server'
 }
 
 async function run (args: string[], env: Env, out: Output, credentials: Credentials | undefined): Promise<number> {

@@ -23,6 +23,8 @@ export interface ServerSettings {
   publicBaseUrl: string | undefined
   /** On SIGTERM or SIGINT, how long running downloads may go on before their connections are cut. */
   shutdownTimeoutMs: number
+  /** On SIGTERM or SIGINT, how long /readyz answers 503 while requests are still served, before the listener closes. */
+  shutdownDelayMs: number
   http: HttpLimitsConfig
   /** Which proxies' X-Forwarded-For to believe, for the client address: false, a hop count, or addresses and CIDR ranges. */
   trustProxy: false | number | string[]
@@ -32,6 +34,8 @@ export interface ServerSettings {
   corsCredentials: boolean
   /** Serve /metrics on this port only, apart from the public routes; undefined: on the main port. */
   metricsPort: number | undefined
+  /** The address METRICS_PORT listens on. */
+  metricsHost: string
 }
 
 /** `localDefaults`: local mode answers every origin unless CORS_ORIGINS says otherwise. */
@@ -42,11 +46,14 @@ export function readServer (read: Reader, { localDefaults }: { localDefaults: bo
     host: read.string('HOST') ?? '127.0.0.1',
     publicBaseUrl: read.url('PUBLIC_BASE_URL', ['http:', 'https:'])?.replace(/\/+$/, ''),
     shutdownTimeoutMs: read.integer('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 3_600_000),
+    shutdownDelayMs: read.integer('SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     http: readHttpLimits(read),
     trustProxy: readTrustProxy(read),
     corsOrigins: corsRaw === undefined ? (localDefaults ? '*' : undefined) : parseCorsOrigins(read, corsRaw),
     corsCredentials: read.boolean('CORS_ALLOW_CREDENTIALS', false),
-    metricsPort: read.optionalInteger('METRICS_PORT', 1, 65_535)
+    metricsPort: read.optionalInteger('METRICS_PORT', 1, 65_535),
+    // Scrapers run beside the service: the metrics stay off the network unless asked.
+    metricsHost: read.string('METRICS_HOST') ?? '127.0.0.1'
   }
   if (settings.metricsPort !== undefined && settings.metricsPort === settings.port) {
     read.problem('METRICS_PORT', `METRICS_PORT must differ from PORT (${settings.port}); unset it to serve /metrics on the main port`)

@@ -66,6 +66,11 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async functi
   let last: { at: number, result: Promise<Readiness> } | undefined
   fastify.get('/readyz', { schema: { response: { 200: ReadinessBody, 503: UnreadyBody }, security: [] }, config: PROBE_ROUTE }, async function readiness (_request, reply) {
     reply.header('Cache-Control', 'no-store')
+    // Never from the kept result: the balancer must see the drain at once.
+    if (fastify.draining) {
+      const drained = { state: 'ok' as const, ms: 0 }
+      return await reply.code(503).send({ status: 'draining', checks: { database: drained, storage: drained } })
+    }
     if (last === undefined || performance.now() - last.at >= READINESS_CACHE_MS) last = { at: performance.now(), result: checkReadiness() }
     const result = await last.result
     return await reply.code(result.status === 'unavailable' ? 503 : 200).send(result)

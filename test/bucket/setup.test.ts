@@ -201,5 +201,13 @@ t.test('bucket:setup refuses bad usage and bad settings, and names them', async 
 
   const down = await cli({ S3_BUCKET: 'replays', S3_ENDPOINT: `http://127.0.0.1:${await closedPort()}`, AWS_ACCESS_KEY_ID: 'a', AWS_SECRET_ACCESS_KEY: 'b' })
   t.match(down, { code: 1 })
-  t.match(down.stderr, /bucket:setup failed: \w+: .*ECONNREFUSED/)
+  t.match(down.stderr, /bucket:setup failed: S3 did not answer: ECONNREFUSED.* \(is S3_ENDPOINT right, and S3 up\?\)/)
+})
+
+t.test('bucket:setup with a wrong secret key names S3\'s answer, not "UnknownError"', async (t) => {
+  const s3 = await openTestBucket(t)
+  const wrong = await cli(cliEnv(s3, s3.s3.bucket, { AWS_SECRET_ACCESS_KEY: 'not-the-secret' }))
+  t.match(wrong, { code: 1 })
+  t.match(wrong.stderr, /^bucket:setup failed: S3 answered 403( \w+)?: the credentials are refused, or may not do this \(check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY/)
+  t.notMatch(wrong.stderr, /Unknown/)
 })

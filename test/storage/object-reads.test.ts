@@ -3,6 +3,7 @@
 // cover the same paths against the S3 server.
 import t from 'tap'
 import { lacksWhatClientNeeds, refusalOf } from '../../src/storage/object-reads.js'
+import { s3Code } from '../../src/storage/s3-errors.js'
 
 t.test('304, 412 and 416 keep the validators S3 sent with them', async (t) => {
   const lastModified = 'Thu, 26 Nov 2026 10:00:00 GMT'
@@ -36,4 +37,12 @@ t.test('a missing object, a timeout, and anything else: the contract\'s error an
       `the SDK calls a broken connection (${code}) a TimeoutError; it is a failure, not a timeout`)
   }
   t.match(refusalOf({ name: 'TimeoutError', code: 'ETIMEDOUT' }, '42'), { kind: 'timeout', error: { code: 'STORAGE_TIMEOUT' } })
+})
+
+t.test('s3Code: S3\'s error code, or unknown when the answer had none', async (t) => {
+  t.equal(s3Code(Object.assign(new Error('x'), { name: 'NoSuchKey' })), 'NoSuchKey')
+  t.equal(s3Code({ Code: 'SignatureDoesNotMatch', name: 'S3ServiceException' }), 'SignatureDoesNotMatch', 'the Code of the body first')
+  t.equal(s3Code({ code: 'AccessDenied' }), 'AccessDenied')
+  for (const name of ['Unknown', 'UnknownError', 'Error']) t.equal(s3Code({ name }), 'unknown', `a HEAD's bodiless answer: ${name}`)
+  t.equal(s3Code({}), 'unknown')
 })

@@ -164,6 +164,8 @@ t.test('readiness probe: a GET that S3 answers with its error code', async (t) =
   const bucket = await openTestBucket(t)
   t.same(await bucket.storage().probe(5000), { state: 'ok' }, 'NoSuchKey: the bucket, the keys and the signature are right')
   t.same(await bucket.storage({ s3: { keyPrefix: 'some/prefix/' } }).probe(5000), { state: 'ok' })
+  await bucket.put('found/replay-gate-readiness-probe', 'an object by that name after all')
+  t.same(await bucket.storage({ s3: { keyPrefix: 'found/' } }).probe(5000), { state: 'ok' }, 'an object by the probe\'s name: ready too')
   t.match(await bucket.storage({ s3: { bucket: 'no-such-bucket-here' } }).probe(5000), { state: 'misconfigured', detail: /^S3 answered 404 NoSuchBucket$/ },
     'a bucket that does not exist is this instance\'s setting')
   const wrongSecret = await bucket.storage({ credentials: { ...bucket.credentials, secretAccessKey: 'not-the-secret' } }).probe(5000)
