@@ -127,32 +127,27 @@ async function fillGames (url: string, count: number): Promise<void> {
   await client.end()
 }
 
-interface OtlpBody {
-  resourceSpans?: Array<{
-    resource?: { attributes?: Array<{ key: string, value: { stringValue?: string } }> }
-    scopeSpans?: Array<{ spans?: Array<{ parentSpanId?: string }> }>
-  }>
-}
-
-/** A sink for OTLP/HTTP JSON that counts, by service.name, the spans it is sent and the requests' own (root) spans. */
+/**
+ * A sink for OTLP/HTTP JSON that counts, by service.name, the spans it is sent
+ * and the requests' own (root) spans. It counts fields in the text instead of
+ * parsing it: the sink shares the machine with the service, and parsing every
+ * span would take CPU time from the service that the table then blames on it.
+ */
 async function startSpanSink (): Promise<{ url: string, spans: (service: string) => number, roots: (service: string) => number }> {
   const spans = new Map<string, number>()
   const roots = new Map<string, number>()
-  const add = (counts: Map<string, number>, service: string): void => { counts.set(service, (counts.get(service) ?? 0) + 1) }
+  const count = (text: string, pattern: RegExp): number => text.match(pattern)?.length ?? 0
   const server = createServer((request, response) => {
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))
     request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as OtlpBody
-      for (const resource of body.resourceSpans ?? []) {
-        const service = resource.resource?.attributes?.find((attribute) => attribute.key === 'service.name')?.value.stringValue ?? ''
-        for (const scope of resource.scopeSpans ?? []) {
-          for (const span of scope.spans ?? []) {
-            add(spans, service)
-            if (span.parentSpanId === undefined || span.parentSpanId === '') add(roots, service)
-          }
-        }
-      }
+      const body = Buffer.concat(chunks).toString('utf8')
+      // One resource (one service) per export from the service's SDK.
+      const service = /"key":"service\.name","value":\{"stringValue":"([^"]*)"/.exec(body)?.[1] ?? ''
+      // "spanId" is a span's own id ("parentSpanId" is spelt with a capital S); a root span has no parent.
+      const all = count(body, /"spanId":/g)
+      spans.set(service, (spans.get(service) ?? 0) + all)
+      roots.set(service, (roots.get(service) ?? 0) + all - count(body, /"parentSpanId":"[0-9a-f]/g))
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
     })
   })
