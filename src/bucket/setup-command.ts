@@ -36,23 +36,19 @@ export async function runBucketSetup ({ args, env, out, credentials }: BucketSet
   try {
     return await run(args, env, out, credentials)
   } catch (error) {
-    out.error(`bucket:setup failed: ${describeFailure(error)}`)
+    out.error(`bucket:setup failed: ${describeSetupFailure(error)}`)
     return 1
   }
 }
 
 /** What S3 said (its status and code, with what usually causes it), or why it said nothing. */
-function describeFailure (error: unknown): string {
+export function describeSetupFailure (error: unknown): string {
   if (error instanceof ConfigError) return error.message
   const status = s3Status(error)
-  if (status === undefined) {
-    const { name } = error as Error
-    return name === 'TimeoutError' || name === 'AbortError' || (error as { code?: string }).code !== undefined
-      ? `S3 did not answer: ${describeNoAnswer(error)} (is S3_ENDPOINT right, and S3 up?)`
-      : `${name}: ${(error as Error).message}`
-  }
-  const code = s3Code(error)
-  return `S3 answered ${status}${code === 'unknown' ? '' : ` ${code}`}${STATUS_HINTS[status] === undefined ? '' : `: ${STATUS_HINTS[status]}`}`
+  if (status === undefined) return `S3 did not answer: ${describeNoAnswer(error)} (is S3_ENDPOINT right, and S3 up?)`
+  const hint = STATUS_HINTS[status]
+  // A HEAD's answer (HeadBucket) has no body, hence no error code.
+  return `S3 answered ${status}, error code ${s3Code(error)}${hint === undefined ? '' : `: ${hint}`}`
 }
 
 const STATUS_HINTS: Record<number, string> = {

@@ -38,7 +38,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async functi
   // What each check said last: a change is logged once, with its reason; the body never has it.
   const said: Record<'database' | 'storage', string> = { database: 'ok', storage: 'ok' }
   function report (name: 'database' | 'storage', state: CheckState, detail?: string): void {
-    const now = state === 'ok' ? 'ok' : `${state}: ${detail ?? ''}`
+    const now = state === 'ok' ? 'ok' : `${state}: ${String(detail)}`
     if (now === said[name]) return
     said[name] = now
     if (state === 'ok') fastify.log.info({ check: name }, `readiness: the ${name} answers again`)

@@ -4,7 +4,7 @@ import { readBucketCors, type CorsRule } from '../../src/bucket/cors-rules.js'
 import { analyzeCorsRules, applyBucketCors, describeBucket, checkLiveCors, checkStoredCors, ensureBucket, type Finding } from '../../src/bucket/cors-checks.js'
 import { openTestBucket, realS3Endpoint, uniqueName, type Tap, type TestS3 } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
-import { runBucketSetup } from '../../src/bucket/setup-command.js'
+import { describeSetupFailure, runBucketSetup } from '../../src/bucket/setup-command.js'
 import { deleteBucket } from '../support/buckets.js'
 import { spawnEntry } from '../support/spawn-service.js'
 
@@ -208,6 +208,12 @@ t.test('bucket:setup with a wrong secret key names S3\'s answer, not "UnknownErr
   const s3 = await openTestBucket(t)
   const wrong = await cli(cliEnv(s3, s3.s3.bucket, { AWS_SECRET_ACCESS_KEY: 'not-the-secret' }))
   t.match(wrong, { code: 1 })
-  t.match(wrong.stderr, /^bucket:setup failed: S3 answered 403( \w+)?: the credentials are refused, or may not do this \(check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY/)
-  t.notMatch(wrong.stderr, /Unknown/)
+  t.match(wrong.stderr, /^bucket:setup failed: S3 answered 403, error code \w+: the credentials are refused, or may not do this \(check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY/)
+  t.notMatch(wrong.stderr, /UnknownError/)
+})
+
+t.test('describeSetupFailure: an answer with a code, and a status without a known cause', async (t) => {
+  const answered = (status: number, name: string): Error => Object.assign(new Error('x'), { name, $metadata: { httpStatusCode: status } })
+  t.equal(describeSetupFailure(answered(404, 'NoSuchBucket')), 'S3 answered 404, error code NoSuchBucket: no such bucket, or S3_ENDPOINT is not an S3 server')
+  t.equal(describeSetupFailure(answered(500, 'InternalError')), 'S3 answered 500, error code InternalError')
 })
