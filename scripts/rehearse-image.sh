@@ -44,6 +44,8 @@ settings=(NODE_ENV=production HOST=127.0.0.1 PORT="$port" DATABASE_URL="$databas
   S3_ENDPOINT="$TEST_S3_ENDPOINT" S3_REGION="${TEST_S3_REGION:-us-east-1}" LOG_LEVEL=warn)
 
 "${as_nobody[@]}" "${settings[@]}" node dist/cli/db-migrate.js
+# The bucket, as an operator makes it before the first start (a missing bucket is an unready instance).
+(export "${settings[@]}"; node dist/cli/bucket-setup.js >/dev/null)
 "${as_nobody[@]}" "${settings[@]}" "${start[@]}" &
 service_pid=$!
 healthy=
@@ -55,7 +57,7 @@ done
 echo "HEALTHCHECK passes; the service runs as $(ps -o user= -p "$service_pid"), on $(node --version)"
 ready=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
 [[ $ready == 200 ]] || { echo "/readyz answered $ready" >&2; exit 1; }
-echo "/readyz: 200 (PostgreSQL and S3 reached)"
+echo "/readyz: 200 (PostgreSQL and S3 serve this instance)"
 kill -TERM "$service_pid"
 wait "$service_pid" && code=0 || code=$?
 service_pid=
