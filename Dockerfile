@@ -5,11 +5,16 @@
 #   docker run -p 3000:3000 -e DATABASE_URL=… -e S3_BUCKET=… -e S3_REGION=… replay-gate
 # Settings are environment variables (.env.example); credentials come from the
 # AWS SDK's chain (a task or instance role, or AWS_* variables), never the image.
+# Besides the service, the image runs the two setup commands:
+#   docker run --rm -e DATABASE_URL=… replay-gate node dist/cli/db-migrate.js
+#   docker run --rm -e S3_BUCKET=… -e S3_REGION=… -e DATABASE_URL=… replay-gate node dist/cli/bucket-setup.js
+# Local mode (the embedded database and S3 emulator) is not in the image: they
+# are development dependencies, and NODE_ENV=production refuses it.
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
@@ -20,6 +25,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The bucket's CORS rules, for the image's bucket:setup command.
+COPY localstack/bucket-cors.json ./localstack/bucket-cors.json
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \

@@ -3,9 +3,8 @@
 // migrates its own database at every start.
 import { loadEnvFile } from '../config/env-file.js'
 import { ConfigError, parseDatabaseConfig } from '../config/index.js'
-import { connectPGlite, connectPostgres } from '../db/database.js'
+import { connectPGlite, connectPostgres, localDatabaseDir } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { localDatabaseDir } from '../local/local-mode.js'
 
 loadEnvFile()
 const local = process.argv.includes('--local')

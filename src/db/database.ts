@@ -1,6 +1,7 @@
 // One Database type for both backends: PostgreSQL over `pg`, or PGlite
 // (PostgreSQL compiled to WASM) for zero-setup runs.
 import { Kysely, PostgresDialect, type Selectable } from 'kysely'
+import { resolve } from 'node:path'
 import pg from 'pg'
 
 export interface GamesTable {
@@ -50,6 +51,11 @@ export function connectPostgres ({ url, timeoutMs, maxConnections = 10 }: Postgr
   // listener that would crash the process. The next query reports the outage.
   pool.on('error', () => {})
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+}
+
+/** Where local mode keeps its database, below LOCAL_DATA_DIR. */
+export function localDatabaseDir (localDataDir: string): string {
+  return resolve(localDataDir, 'pglite')
 }
 
 export async function connectPGlite (dataDir: string | undefined): Promise<Kysely<Database>> {

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { readBucketCors } from '../bucket/cors-rules.js'
 import type { LocalConfig } from '../config/index.js'
-import { connectPGlite, type Database } from '../db/database.js'
+import { connectPGlite, localDatabaseDir, type Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
 import { createS3Client } from '../storage/s3-client.js'
 import { ReplayStorage } from '../storage/replay-storage.js'
@@ -18,10 +18,6 @@ export interface LocalBackends {
   dataDir: string
   /** Closes the storage, the emulator and the database, in that order. */
   close: () => Promise<void>
-}
-
-export function localDatabaseDir (localDataDir: string): string {
-  return resolve(localDataDir, 'pglite')
 }
 
 export async function startLocalBackends (config: LocalConfig): Promise<LocalBackends> {
