@@ -18,7 +18,7 @@ const layers = new Set((process.env.BENCH_LAYERS ?? '').split(',').filter((layer
 const config = parseConfig(process.env)
 if (config.mode !== 'configured') throw new Error('the layered service needs DATABASE_URL and S3_BUCKET')
 const tracing = layers.has('tracing')
-const exporting = tracing ? startTracing(config.telemetry) : undefined
+const exporting = tracing ? await startTracing(config.telemetry) : undefined
 const db = connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs })
 const storage = new ReplayStorage({ ...config, headCache: config.lookupCache })
 const app = await buildApp({

@@ -1,7 +1,6 @@
 // Builds the service by registering its parts, in the order a request meets
 // them. server.ts listens; tests build the same app and talk to it with
 // inject() or on port 0.
-import { FastifyOtelInstrumentation } from '@fastify/otel'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Span } from '@opentelemetry/api'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
@@ -87,6 +86,7 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   // handler; none per hook, which would double the spans for nothing an operator reads.
   if (tracing) {
     enableSpans()
+    const { FastifyOtelInstrumentation } = await import('@fastify/otel')
     await app.register(new FastifyOtelInstrumentation({ instrumentHooks: false, requestHook: pathAndScrubbedQuery }).plugin())
   }
   await app.register(errorReplies)

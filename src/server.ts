@@ -1,16 +1,12 @@
 // The only file that listens: reads the settings, opens the backends, serves,
 // and shuts down cleanly on SIGTERM or SIGINT.
-import closeWithGrace from 'close-with-grace'
+// Only the settings are loaded before they are checked: a bad one stops the start
+// at once, before the app, the S3 client and the rest are loaded (about a second).
 import type { Kysely } from 'kysely'
-import { buildApp, buildMetricsApp } from './app.js'
 import { loadEnvFile } from './config/env-file.js'
 import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
-import { connectPostgres, type Database } from './db/database.js'
-import { localBanner, startLocalBackends } from './local/local-mode.js'
-import { loggerOptions } from './observability/logging.js'
-import { Metrics } from './observability/metrics.js'
-import { startTracing } from './observability/telemetry.js'
-import { ReplayStorage } from './storage/replay-storage.js'
+import type { Database } from './db/database.js'
+import type { ReplayStorage } from './storage/replay-storage.js'
 
 interface Backends {
   db: Kysely<Database>
@@ -20,7 +16,8 @@ interface Backends {
   announce: (app: { listeningOrigin: string, log: { info: (details: object, message: string) => void } }) => void
 }
 
-function configuredBackends (config: ConfiguredConfig): Backends {
+async function configuredBackends (config: ConfiguredConfig): Promise<Backends> {
+  const [{ connectPostgres }, { ReplayStorage }] = await Promise.all([import('./db/database.js'), import('./storage/replay-storage.js')])
   const db = connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs })
   const storage = new ReplayStorage({ ...config, headCache: config.lookupCache })
   return {
@@ -46,19 +43,33 @@ async function main (): Promise<void> {
     fail(`${(error as Error).message}\nSee .env.example for every setting.`)
   }
 
+  // The app's modules load while the backends open.
+  const loading = Promise.all([
+    import('close-with-grace'), import('./app.js'), import('./observability/logging.js'), import('./observability/metrics.js'), import('./observability/telemetry.js')
+  ])
+  loading.catch(() => {}) // awaited below; a failure is reported there
+
   let backends: Backends
   if (config.mode === 'local') {
     try {
+      // Loaded only here: the embedded database and S3 emulator are development dependencies,
+      // left out of a production install (npm ci --omit=dev) and of the container image.
+      const { localBanner, startLocalBackends } = await import('./local/local-mode.js')
       const local = await startLocalBackends(config)
       backends = { ...local, announce: (app) => { process.stdout.write(localBanner(app.listeningOrigin, local)) } }
     } catch (error) {
+      /* c8 ignore next 3: the tests run with the development dependencies; scripts/rehearse-image.sh starts a production install */
+      if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+        fail(`local mode needs the embedded database and S3 emulator, which a production install (npm ci --omit=dev) leaves out: set DATABASE_URL and S3_BUCKET, or install with npm ci (${(error as Error).message})`)
+      }
       fail(`its backends did not open: ${(error as Error).message}`)
     }
   } else {
-    backends = configuredBackends(config)
+    backends = await configuredBackends(config)
   }
+  const [{ default: closeWithGrace }, { buildApp, buildMetricsApp }, { loggerOptions }, { Metrics }, { startTracing }] = await loading
   // Before the app: @fastify/otel finds the provider when its plugin registers.
-  const tracing = startTracing(config.telemetry)
+  const tracing = await startTracing(config.telemetry)
   const metrics = new Metrics()
   const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics)

@@ -4,9 +4,6 @@
 // OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set;
 // otherwise no provider is registered and every span is a no-op.
 import { INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api'
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
-import { resourceFromAttributes } from '@opentelemetry/resources'
-import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
 import type { TelemetryConfig } from '../config/index.js'
 
 // A proxy: it follows whichever provider is registered, also one registered later.
@@ -44,8 +41,12 @@ export interface Tracing {
 }
 
 /** Registers an OTLP exporter when the standard OpenTelemetry variables ask for one. */
-export function startTracing ({ exportTraces, serviceName }: TelemetryConfig): Tracing | undefined {
+export async function startTracing ({ exportTraces, serviceName }: TelemetryConfig): Promise<Tracing | undefined> {
   if (!exportTraces) return undefined
+  // Loaded only when spans are exported: the SDK and the exporter add to every start otherwise.
+  const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider }] = await Promise.all([
+    import('@opentelemetry/exporter-trace-otlp-http'), import('@opentelemetry/resources'), import('@opentelemetry/sdk-trace-node')
+  ])
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),
     // The exporter reads the endpoint, headers and timeout from the OTEL_EXPORTER_OTLP_* variables itself.

@@ -32,11 +32,13 @@ await t.test('tracing not configured: no span at all, not even with a provider r
 })
 
 // URLs reused within a window, as the service's default settings have it; a window of days, so that none ends during the test.
-const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ presignTtlSeconds: 604_800, presignReuseSeconds: 600_000 }), tracing: true })
-const base = await listen(app)
+// Awaited inside each test: the tests are declared at once, so that the run does not end while
+// the app loads @fastify/otel.
+const served = buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ presignTtlSeconds: 604_800, presignReuseSeconds: 600_000 }), tracing: true }).then(listen)
 
 /** The spans of one request, each with the names of its ancestors, root first. */
 async function traceOf (t: Test, url: string, init?: RequestInit): Promise<{ status: number, root: ReadableSpan, paths: string[] }> {
+  const base = await served
   exporter.reset()
   const res = await fetch(`${base}${url}`, { redirect: 'manual', ...init })
   await res.arrayBuffer()
@@ -107,7 +109,7 @@ t.test('a failed S3 call is a span with an error status; HEAD has its own S3 spa
 
 t.test('without an OTLP endpoint nothing is set up; a traces-only endpoint is enough', async (t) => {
   t.equal(parseConfig({}).telemetry.exportTraces, false)
-  t.equal(startTracing(parseConfig({}).telemetry), undefined, 'no provider, no exporter')
+  t.equal(await startTracing(parseConfig({}).telemetry), undefined, 'no provider, no exporter')
   t.same(parseConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces', OTEL_SERVICE_NAME: 'replays-eu' }).telemetry,
     { exportTraces: true, serviceName: 'replays-eu' })
 })
