@@ -33,7 +33,9 @@ export class Metrics {
     ['reason', 'check'])
 
   constructor ({ processMetrics = true }: { processMetrics?: boolean } = {}) {
-    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'replay_gate_' })
+    // Under their stock names (process_cpu_seconds_total, nodejs_heap_size_used_bytes…), which the
+    // usual Node.js dashboards and alerts query; the job and instance labels tell services apart.
+    if (processMetrics) collectDefaultMetrics({ register: this.registry })
   }
 
   private counter<L extends string> (name: string, help: string, labelNames: readonly L[]): Counter<L> {

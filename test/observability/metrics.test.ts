@@ -68,7 +68,9 @@ t.test('/metrics: the counters move with downloads, labelled by route pattern', 
   t.equal(count('replay_gate_streams_total{outcome="complete"}'), 2)
   t.equal(count(aborted), 1)
   t.equal(count('replay_gate_s3_errors_total{kind="missing"}'), 1)
-  t.match(after, /replay_gate_process_resident_memory_bytes \d+/, 'the process\'s own metrics')
+  t.match(after, /^process_resident_memory_bytes \d+/m, 'the process\'s own metrics, under their stock names')
+  t.match(after, /^nodejs_heap_size_used_bytes \d+/m)
+  t.notMatch(after, /replay_gate_(process|nodejs)_/)
 })
 
 t.test('S3 errors by kind: refused, and an HTTP status', async (t) => {
