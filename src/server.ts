@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely'
 import { buildApp, buildMetricsApp } from './app.js'
 import { loadEnvFile } from './config/env-file.js'
 import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
-import { connectPostgres, type Database } from './db/database.js'
+import { openPostgres, type Database } from './db/database.js'
 import { localBanner, startLocalBackends } from './local/local-mode.js'
 import { loggerOptions } from './observability/logging.js'
 import { Metrics } from './observability/metrics.js'
@@ -20,9 +20,10 @@ interface Backends {
   announce: (app: { listeningOrigin: string, log: { info: (details: object, message: string) => void } }) => void
 }
 
-function configuredBackends (config: ConfiguredConfig): Backends {
-  const db = connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs })
-  const storage = new ReplayStorage({ ...config, headCache: config.lookupCache })
+function configuredBackends (config: ConfiguredConfig, metrics: Metrics): Backends {
+  const { db, pool } = openPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize })
+  metrics.observePool(pool)
+  const storage = new ReplayStorage({ ...config, headCache: config.lookupCache, onRequest: metrics.observeS3Request })
   return {
     db,
     storage,
@@ -46,20 +47,21 @@ async function main (): Promise<void> {
     fail(`${(error as Error).message}\nSee .env.example for every setting.`)
   }
 
+  // Before the backends: their S3 client and database pool report to it.
+  const metrics = new Metrics()
   let backends: Backends
   if (config.mode === 'local') {
     try {
-      const local = await startLocalBackends(config)
+      const local = await startLocalBackends(config, { onS3Request: metrics.observeS3Request })
       backends = { ...local, announce: (app) => { process.stdout.write(localBanner(app.listeningOrigin, local)) } }
     } catch (error) {
       fail(`its backends did not open: ${(error as Error).message}`)
     }
   } else {
-    backends = configuredBackends(config)
+    backends = configuredBackends(config, metrics)
   }
   // Before the app: @fastify/otel finds the provider when its plugin registers.
   const tracing = startTracing(config.telemetry)
-  const metrics = new Metrics()
   const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics)
   app.addHook('onClose', async function closeTheRest () {
