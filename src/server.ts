@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely'
 import { loadEnvFile } from './config/env-file.js'
 import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
 import type { Database } from './db/database.js'
+import type { Metrics } from './observability/metrics.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
 
 interface Backends {
@@ -16,10 +17,11 @@ interface Backends {
   announce: (app: { listeningOrigin: string, log: { info: (details: object, message: string) => void } }) => void
 }
 
-async function configuredBackends (config: ConfiguredConfig): Promise<Backends> {
-  const [{ connectPostgres }, { ReplayStorage }] = await Promise.all([import('./db/database.js'), import('./storage/replay-storage.js')])
-  const db = connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs })
-  const storage = new ReplayStorage({ ...config, headCache: config.lookupCache })
+async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): Promise<Backends> {
+  const [{ openPostgres }, { ReplayStorage }] = await Promise.all([import('./db/database.js'), import('./storage/replay-storage.js')])
+  const { db, pool } = openPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize })
+  metrics.observePool(pool)
+  const storage = new ReplayStorage({ ...config, headCache: config.lookupCache, onRequest: metrics.observeS3Request })
   return {
     db,
     storage,
@@ -45,17 +47,19 @@ async function main (): Promise<void> {
 
   // The app's modules load while the backends open.
   const loading = Promise.all([
-    import('close-with-grace'), import('./app.js'), import('./observability/logging.js'), import('./observability/metrics.js'), import('./observability/telemetry.js')
+    import('close-with-grace'), import('./app.js'), import('./observability/logging.js'), import('./observability/telemetry.js')
   ])
   loading.catch(() => {}) // awaited below; a failure is reported there
 
+  // Before the backends: their S3 client and database pool report to it.
+  const metrics = new (await import('./observability/metrics.js')).Metrics()
   let backends: Backends
   if (config.mode === 'local') {
     try {
       // Loaded only here: the embedded database and S3 emulator are development dependencies,
       // left out of a production install (npm ci --omit=dev) and of the container image.
       const { localBanner, startLocalBackends } = await import('./local/local-mode.js')
-      const local = await startLocalBackends(config)
+      const local = await startLocalBackends(config, { onS3Request: metrics.observeS3Request })
       backends = { ...local, announce: (app) => { process.stdout.write(localBanner(app.listeningOrigin, local)) } }
     } catch (error) {
       /* c8 ignore next 3: the tests run with the development dependencies; scripts/rehearse-image.sh starts a production install */
@@ -65,12 +69,11 @@ async function main (): Promise<void> {
       fail(`its backends did not open: ${(error as Error).message}`)
     }
   } else {
-    backends = await configuredBackends(config)
+    backends = await configuredBackends(config, metrics)
   }
-  const [{ default: closeWithGrace }, { buildApp, buildMetricsApp }, { loggerOptions }, { Metrics }, { startTracing }] = await loading
+  const [{ default: closeWithGrace }, { buildApp, buildMetricsApp }, { loggerOptions }, { startTracing }] = await loading
   // Before the app: @fastify/otel finds the provider when its plugin registers.
   const tracing = await startTracing(config.telemetry)
-  const metrics = new Metrics()
   const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics)
   app.addHook('onClose', async function closeTheRest () {

@@ -13,12 +13,12 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { parseConfig, type AppConfig, type LookupCacheConfig, type S3Config } from '../src/config/index.js'
-import { connectPostgres, type Database } from '../src/db/database.js'
+import { openPostgres, type Database } from '../src/db/database.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
 import { readBucketCors } from '../src/bucket/cors-rules.js'
 import { ReplayStorage } from '../src/storage/replay-storage.js'
-import { createS3Client, type Credentials } from '../src/storage/s3-client.js'
+import { createS3Client, type Credentials, type S3RequestObserver } from '../src/storage/s3-client.js'
 import { deleteBucket } from './support/buckets.js'
 import { clonePGlite } from './support/pglite-template.js'
 
@@ -58,9 +58,9 @@ export const MACHINE_POSTGRES = realDatabaseUrl ?? 'postgres://postgres@127.0.0.
 /**
  * A migrated database made for this test on a PostgreSQL server (`adminUrl`
  * names one of its databases), dropped in teardown. Returns its URL too, so
- * that a test can reach it another way (through a fault proxy).
+ * that a test can reach it another way (through a fault proxy), and its pool.
  */
-export async function createPostgresDatabase (t: Tap, adminUrl: string): Promise<{ db: Kysely<Database>, url: string }> {
+export async function createPostgresDatabase (t: Tap, adminUrl: string): Promise<{ db: Kysely<Database>, url: string, pool: pg.Pool }> {
   const name = uniqueName('replay_gate_test').replaceAll('-', '_')
   const admin = new pg.Client({ connectionString: adminUrl })
   await admin.connect()
@@ -68,7 +68,7 @@ export async function createPostgresDatabase (t: Tap, adminUrl: string): Promise
   await admin.end()
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
-  const db = connectPostgres({ url: url.href, timeoutMs: 5000 })
+  const { db, pool } = openPostgres({ url: url.href, timeoutMs: 5000 })
   t.teardown(async () => {
     await db.destroy()
     const cleanup = new pg.Client({ connectionString: adminUrl })
@@ -77,7 +77,7 @@ export async function createPostgresDatabase (t: Tap, adminUrl: string): Promise
     await cleanup.end()
   })
   await migrateToLatest(db)
-  return { db, url: url.href }
+  return { db, url: url.href, pool }
 }
 
 /**
@@ -111,7 +111,7 @@ export interface TestS3 {
   s3: S3Config
   credentials: { accessKeyId: string, secretAccessKey: string }
   /** A storage on this bucket; `ttl` defaults to the contract's 300 s. */
-  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: Credentials, headCache?: LookupCacheConfig }) => ReplayStorage
+  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: Credentials, headCache?: LookupCacheConfig, onRequest?: S3RequestObserver }) => ReplayStorage
   put: (key: string, body: Buffer | string, contentType?: string) => Promise<void>
   /** A client of the test's own for the bucket (uploads, its settings): the service's storage only reads. */
   admin: S3Client
@@ -140,8 +140,8 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
     /* c8 ignore stop */
   }
   const made: ReplayStorage[] = []
-  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, presignReuseSeconds = 0, s3: overrides = {}, credentials: who = credentials, headCache } = {}) => {
-    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, presignReuseSeconds, credentials: who, headCache })
+  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, presignReuseSeconds = 0, s3: overrides = {}, credentials: who = credentials, headCache, onRequest } = {}) => {
+    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, presignReuseSeconds, credentials: who, headCache, onRequest })
     made.push(created)
     return created
   }

@@ -1,5 +1,5 @@
-// The database settings: where it is, how long it may take, and the lookup
-// cache in front of it.
+// The database settings: where it is, how long it may take, how many
+// connections it gets, and the lookup cache in front of it.
 import type { Reader } from './reader.js'
 
 export interface LookupCacheConfig {
@@ -14,6 +14,8 @@ export interface LookupCacheConfig {
 export interface DatabaseSettings {
   databaseUrl: string | undefined
   databaseTimeoutMs: number
+  /** The pg pool's `max`: connections open at once to PostgreSQL (local mode's PGlite has no pool). */
+  databasePoolSize: number
   lookupCache: LookupCacheConfig
 }
 
@@ -21,6 +23,8 @@ export function readDatabase (read: Reader): DatabaseSettings {
   return {
     databaseUrl: read.url('DATABASE_URL', ['postgres:', 'postgresql:']),
     databaseTimeoutMs: read.integer('DATABASE_TIMEOUT_MS', 3000, 100, 60_000),
+    // pg's own default; a cached game needs no connection, so the pool serves the misses and /readyz.
+    databasePoolSize: read.integer('DATABASE_POOL_SIZE', 10, 1, 1000),
     lookupCache: {
       size: read.integer('LOOKUP_CACHE_SIZE', 10_000, 0, 10_000_000),
       ttlSeconds: read.integer('LOOKUP_CACHE_TTL_SECONDS', 300, 1, 86_400),

@@ -63,6 +63,7 @@ export function parseConfig (env: Env): Config {
     ...readServer(read, { localDefaults: local }),
     ...readStorage(read),
     databaseTimeoutMs: database.databaseTimeoutMs,
+    databasePoolSize: database.databasePoolSize,
     lookupCache: database.lookupCache,
     ...readProtection(read),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info',

@@ -38,7 +38,12 @@ class ListenedClient extends pg.Client {
   }
 }
 
-export function connectPostgres ({ url, timeoutMs, maxConnections = 10 }: PostgresOptions): Kysely<Database> {
+export function connectPostgres (options: PostgresOptions): Kysely<Database> {
+  return openPostgres(options).db
+}
+
+/** The database and the pool under it, whose counts the metrics read at each scrape. */
+export function openPostgres ({ url, timeoutMs, maxConnections = 10 }: PostgresOptions): { db: Kysely<Database>, pool: pg.Pool } {
   const pool = new pg.Pool({
     Client: ListenedClient,
     connectionString: url,
@@ -50,7 +55,7 @@ export function connectPostgres ({ url, timeoutMs, maxConnections = 10 }: Postgr
   // An idle client whose server went away emits 'error' on the pool; without a
   // listener that would crash the process. The next query reports the outage.
   pool.on('error', () => {})
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) })
+  return { db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), pool }
 }
 
 /** Where local mode keeps its database, below LOCAL_DATA_DIR. */

@@ -6,7 +6,7 @@ import { readBucketCors } from '../bucket/cors-rules.js'
 import type { LocalConfig } from '../config/index.js'
 import { connectPGlite, localDatabaseDir, type Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { createS3Client } from '../storage/s3-client.js'
+import { createS3Client, type S3RequestObserver } from '../storage/s3-client.js'
 import { ReplayStorage } from '../storage/replay-storage.js'
 import { DEMO_GAME, DEMO_GAME_WITHOUT_REPLAY, seedDemo } from './demo-seed.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from './s3-emulator.js'
@@ -20,7 +20,8 @@ export interface LocalBackends {
   close: () => Promise<void>
 }
 
-export async function startLocalBackends (config: LocalConfig): Promise<LocalBackends> {
+/** Local mode's PGlite has no pool: only S3 requests are reported. */
+export async function startLocalBackends (config: LocalConfig, { onS3Request }: { onS3Request: S3RequestObserver }): Promise<LocalBackends> {
   const dataDir = resolve(config.localDataDir)
   await mkdir(join(dataDir, 's3'), { recursive: true })
   const db = await connectPGlite(localDatabaseDir(config.localDataDir))
@@ -30,7 +31,7 @@ export async function startLocalBackends (config: LocalConfig): Promise<LocalBac
     const s3 = { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true }
     const uploader = createS3Client({ ...s3, credentials: EMULATOR_CREDENTIALS })
     await seedDemo(db, uploader, s3).finally(() => { uploader.destroy() })
-    const storage = new ReplayStorage({ ...config, s3, credentials: EMULATOR_CREDENTIALS, headCache: config.lookupCache })
+    const storage = new ReplayStorage({ ...config, s3, credentials: EMULATOR_CREDENTIALS, headCache: config.lookupCache, onRequest: onS3Request })
     return {
       db,
       storage,

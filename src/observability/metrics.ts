@@ -1,8 +1,22 @@
 // Prometheus metrics, served at /metrics. Every label has a bounded set of
 // values: route patterns (never raw URLs), methods, status codes, and a few
 // fixed kinds.
-import { collectDefaultMetrics, Counter, Registry } from 'prom-client'
+import { readFileSync } from 'node:fs'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import type { S3RequestObserver } from '../storage/s3-client.js'
 import { PreboundCounter, PreboundHistogram } from './prebound.js'
+
+// The same relative path from src/observability and from dist/observability.
+const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+/** What the pool gauges read from a pg Pool at each scrape. */
+export interface PoolCounts {
+  /** Connections open or opening, whether in use or idle. */
+  readonly totalCount: number
+  readonly idleCount: number
+  /** Queries waiting for a connection: the pool is at its size (DATABASE_POOL_SIZE). */
+  readonly waitingCount: number
+}
 
 export type LookupSource = 'cache' | 'database'
 
@@ -32,8 +46,53 @@ export class Metrics {
     'Requests turned away before any work: overloaded (load shedding, by the check that tripped; streams: STREAM_MAX_TOTAL), too_many_streams, rate_limited, unauthenticated, invalid_token',
     ['reason', 'check'])
 
+  /** Per HTTP request to S3 (a retry is one more), up to S3's answer: a body is read after, at the client's pace. */
+  readonly s3Requests = new PreboundHistogram('replay_gate_s3_request_duration_seconds',
+    'Requests sent to S3, by SDK operation (GetObject, HeadObject) and outcome, up to S3\'s answer (a body follows at the client\'s pace). error: no answer, or an error status (a missing object and the readiness probe\'s NoSuchKey included; also 304 and 412 of conditional reads). Presigning sends none',
+    ['operation', 'outcome'], [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], this.registry)
+
+  /** For the storage's S3 client (ReplayStorage's onRequest). */
+  readonly observeS3Request: S3RequestObserver = (operation, outcome, seconds) => {
+    this.s3Requests.labels({ operation, outcome }).observe(seconds)
+  }
+
+  #pool: PoolCounts | undefined
+
   constructor ({ processMetrics = true }: { processMetrics?: boolean } = {}) {
-    if (processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'replay_gate_' })
+    // Under their stock names (process_cpu_seconds_total, nodejs_heap_size_used_bytes…), which the
+    // usual Node.js dashboards and alerts query; the job and instance labels tell services apart.
+    if (processMetrics) collectDefaultMetrics({ register: this.registry })
+    // Which build answers, to tell instances apart during a rollout; always 1.
+    new Gauge({ name: 'replay_gate_build_info', help: 'The running build: the service\'s version and Node.js\'s; always 1', labelNames: ['version', 'node'], registers: [this.registry] })
+      .set({ version: VERSION, node: process.version }, 1)
+  }
+
+  /**
+   * The database pool's connections and waiting queries, read at each scrape.
+   * Only a PostgreSQL pool is observed: local mode's PGlite has none, and its
+   * gauges are then left out rather than reported as an empty pool.
+   */
+  observePool (pool: PoolCounts): void {
+    const unobserved = this.#pool === undefined
+    this.#pool = pool
+    if (!unobserved) return
+    const connections = new Gauge({
+      name: 'replay_gate_db_pool_connections',
+      help: 'Connections of the database pool, by state: in_use (checked out by a query, or opening) or idle',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect: () => {
+        const { totalCount, idleCount } = this.#pool as PoolCounts
+        connections.set({ state: 'in_use' }, totalCount - idleCount)
+        connections.set({ state: 'idle' }, idleCount)
+      }
+    })
+    const waiting = new Gauge({
+      name: 'replay_gate_db_pool_waiting_requests',
+      help: 'Queries waiting for a connection of the database pool, which is at DATABASE_POOL_SIZE',
+      registers: [this.registry],
+      collect: () => { waiting.set((this.#pool as PoolCounts).waitingCount) }
+    })
   }
 
   private counter<L extends string> (name: string, help: string, labelNames: readonly L[]): Counter<L> {

@@ -9,7 +9,7 @@ import { MAX_PRESIGN_TTL_SECONDS, type LookupCacheConfig, type S3Config } from '
 import type { ReplayObject } from '../replay/locate-replay.js'
 import { inSpan } from '../observability/telemetry.js'
 import { headObject, readObject, type ObjectHead, type ObjectRead, type ReadOptions, type ReadTarget } from './object-reads.js'
-import { createS3Client, type Credentials } from './s3-client.js'
+import { createS3Client, type Credentials, type S3RequestObserver } from './s3-client.js'
 import { describeNoAnswer, s3Code, s3Status } from './s3-errors.js'
 import { UrlSigner } from './url-signer.js'
 
@@ -39,6 +39,8 @@ export interface ReplayStorageOptions {
   /** URLs are signed for windows of this many seconds and reused within one; 0: every URL is signed when asked for. */
   presignReuseSeconds?: number
   credentials?: Credentials | undefined
+  /** Told of each request sent to S3 (the metrics' S3 latency); presigning sends none. */
+  onRequest?: S3RequestObserver | undefined
 }
 
 /**
@@ -76,12 +78,12 @@ export class ReplayStorage {
   /** A key below the prefix that no replay has: what the readiness probe asks for. */
   readonly #probeKey: string
 
-  constructor ({ s3, presignTtlSeconds, presignReuseSeconds = 0, credentials, headCache }: ReplayStorageOptions) {
+  constructor ({ s3, presignTtlSeconds, presignReuseSeconds = 0, credentials, headCache, onRequest }: ReplayStorageOptions) {
     this.bucket = s3.bucket
     this.presignTtlSeconds = presignTtlSeconds
     this.presignReuseSeconds = presignReuseSeconds
     const common = { region: s3.region, forcePathStyle: s3.forcePathStyle, connectTimeoutMs: s3.connectTimeoutMs, credentials }
-    this.#client = createS3Client({ ...common, endpoint: s3.endpoint })
+    this.#client = createS3Client({ ...common, endpoint: s3.endpoint, onRequest })
     this.#presignClient = s3.publicEndpoint === s3.endpoint
       ? this.#client
       : createS3Client({ ...common, endpoint: s3.publicEndpoint })

@@ -3,6 +3,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler'
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types'
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
+import { performance } from 'node:perf_hooks'
 
 export type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider
 
@@ -13,11 +14,20 @@ export interface S3ClientOptions {
   connectTimeoutMs: number
   /** Left out: the SDK's default provider chain (environment, profile, container or instance role). */
   credentials?: Credentials | undefined
+  /** Told of every request the client sends to S3; left out, nothing is measured. */
+  onRequest?: S3RequestObserver | undefined
 }
+
+/**
+ * One request sent to S3: the operation (the SDK command's name without
+ * "Command": GetObject, HeadObject), whether S3 answered it with a 2xx, and
+ * the seconds until its answer's headers were read.
+ */
+export type S3RequestObserver = (operation: string, outcome: 'ok' | 'error', seconds: number) => void
 
 export function createS3Client (options: S3ClientOptions): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: 256 }
-  return new S3Client({
+  const client = new S3Client({
     region: options.region,
     ...(options.endpoint !== undefined && { endpoint: options.endpoint }),
     forcePathStyle: options.forcePathStyle,
@@ -34,4 +44,28 @@ export function createS3Client (options: S3ClientOptions): S3Client {
       httpsAgent: new HttpsAgent(agentOptions)
     })
   })
+  if (options.onRequest !== undefined) timeRequests(client, options.onRequest)
+  return client
+}
+
+/**
+ * Times each request at the deserialize step: inside the retries (each
+ * attempt is a request of its own), around the HTTP exchange and, first in
+ * its step, around the SDK's deserializer, which throws for a status other
+ * than 2xx. A presigned URL is made before this step (getSignedUrl stops at
+ * signing), so signing is never counted as a request.
+ */
+function timeRequests (client: S3Client, observe: S3RequestObserver): void {
+  client.middlewareStack.add((next, context) => async function timeS3Request (args) {
+    const operation = (context.commandName as string).replace(/Command$/, '')
+    const started = performance.now()
+    try {
+      const answer = await next(args)
+      observe(operation, 'ok', (performance.now() - started) / 1000)
+      return answer
+    } catch (error) {
+      observe(operation, 'error', (performance.now() - started) / 1000)
+      throw error
+    }
+  }, { step: 'deserialize', priority: 'high', name: 'replayGateRequestTimer' })
 }

@@ -22,6 +22,7 @@ t.test('no database and no bucket: local mode on the defaults', async (t) => {
     host: '127.0.0.1',
     databaseUrl: undefined,
     databaseTimeoutMs: 3000,
+    databasePoolSize: 10,
     localDataDir: '.replay-gate',
     presignTtlSeconds: 300,
     corsOrigins: '*',
@@ -44,7 +45,8 @@ t.test('a configured deployment', async (t) => {
     S3_FIRST_BYTE_TIMEOUT_MS: '2000',
     CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
     LOG_LEVEL: 'debug',
-    DATABASE_TIMEOUT_MS: '1500'
+    DATABASE_TIMEOUT_MS: '1500',
+    DATABASE_POOL_SIZE: '40'
   })
   t.match(config, {
     mode: 'configured',
@@ -52,6 +54,7 @@ t.test('a configured deployment', async (t) => {
     host: '0.0.0.0',
     databaseUrl: 'postgres://app:pw@db.internal:5432/games',
     databaseTimeoutMs: 1500,
+    databasePoolSize: 40,
     presignTtlSeconds: 604800,
     corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
     logLevel: 'debug',
@@ -117,6 +120,9 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ S3_CONNECT_TIMEOUT_MS: '0' }, /^S3_CONNECT_TIMEOUT_MS/],
     [{ S3_FIRST_BYTE_TIMEOUT_MS: 'soon' }, /^S3_FIRST_BYTE_TIMEOUT_MS/],
     [{ DATABASE_TIMEOUT_MS: '5' }, /^DATABASE_TIMEOUT_MS/],
+    [{ DATABASE_POOL_SIZE: '0' }, /^DATABASE_POOL_SIZE must be a whole number from 1 to 1000; got "0"/],
+    [{ DATABASE_POOL_SIZE: '1001' }, /^DATABASE_POOL_SIZE must be/],
+    [{ DATABASE_POOL_SIZE: '2.5' }, /^DATABASE_POOL_SIZE must be/],
     [{ S3_BUCKET: 'Replays_Bucket' }, /^S3_BUCKET must be a valid bucket name/],
     [{ S3_REGION: 'EU West' }, /^S3_REGION must be a region name/],
     [{ S3_ENDPOINT: 'rgw.internal:7480' }, /^S3_ENDPOINT must be a URL starting with http:\/\/ or https:\/\//],
@@ -266,6 +272,7 @@ t.test('look-alike names: a misspelt setting is named, other software\'s variabl
     ...configured,
     DATABSE_TIMEOUT_MS: '100',
     LOOKUP_CACHE_SIZ: '5',
+    DATABASE_POOL_SIZ: '20',
     S3_SECRET: 'x',
     HOME: '/root',
     HOSTNAME: 'gate-1',
@@ -278,10 +285,11 @@ t.test('look-alike names: a misspelt setting is named, other software\'s variabl
     lowercase_var: '1'
   })
   t.match(warnings, [
+    /^DATABASE_POOL_SIZ is not a setting of replay-gate and is ignored: did you mean DATABASE_POOL_SIZE\?$/,
     /^DATABSE_TIMEOUT_MS is not a setting of replay-gate and is ignored: did you mean DATABASE_TIMEOUT_MS\?$/,
     /^LOOKUP_CACHE_SIZ is not a setting of replay-gate and is ignored: did you mean LOOKUP_CACHE_SIZE\?$/,
     /^S3_SECRET is not a setting of replay-gate and is ignored \(see \.env\.example/
   ])
-  t.equal(warnings.length, 3, 'HOME, HOSTNAME, PATH, AWS_*, OTEL_*, HTTP_PROXY and NODE_OPTIONS are left alone')
+  t.equal(warnings.length, 4, 'HOME, HOSTNAME, PATH, AWS_*, OTEL_*, HTTP_PROXY and NODE_OPTIONS are left alone')
   t.same(parseConfig(configured).warnings, [])
 })
