@@ -61,7 +61,7 @@ async function main (): Promise<void> {
   const tracing = startTracing(config.telemetry)
   const metrics = new Metrics()
   const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
-  const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics)
+  const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics, { profiling: config.profilingEnabled ? { log: app.log } : undefined })
   app.addHook('onClose', async function closeTheRest () {
     await metricsApp?.close()
     await tracing?.shutdown() // sends the spans still waiting
