@@ -3,11 +3,11 @@
 // inject() or on port 0.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Span } from '@opentelemetry/api'
-import Fastify, { LogController, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import type { Kysely } from 'kysely'
 import type { AppConfig } from './config/index.js'
 import type { Database } from './db/database.js'
-import { escapeMalformedPercents, handleNotFound } from './http/error-replies.js'
+import { escapeMalformedPercents, handleError, handleNotFound } from './http/error-replies.js'
 import { handleClientError, refuseConnect } from './http/socket-answers.js'
 import { Metrics } from './observability/metrics.js'
 import { scrubSecrets } from './observability/logging.js'
@@ -24,6 +24,7 @@ import securityHeaders from './plugins/security-headers.js'
 import { ReplayLocator } from './replay/locate-replay.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
+import profilingRoutes from './routes/profiling.js'
 import replayRoutes from './routes/replay.js'
 import replayStreamRoutes from './routes/replay-stream.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
@@ -111,11 +112,18 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   return app
 }
 
-/** /metrics alone, for METRICS_PORT: kept off the port that faces the clients. */
-export async function buildMetricsApp (metrics: Metrics): Promise<FastifyInstance> {
+export interface MetricsAppOptions {
+  /** PROFILING_ENABLED: /debug/profile and /debug/heap-snapshot too, logging who asks to `log`. */
+  profiling?: { log: FastifyBaseLogger }
+}
+
+/** /metrics alone (and the profiling routes when enabled), for METRICS_PORT: kept off the port that faces the clients. */
+export async function buildMetricsApp (metrics: Metrics, { profiling }: MetricsAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
+  app.setErrorHandler(handleError)
   app.setNotFoundHandler(handleNotFound)
   await app.register(metricsRoutes, { metrics })
+  if (profiling !== undefined) await app.register(profilingRoutes, profiling)
   return app
 }
 

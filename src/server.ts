@@ -75,7 +75,7 @@ async function main (): Promise<void> {
   // Before the app: @fastify/otel finds the provider when its plugin registers.
   const tracing = await startTracing(config.telemetry)
   const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
-  const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics)
+  const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics, { profiling: config.profilingEnabled ? { log: app.log } : undefined })
   app.addHook('onClose', async function closeTheRest () {
     await metricsApp?.close()
     await tracing?.shutdown() // sends the spans still waiting

@@ -36,6 +36,8 @@ export interface ServerSettings {
   metricsPort: number | undefined
   /** The address METRICS_PORT listens on. */
   metricsHost: string
+  /** GET /debug/profile and /debug/heap-snapshot on the METRICS_PORT listener. */
+  profilingEnabled: boolean
 }
 
 /** `localDefaults`: local mode answers every origin unless CORS_ORIGINS says otherwise. */
@@ -53,10 +55,15 @@ export function readServer (read: Reader, { localDefaults }: { localDefaults: bo
     corsCredentials: read.boolean('CORS_ALLOW_CREDENTIALS', false),
     metricsPort: read.optionalInteger('METRICS_PORT', 1, 65_535),
     // Scrapers run beside the service: the metrics stay off the network unless asked.
-    metricsHost: read.string('METRICS_HOST') ?? '127.0.0.1'
+    metricsHost: read.string('METRICS_HOST') ?? '127.0.0.1',
+    profilingEnabled: read.boolean('PROFILING_ENABLED', false)
   }
   if (settings.metricsPort !== undefined && settings.metricsPort === settings.port) {
     read.problem('METRICS_PORT', `METRICS_PORT must differ from PORT (${settings.port}); unset it to serve /metrics on the main port`)
+  }
+  // A heap snapshot holds every secret of the process: never on the port that clients reach.
+  if (settings.profilingEnabled && settings.metricsPort === undefined && !read.failed('METRICS_PORT')) {
+    read.problem('PROFILING_ENABLED', 'PROFILING_ENABLED=true needs METRICS_PORT: profiles and heap snapshots are served only on the metrics listener, never on PORT')
   }
   if (settings.corsCredentials && !Array.isArray(settings.corsOrigins) && !read.failed('CORS_ORIGINS')) {
     read.problem('CORS_ALLOW_CREDENTIALS', 'CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins: a browser never sends credentials to an answer for "*"')
