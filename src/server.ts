@@ -60,7 +60,7 @@ async function main (): Promise<void> {
   // Before the app: @fastify/otel finds the provider when its plugin registers.
   const tracing = startTracing(config.telemetry)
   const metrics = new Metrics()
-  const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
+  const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel, undefined, { traceIds: tracing !== undefined }), metrics, tracing: tracing !== undefined })
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics)
   app.addHook('onClose', async function closeTheRest () {
     await metricsApp?.close()
