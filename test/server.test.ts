@@ -145,6 +145,8 @@ t.test('METRICS_PORT keeps /metrics off the public port; AUTH_JWT_SECRET closes 
   const [, base] = await service.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   const [started] = await service.waitFor(/\{[^\n]*serving replays[^\n]*\}/)
   t.match(JSON.parse(started), { metricsPort, auth: 'bearer' }, 'the start says where metrics are and that tokens are required')
+  const [audienceWarning] = await service.waitFor(/\{[^\n]*AUTH_AUDIENCE is not set[^\n]*\}/)
+  t.match(JSON.parse(audienceWarning), { level: 40, msg: /tokens issued for any audience are accepted/ }, 'and warns that any audience is accepted')
   const hidden = await fetch(`${base as string}/metrics`)
   t.equal(hidden.status, 404, 'not on the public port')
   t.equal(((await hidden.json()) as { code: string }).code, 'ROUTE_NOT_FOUND')

@@ -25,7 +25,7 @@ export interface TelemetryConfig {
 interface CommonConfig extends ServerSettings, StorageSettings, Omit<DatabaseSettings, 'databaseUrl'>, ProtectionSettings {
   logLevel: LogLevel
   telemetry: TelemetryConfig
-  /** Variables that look like settings but are none (a misspelt name): logged at start. */
+  /** Settings that may not do what was meant, and variables that look like settings but are none (a misspelt name): logged at start. */
   warnings: string[]
 }
 
@@ -79,7 +79,7 @@ export function parseConfig (env: Env): Config {
     read.problem('DATABASE_URL', 'DATABASE_URL and S3_BUCKET are not set, and NODE_ENV is production: local mode (an embedded database and S3 with a demo game) is for development only; set both to run against your PostgreSQL and bucket')
   }
   read.check()
-  const warnings = lookAlikes(env, read.names)
+  const warnings = [...read.warnings, ...lookAlikes(env, read.names)]
   return local ? { ...common, warnings, mode: 'local', localDataDir } : { ...common, warnings, mode: 'configured', databaseUrl: database.databaseUrl as string }
 }
 

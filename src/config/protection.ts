@@ -76,6 +76,11 @@ function readAuth (read: Reader): AuthConfig | undefined {
   if (secret !== undefined && Buffer.byteLength(secret) < 32) {
     read.problem('AUTH_JWT_SECRET', `AUTH_JWT_SECRET must be at least 32 bytes long; got ${Buffer.byteLength(secret)}`)
   }
+  const jwksLocation = jwksUrl === undefined ? undefined : new URL(jwksUrl)
+  if (jwksLocation?.protocol === 'http:' && !isLoopback(jwksLocation.hostname)) {
+    // Whoever can change the key set in transit can sign any token the service will accept.
+    read.problem('AUTH_JWKS_URL', `AUTH_JWKS_URL must use https: keys fetched over plain http could be replaced on the way; http is allowed only for a loopback host (localhost, 127.0.0.0/8, ::1); got ${JSON.stringify(jwksUrl)}`)
+  }
   if (jwksUrl !== undefined && secret !== undefined) {
     read.problem('AUTH_JWKS_URL', 'AUTH_JWKS_URL and AUTH_JWT_SECRET are both set: choose one way to verify tokens')
   }
@@ -87,5 +92,16 @@ function readAuth (read: Reader): AuthConfig | undefined {
     }
     return undefined
   }
+  if (audience !== undefined && audience.length === 0) {
+    read.problem('AUTH_AUDIENCE', 'AUTH_AUDIENCE names no audience: every token would be refused; unset it or list the audiences, comma separated')
+  }
+  if (audience === undefined) {
+    read.warn('AUTH_AUDIENCE is not set: tokens issued for any audience are accepted, including those the identity provider issues for other services; set AUTH_AUDIENCE to the audience of this service\'s tokens')
+  }
   return { jwksUrl, secret, issuer, audience, clockToleranceSeconds }
+}
+
+/** localhost and the loopback addresses, as WHATWG URL writes them (127.1 becomes 127.0.0.1, IPv6 goes in brackets). */
+function isLoopback (hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\.[0-9]+\.[0-9]+\.[0-9]+$/.test(hostname)
 }

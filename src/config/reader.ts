@@ -17,12 +17,19 @@ export class Reader {
   private readonly problems: Array<{ setting: string, text: string }> = []
   /** Every setting asked for: what the service knows. */
   readonly names = new Set<string>()
+  /** Settings that work but may not do what the operator wants: logged at start. */
+  readonly warnings: string[] = []
 
   constructor (private readonly env: Env) {}
 
   /** Records a problem with `setting`; the text starts with the setting's name. */
   problem (setting: string, text: string): void {
     this.problems.push({ setting, text })
+  }
+
+  /** Records a warning: the service starts, and says it. */
+  warn (text: string): void {
+    this.warnings.push(text)
   }
 
   /** A problem was recorded for this setting. */

@@ -4,7 +4,7 @@
 // replay routes' context only: health, metrics and CORS preflights stay open.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
+import { createLocalJWKSet, createRemoteJWKSet, jwksCache, jwtVerify, type JSONWebKeySet, type JWKSCacheInput, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
 import type { AuthConfig } from '../config/index.js'
 import { AuthenticationRequired, AuthUnavailable, InvalidAuthorizationHeader, InvalidToken } from '../http/errors.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -33,8 +33,18 @@ const KEY_SOURCE_FAILURES = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ER
 export type TokenCheck = { valid: true, subject: string | undefined } | { valid: false, reason: string }
 export type VerifyToken = (token: string) => Promise<TokenCheck>
 
+export interface KeySetOptions {
+  jwksTimeoutMs?: number
+  jwksMaxAgeMs?: number
+  /** After a failed fetch of the key set, none is tried for this long; doubled at each failure in a row, up to the maximum. */
+  jwksRetryMinMs?: number
+  jwksRetryMaxMs?: number
+  /** The back-off's clock, in milliseconds; tests move one by hand. */
+  clock?: { now: () => number }
+}
+
 /** A verifier for the settings: tells why a token is refused; throws AuthUnavailable when the keys cannot be had. */
-export function createTokenVerifier (auth: AuthConfig, { jwksTimeoutMs = 3000, jwksMaxAgeMs = 600_000 } = {}): VerifyToken {
+export function createTokenVerifier (auth: AuthConfig, keySet: KeySetOptions = {}): VerifyToken {
   const options: JWTVerifyOptions = {
     issuer: auth.issuer,
     audience: auth.audience,
@@ -43,7 +53,7 @@ export function createTokenVerifier (auth: AuthConfig, { jwksTimeoutMs = 3000, j
     requiredClaims: ['exp'],
     algorithms: auth.secret === undefined ? PUBLIC_KEY_ALGORITHMS : SECRET_ALGORITHMS
   }
-  const getKey = auth.secret === undefined ? keySetWithFallback(new URL(auth.jwksUrl as string), jwksTimeoutMs, jwksMaxAgeMs) : sharedSecret(auth.secret)
+  const getKey = auth.secret === undefined ? keySetWithFallback(new URL(auth.jwksUrl as string), keySet) : sharedSecret(auth.secret)
 
   return async function verifyToken (token) {
     try {
@@ -63,19 +73,44 @@ function sharedSecret (secret: string): JWTVerifyGetKey {
 
 /**
  * The published key set, fetched when a token names a key it does not know and
- * every ten minutes. While the identity provider cannot be reached, the keys
- * last fetched go on verifying tokens, so its outage does not become ours.
+ * every ten minutes; requests that need it meanwhile wait for that one fetch
+ * (jose shares a fetch under way). While the identity provider cannot be
+ * reached, the keys last fetched go on verifying tokens, so its outage does not
+ * become ours. After a failed fetch none is tried for a while (1 s, doubling up
+ * to 30 s, back to 1 s once one succeeds): without keys, each request would
+ * otherwise cost a fetch (up to its timeout) against a provider that is down,
+ * and the requests meanwhile are answered at once.
  */
-function keySetWithFallback (url: URL, timeoutMs: number, maxAgeMs: number): JWTVerifyGetKey {
-  const remote = createRemoteJWKSet(url, { timeoutDuration: timeoutMs, cacheMaxAge: maxAgeMs })
+function keySetWithFallback (url: URL, { jwksTimeoutMs = 3000, jwksMaxAgeMs = 600_000, jwksRetryMinMs = 1000, jwksRetryMaxMs = 30_000, clock = performance }: KeySetOptions): JWTVerifyGetKey {
+  // jose writes each successful fetch here: how a fetch that worked is told from an answer out of its cache.
+  const fetched: { jwks?: JSONWebKeySet, uat?: number } = {}
+  const remote = createRemoteJWKSet(url, { timeoutDuration: jwksTimeoutMs, cacheMaxAge: jwksMaxAgeMs, [jwksCache]: fetched as JWKSCacheInput })
+  let retryDelayMs = 0
+  let retryAt = -Infinity
+  let lastFailure: unknown
+  let lastKeys: { uat: number, getKey: JWTVerifyGetKey } | undefined
+
   return async function getKey (header, token) {
-    try {
-      return await remote(header, token)
-    } catch (error) {
-      const last = remote.jwks()
-      if (isKeySourceFailure(error) && last !== undefined) return await createLocalJWKSet(last)(header, token)
-      throw error
+    if (clock.now() >= retryAt) {
+      const fetchedBefore = fetched.uat
+      try {
+        return await remote(header, token)
+      } catch (error) {
+        if (!isKeySourceFailure(error)) throw error
+        // Every request that waited for the failed fetch gets here: the first one counts it.
+        if (clock.now() >= retryAt) {
+          retryDelayMs = Math.min(Math.max(jwksRetryMinMs, retryDelayMs * 2), jwksRetryMaxMs)
+          retryAt = clock.now() + retryDelayMs
+          lastFailure = error
+        }
+      } finally {
+        if (fetched.uat !== fetchedBefore) retryDelayMs = 0
+      }
     }
+    if (fetched.uat === undefined) throw lastFailure
+    // Built once per fetch, not per request: it imports the keys.
+    if (lastKeys?.uat !== fetched.uat) lastKeys = { uat: fetched.uat, getKey: createLocalJWKSet(fetched.jwks as JSONWebKeySet) }
+    return await lastKeys.getKey(header, token)
   }
 }
 

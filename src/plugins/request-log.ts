@@ -3,6 +3,7 @@
 // log theirs at debug, so that a balancer polling every second fills no log.
 // The request id is the client's X-Request-Id when it is well formed and short,
 // else a new UUID; every answer carries it back.
+import { context } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
@@ -43,10 +44,24 @@ function logRequest (request: FastifyRequest, reply: FastifyReply, done: HookHan
   done()
 }
 
-/** Needs Fastify's own request lines off (`disableRequestLogging`) and `genReqId: requestIdOf`. */
+/**
+ * With tracing on, the line is written in the request span's context: it then
+ * names that span (see logging.ts), not whichever child span (a handler's) the
+ * reply happened to be sent from.
+ */
+function logTracedRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const requestContext = request.opentelemetry().context
+  if (requestContext === null) logRequest(request, reply, done) // a route left out of tracing
+  else context.with(requestContext, logRequest, undefined, request, reply, done)
+}
+
+/**
+ * Needs Fastify's own request lines off (`disableRequestLogging`) and `genReqId: requestIdOf`;
+ * registered after @fastify/otel when tracing is on.
+ */
 async function requestLog (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onRequest', echoRequestId)
-  fastify.addHook('onResponse', logRequest)
+  fastify.addHook('onResponse', fastify.hasRequestDecorator('opentelemetry') ? logTracedRequest : logRequest)
 }
 
 export default fp(requestLog, { name: 'replay-gate-request-log', fastify: '5.x' })

@@ -293,3 +293,22 @@ t.test('look-alike names: a misspelt setting is named, other software\'s variabl
   t.equal(warnings.length, 4, 'HOME, HOSTNAME, PATH, AWS_*, OTEL_*, HTTP_PROXY and NODE_OPTIONS are left alone')
   t.same(parseConfig(configured).warnings, [])
 })
+
+t.test('AUTH_AUDIENCE unset with authentication on: the service starts and warns that any audience is accepted', async (t) => {
+  const anyAudience = /^AUTH_AUDIENCE is not set: tokens issued for any audience are accepted/
+  t.match(parseConfig({ ...configured, AUTH_JWKS_URL: 'https://id.example/jwks' }).warnings, [anyAudience])
+  t.match(parseConfig({ ...configured, AUTH_JWT_SECRET: 's'.repeat(40) }).warnings, [anyAudience], 'a shared secret too: other services may hold it')
+  t.same(parseConfig({ ...configured, AUTH_JWKS_URL: 'https://id.example/jwks', AUTH_AUDIENCE: 'replay-gate' }).warnings, [])
+  t.same(parseConfig(configured).warnings, [], 'no warning when authentication is off')
+  t.match(problemsOf({ ...configured, AUTH_JWKS_URL: 'https://id.example/jwks', AUTH_AUDIENCE: ' , ' }), [/^AUTH_AUDIENCE names no audience: every token would be refused/],
+    'a list with no names is not taken for "any audience"')
+})
+
+t.test('AUTH_JWKS_URL over plain http is refused, unless the key set is on this host', async (t) => {
+  for (const url of ['http://id.example/jwks', 'http://10.0.0.5:8080/jwks', 'http://[fd00::1]/jwks', 'http://localhost.id.example/jwks', 'http://128.0.0.1/jwks']) {
+    t.match(problemsOf({ ...configured, AUTH_JWKS_URL: url }), [/^AUTH_JWKS_URL must use https: .*loopback host \(localhost, 127\.0\.0\.0\/8, ::1\)/], url)
+  }
+  for (const url of ['https://id.example/jwks', 'http://localhost:8080/jwks', 'http://LOCALHOST/jwks', 'http://127.0.0.1:9000/jwks', 'http://127.10.20.30/jwks', 'http://127.1/jwks', 'http://[::1]:9000/jwks']) {
+    t.equal(parseConfig({ ...configured, AUTH_JWKS_URL: url, AUTH_AUDIENCE: 'replay-gate' }).auth?.jwksUrl, url, url)
+  }
+})

@@ -129,7 +129,7 @@ t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, the running service sends its spans th
   const service = spawnEntry('server.ts', {
     PORT: '0',
     LOCAL_DATA_DIR: dataDir,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
     OTEL_SERVICE_NAME: 'replay-gate-under-test'
   })
@@ -141,4 +141,7 @@ t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, the running service sends its spans th
   t.match(traces, /replay-gate-under-test/, 'the service name')
   t.match(traces, /"replay\.lookup"/)
   t.match(traces, /"replay\.sign"/)
+  const requestLine = service.stdout().split('\n').find((line) => line.includes('"msg":"request"'))
+  const traceId = /"trace_id":"([0-9a-f]{32})","span_id":"[0-9a-f]{16}","trace_flags":"01"/.exec(String(requestLine))?.[1]
+  t.ok(traceId !== undefined && traces.includes(traceId), `the request's log line names its trace: ${requestLine}`)
 })

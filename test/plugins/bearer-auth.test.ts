@@ -5,6 +5,7 @@ import t from 'tap'
 import type { AuthConfig } from '../../src/config/index.js'
 import { createTokenVerifier } from '../../src/plugins/bearer-auth.js'
 import { type Tap, buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
+import { TestClock } from '../support/clock.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
 import { sleep } from '../support/wait.js'
 
@@ -161,6 +162,9 @@ t.test('when the key set cannot be fetched: 503 AUTH_UNAVAILABLE within seconds,
   const took = Date.now() - started
   t.equal(slow.statusCode, 503, 'a key set server that never answers')
   t.ok(took >= 2500 && took < 10_000, `after the 3 s fetch timeout (${took} ms)`)
+  const again = Date.now()
+  t.equal((await hung.inject({ url: '/games/1/replay', headers: bearer(await token()) })).statusCode, 503)
+  t.ok(Date.now() - again < 1000, 'the next request, within the back-off, is answered at once instead of waiting for another timeout')
 
   const broken = await keySetServer(t, [])
   broken.server.removeAllListeners('request')
@@ -186,6 +190,86 @@ t.test('while the identity provider is down, the keys last fetched go on verifyi
   t.same(await verify(await token({ key: impostor.privateKey, kid: 'key-2' })), { valid: false, reason: 'no published key matches the token' },
     'an unknown key is still unknown')
   up = true
+})
+
+/** A key set server that answers 500 until it is set up; `fetches` counts its requests. */
+async function flakyKeySetServer (t: Tap): Promise<{ url: string, fetches: () => number, up: (value: boolean) => void }> {
+  const provider = await keySetServer(t, [publicJwk])
+  let up = false
+  let fetches = 0
+  provider.server.removeAllListeners('request')
+  provider.server.on('request', (_req, res) => {
+    fetches++
+    if (up) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [publicJwk] }))
+    else res.writeHead(500).end('down')
+  })
+  return { url: provider.url, fetches: () => fetches, up: (value) => { up = value } }
+}
+
+t.test('while the key set cannot be fetched, a burst of requests makes one fetch, and the next ones none until the back-off has passed', async (t) => {
+  const provider = await flakyKeySetServer(t)
+  const gate = await buildTestApp(t, { config: testConfig({ auth: { ...auth, jwksUrl: provider.url } }), db, storage })
+  const headers = bearer(await token())
+  const burst = async () => await Promise.all(Array.from({ length: 50 }, async () => await gate.inject({ url: '/games/1/replay', headers })))
+
+  const first = await burst()
+  t.same(new Set(first.map((res) => res.statusCode)), new Set([503]))
+  t.equal(first[0]?.json().code, 'AUTH_UNAVAILABLE')
+  t.ok(provider.fetches() >= 1 && provider.fetches() <= 2, `50 requests at once: ${provider.fetches()} fetch(es)`)
+  const fetchesAfterBurst = provider.fetches()
+
+  const started = Date.now()
+  const second = await burst()
+  t.same(new Set(second.map((res) => res.statusCode)), new Set([503]), 'during the back-off: the same 503')
+  t.equal(second[0]?.json().code, 'AUTH_UNAVAILABLE')
+  t.equal(provider.fetches(), fetchesAfterBurst, 'and no fetch')
+  t.ok(Date.now() - started < 1000, 'answered at once')
+
+  provider.up(true)
+  t.equal((await gate.inject({ url: '/games/1/replay', headers })).statusCode, 503, 'recovered, but still within the back-off')
+  t.equal(provider.fetches(), fetchesAfterBurst)
+  // Real time on purpose: the service's own back-off (1 s) has to pass.
+  await sleep(1100)
+  t.equal((await gate.inject({ url: '/games/1/replay', headers })).statusCode, 302, 'after the back-off the keys are fetched and the token verifies')
+  t.equal(provider.fetches(), fetchesAfterBurst + 1)
+})
+
+t.test('the back-off doubles at each failed fetch up to its maximum, and starts over once a fetch succeeds', async (t) => {
+  const provider = await flakyKeySetServer(t)
+  const clock = new TestClock()
+  // A maximum age of 0: every token wants a fresh key set, so each fetch not made is the back-off's doing.
+  const verify = createTokenVerifier({ ...auth, jwksUrl: provider.url }, { jwksTimeoutMs: 1000, jwksMaxAgeMs: 0, jwksRetryMinMs: 1000, jwksRetryMaxMs: 4000, clock })
+  const jwt = await token()
+  /** Verifies once; how many times the key set server was asked. */
+  const fetchesFor = async (expected: object): Promise<number> => {
+    const before = provider.fetches()
+    t.match(await verify(jwt).catch((error: unknown) => error), expected)
+    return provider.fetches() - before
+  }
+  const unavailable = { code: 'AUTH_UNAVAILABLE' }
+  const valid = { valid: true, subject: 'player-7' }
+
+  t.equal(await fetchesFor(unavailable), 1, 'the first failure')
+  // The clock moves by hand, and a little real time passes too: each step stops 200 ms short of the back-off, then passes it.
+  for (const [wait, fetches] of [[800, 0], [200, 1], [1800, 0], [200, 1], [3800, 0], [200, 1], [3800, 0], [200, 1]] as const) {
+    await clock.advance(wait)
+    t.equal(await fetchesFor(unavailable), fetches, `after ${wait} ms more: ${fetches === 1 ? 'a fetch' : 'no fetch'}`)
+  }
+
+  provider.up(true)
+  await clock.advance(3800)
+  t.equal(await fetchesFor(unavailable), 0, 'back up, but the back-off (4 s at most) has not passed')
+  await clock.advance(200)
+  t.equal(await fetchesFor(valid), 1, 'fetched once the back-off has passed')
+
+  provider.up(false)
+  t.equal(await fetchesFor(valid), 1, 'a failed fetch: the keys fetched last verify the token')
+  await clock.advance(800)
+  t.equal(await fetchesFor(valid), 0, 'within the back-off, the keys fetched last and no fetch')
+  await clock.advance(200)
+  t.equal(await fetchesFor(valid), 1, 'the back-off started over at 1 s after the success')
+  t.same(await verify(await token({ key: impostor.privateKey, kid: 'key-2' })), { valid: false, reason: 'no published key matches the token' },
+    'an unknown key is still unknown')
 })
 
 t.test('the rate limit of /stream counts per token subject, so users behind one address do not share it', async (t) => {
