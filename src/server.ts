@@ -7,6 +7,7 @@ import { loadEnvFile } from './config/env-file.js'
 import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
 import type { Database } from './db/database.js'
 import type { Metrics } from './observability/metrics.js'
+import { logWarningsAsJson } from './observability/process-warnings.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
 
 interface Backends {
@@ -36,6 +37,7 @@ async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): 
 }
 
 async function main (): Promise<void> {
+  logWarningsAsJson()
   const envFile = loadEnvFile()
   let config: Config
   try {

@@ -1,7 +1,8 @@
 // The container image and the compose file cannot be built or run here (no
 // Docker engine): what can be checked without one is checked.
-import { execFile } from 'node:child_process'
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs'
+import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { accessSync, constants, existsSync, readFileSync, statSync, symlinkSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -10,6 +11,7 @@ import { parse } from 'yaml'
 import { parseConfig } from '../src/config/index.js'
 import { buildTestApp, listen, seedReplays, testConfig } from './helper.js'
 import { closedPort } from './support/silent-server.js'
+import { waitUntil } from './support/wait.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const dockerfile = readFileSync(resolve(root, 'Dockerfile'), 'utf8')
@@ -53,8 +55,8 @@ t.test('Dockerfile: a build stage and a Node 24 runtime of production dependenci
 t.test('Dockerfile: the image starts the service the way `npm start` does', async (t) => {
   const cmd = finalStage.filter((s) => s.op === 'CMD').at(-1)
   t.ok(cmd !== undefined, 'a CMD')
-  t.same(jsonArgs((cmd as { args: string }).args), pkg.scripts.start?.split(' '), 'the exec form of the start script: SIGTERM reaches Node')
-  t.match(pkg.scripts.prestart, /npm run build/, 'npm start builds first; the image was built in its build stage')
+  t.same(['exec', ...jsonArgs((cmd as { args: string }).args)], pkg.scripts.start?.split(' '), 'the exec form of the start script: SIGTERM reaches Node')
+  t.match(pkg.scripts.prestart, /scripts\/build\.mjs --if-stale/, 'npm start builds first when the sources changed; the image was built in its build stage')
   t.notOk(finalStage.some((s) => s.op === 'ENTRYPOINT'), 'no entrypoint in front of it')
 })
 
@@ -127,4 +129,40 @@ t.test('localstack/compose.yaml: parses, and every path, service and setting it 
   const grace = /^(\d+)s$/.exec(services['replay-gate']?.stop_grace_period ?? '')?.[1]
   t.ok(grace !== undefined && Number(grace) * 1000 > config.shutdownDelayMs + config.shutdownTimeoutMs,
     `compose waits longer (${String(grace)} s) than the drain and the downloads may take (${config.shutdownDelayMs} + ${config.shutdownTimeoutMs} ms)`)
+})
+
+t.test('npm start: the service runs in npm\'s place, so that a SIGTERM to npm stops it cleanly', async (t) => {
+  // package.json in a folder of its own (no .env of the developer's), dist/ and node_modules
+  // linked; --ignore-scripts leaves prestart's build check out (scripts/build.mjs has its own test).
+  const folder = t.testdir({ 'package.json': readFileSync(resolve(root, 'package.json'), 'utf8') })
+  symlinkSync(resolve(root, 'dist'), resolve(folder, 'dist'))
+  symlinkSync(resolve(root, 'node_modules'), resolve(folder, 'node_modules'))
+  const port = await closedPort()
+  const npm = spawn('npm', ['start', '--ignore-scripts', '--silent'], {
+    cwd: folder,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: `postgres://app@127.0.0.1:${port}/games`,
+      S3_BUCKET: 'replays',
+      S3_ENDPOINT: `http://127.0.0.1:${port}`,
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'secret'
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let out = ''
+  npm.stdout.setEncoding('utf8').on('data', (chunk: string) => { out += chunk })
+  const exited = once(npm, 'exit')
+  const listening = await waitUntil(() => /"pid":(\d+)[^\n]*Server listening/.exec(out) ?? undefined, { timeoutMs: 60_000 })
+  const servicePid = Number(listening?.[1])
+  // /proc/PID/stat: "pid (comm) state ppid …"
+  const parent = Number(readFileSync(`/proc/${servicePid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1])
+  t.equal(parent, npm.pid, 'the service is npm\'s own child, with no shell in between')
+  npm.kill('SIGTERM')
+  const [code] = await exited
+  t.equal(code, 0, 'npm exits 0: the service got the signal and shut down cleanly')
+  t.match(out, /"signal":"SIGTERM"[^\n]*shutting down/, 'the service logged its shutdown')
 })

@@ -132,6 +132,10 @@ t.test('configured mode starts without reaching its backends, and reports them d
   t.equal((await fetch(`${base as string}/games/1/replay`)).status, 503)
   service.child.kill('SIGINT')
   t.same(await service.exited, { code: 0, signal: null })
+  // Node's own warnings too (on Node 20, the AWS SDK's notice about Node versions).
+  const lines = `${service.stdout()}${service.stderr()}`.split('\n').filter((line) => line !== '')
+  t.ok(lines.length > 0)
+  t.same(lines.filter((line) => !/^\{.*\}$/.test(line)), [], 'every line it printed is JSON')
 })
 
 t.test('METRICS_PORT keeps /metrics off the public port; AUTH_JWT_SECRET closes the replay routes', async (t) => {
