@@ -169,6 +169,13 @@ EOF
   printf 'export TEST_S3_REGION=%q\n' us-east-1 >&3
   printf 'export TEST_S3_ACCESS_KEY_ID=%q\n' "$ACCESS_KEY" >&3
   printf 'export TEST_S3_SECRET_ACCESS_KEY=%q\n' "$SECRET_KEY" >&3
+  # What the service itself (npm start, bucket:setup) needs to use this gateway, for a
+  # shell or a .env; not exported, so that they never reach the tests' processes.
+  {
+    echo "# replay-gate's settings for this gateway (a bucket of your choice, made by npm run bucket:setup):"
+    echo "#   S3_ENDPOINT=$URL S3_REGION=us-east-1 S3_FORCE_PATH_STYLE=true S3_BUCKET=replays"
+    echo "#   AWS_ACCESS_KEY_ID=$ACCESS_KEY AWS_SECRET_ACCESS_KEY=$SECRET_KEY"
+  } >&3
 }
 
 case ${1:-} in

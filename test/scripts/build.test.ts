@@ -10,13 +10,10 @@ import t, { type Test } from 'tap'
 
 const root = resolve(fileURLToPath(new URL('../../', import.meta.url)))
 
-// The script is no part of the service, whose coverage tap measures: it runs outside it.
-const { NODE_V8_COVERAGE: _coverage, ...withoutCoverage } = process.env
-
 /** Runs the script in `cwd`'s copy; its exit code and what it printed. */
 async function build (cwd: string, ...args: string[]): Promise<{ code: number, stderr: string }> {
   try {
-    const { stderr } = await promisify(execFile)(process.execPath, [join(cwd, 'scripts', 'build.mjs'), ...args], { cwd, env: withoutCoverage })
+    const { stderr } = await promisify(execFile)(process.execPath, [join(cwd, 'scripts', 'build.mjs'), ...args], { cwd })
     return { code: 0, stderr }
   } catch (error) {
     const failed = error as { code: number, stderr: string }

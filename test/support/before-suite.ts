@@ -11,8 +11,6 @@ import { pgliteTemplate } from './pglite-template.js'
 process.stdout.write(`# replay-gate test backends: ${describeBackends()}\n`)
 const root = fileURLToPath(new URL('../../', import.meta.url))
 // Compiles only when src/ changed since the last build (npm ci's prepare has usually built it).
-// Outside coverage, which is the service's (scripts/build.mjs has a test of its own, also outside it).
-const { NODE_V8_COVERAGE: _coverage, ...env } = process.env
-execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { cwd: root, env, stdio: 'inherit' })
+execFileSync(process.execPath, [join(root, 'scripts', 'build.mjs'), '--if-stale'], { cwd: root, stdio: 'inherit' })
 // Local mode's tests clone it on the real backends' run as well.
 await pgliteTemplate()
