@@ -20,7 +20,7 @@ import pg from 'pg'
 import { attachment } from '../src/replay/download-name.js'
 import { ReplayStorage } from '../src/storage/replay-storage.js'
 import { UrlSigner } from '../src/storage/url-signer.js'
-import { machine, median, onCleanup, openBenchDatabase, openBenchS3, printTargets, runBench, startService, target, type BenchS3, type Service } from './support.js'
+import { machine, median, onCleanup, openBenchDatabase, openBenchS3, printTargets, runBench, serviceSettings, startService, target, type BenchS3, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const DURATION = Number(process.env.BENCH_SECONDS ?? 3)
@@ -179,14 +179,7 @@ async function main (): Promise<void> {
   await fillGames(large.url, 1_000_000)
   console.log(`redirect benchmark: ${s3.description}; ${small.description.replace(/ \(.*/, '')}; ${machine()}; autocannon ${CONNECTIONS} connections, ${DURATION} s runs, median of ${ROUNDS} interleaved rounds; every request from a page on an allowed origin`)
 
-  const backends = (databaseUrl: string): Record<string, string> => ({
-    DATABASE_URL: databaseUrl,
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey
-  })
+  const backends = (databaseUrl: string): Record<string, string> => serviceSettings(s3, databaseUrl)
   /** Every setting that can be turned off, off. */
   const bare = { LOG_LEVEL: 'silent', PRESSURE_MAX_EVENT_LOOP_DELAY_MS: '0' }
   /** What an operator runs: the defaults, with a list of origins, the log at info in a file. */

@@ -6,7 +6,7 @@
 // every second: a single reading swings by tens of MiB with the GC).
 //   SOAK_SECONDS (300), SOAK_RATE (requests per second, 200), SOAK_WARMUP_SECONDS (60)
 import { get, type IncomingMessage } from 'node:http'
-import { machine, openBenchDatabase, openBenchS3, startService } from './support.js'
+import { machine, openBenchDatabase, openBenchS3, serviceSettings, startService } from './support.js'
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300)
 const RATE = Number(process.env.SOAK_RATE ?? 200)
@@ -74,12 +74,7 @@ async function main (): Promise<void> {
   const db = await openBenchDatabase(games)
   for (let i = 1; i <= 20; i++) await s3.put(`soak/${i}.bin`, 256 * 1024 + i)
   const service = await startService({
-    DATABASE_URL: db.url,
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+    ...serviceSettings(s3, db.url),
     // A soak measures the service, not its rate limit.
     STREAM_RATE_LIMIT_MAX: '0'
   })

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { freePort, machine, median, onCleanup, openBenchDatabase, openBenchS3, printTargets, runBench, target } from './support.js'
+import { freePort, machine, median, onCleanup, openBenchDatabase, openBenchS3, printTargets, runBench, serviceSettings, target } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_START_ROUNDS ?? 5)
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
@@ -47,14 +47,7 @@ async function timeStart (env: Record<string, string>): Promise<number> {
 async function main (): Promise<void> {
   const s3 = await openBenchS3()
   const db = await openBenchDatabase([{ id: '1', game_folder: 'bench', replay_file: 'small.bin' }])
-  const configured = {
-    DATABASE_URL: db.url,
-    S3_BUCKET: s3.bucket,
-    S3_ENDPOINT: s3.endpoint,
-    S3_REGION: s3.region,
-    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey
-  }
+  const configured = serviceSettings(s3, db.url)
   const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-start-'))
   onCleanup(async () => { await rm(dataDir, { recursive: true, force: true }) })
 

@@ -1,7 +1,7 @@
 // The streaming route beside a direct presigned download and nginx, all
 // against the same S3 in one run, interleaved; and the service's memory.
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
-import { download, machine, median, MiB, openBenchDatabase, openBenchS3, printTargets, runBench, sampleRss, startService, target, type Service } from './support.js'
+import { download, machine, median, MiB, openBenchDatabase, openBenchS3, printTargets, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONCURRENCY = 16
@@ -17,14 +17,7 @@ async function main (): Promise<void> {
   {
     for (const [name, size] of Object.entries(SIZES)) await s3.put(`bench/${name}.bin`, size)
     const db = await openBenchDatabase(Object.entries(GAMES).map(([name, id]) => ({ id, game_folder: 'bench', replay_file: `${name}.bin` })))
-    const serviceEnv = {
-      DATABASE_URL: db.url,
-      S3_BUCKET: s3.bucket,
-      S3_ENDPOINT: s3.endpoint,
-      S3_REGION: s3.region,
-      AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey
-    }
+    const serviceEnv = serviceSettings(s3, db.url)
     const service = await startService(serviceEnv)
     if (nginxPath !== undefined) nginx = await startNginx(nginxPath, s3.endpoint)
 

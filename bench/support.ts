@@ -113,6 +113,18 @@ export interface BenchS3 {
   close: () => Promise<void>
 }
 
+/** The service's settings for a bench database and bucket. */
+export function serviceSettings (s3: BenchS3, databaseUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    S3_BUCKET: s3.bucket,
+    S3_ENDPOINT: s3.endpoint,
+    S3_REGION: s3.region,
+    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey
+  }
+}
+
 /** TEST_S3_* (a real S3-compatible server, e.g. scripts/rgw.sh) when set, else the embedded emulator. */
 export async function openBenchS3 (): Promise<BenchS3> {
   const env = process.env

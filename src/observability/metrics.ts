@@ -1,13 +1,11 @@
 // Prometheus metrics, served at /metrics. Every label has a bounded set of
 // values: route patterns (never raw URLs), methods, status codes, and a few
 // fixed kinds.
-import { readFileSync } from 'node:fs'
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
 import type { S3RequestObserver } from '../storage/s3-client.js'
+import { SERVICE_VERSION } from '../version.js'
 import { PreboundCounter, PreboundHistogram } from './prebound.js'
 
-// The same relative path from src/observability and from dist/observability.
-const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 /** What the pool gauges read from a pg Pool at each scrape. */
 export interface PoolCounts {
@@ -64,7 +62,7 @@ export class Metrics {
     if (processMetrics) collectDefaultMetrics({ register: this.registry })
     // Which build answers, to tell instances apart during a rollout; always 1.
     new Gauge({ name: 'replay_gate_build_info', help: 'The running build: the service\'s version and Node.js\'s; always 1', labelNames: ['version', 'node'], registers: [this.registry] })
-      .set({ version: VERSION, node: process.version }, 1)
+      .set({ version: SERVICE_VERSION, node: process.version }, 1)
   }
 
   /**

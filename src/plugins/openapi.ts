@@ -2,15 +2,12 @@
 import swagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { readFileSync } from 'node:fs'
+import { SERVICE_VERSION } from '../version.js'
 
 export interface OpenApiOptions {
   /** The replay routes require bearer tokens. */
   bearerAuth: boolean
 }
-
-// The same relative path from src/plugins and from dist/plugins.
-const PACKAGE = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
 
 async function openApi (fastify: FastifyInstance, { bearerAuth }: OpenApiOptions): Promise<void> {
   await fastify.register(swagger, {
@@ -20,7 +17,7 @@ async function openApi (fastify: FastifyInstance, { bearerAuth }: OpenApiOptions
       openapi: '3.1.0',
       info: {
         title: 'replay-gate',
-        version: PACKAGE.version,
+        version: SERVICE_VERSION,
         description: 'Hands out game replays stored in S3: a presigned 302 redirect, the signed URL as JSON, or the bytes streamed through.'
       },
       // The replay routes' tokens; health and metrics say `security: []`.
