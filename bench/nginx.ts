@@ -9,6 +9,8 @@ import { freePort, onCleanup } from './support.js'
 
 export interface Nginx {
   url: string
+  /** The master process's; its workers are its children. */
+  pid: number
   stop: () => Promise<void>
 }
 
@@ -70,6 +72,7 @@ http {
   }
   return {
     url,
+    pid: child.pid as number,
     stop
   }
 }

@@ -1,7 +1,7 @@
 // The streaming route beside a direct presigned download and nginx, all
 // against the same S3 in one run, interleaved; and the service's memory.
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
-import { download, machine, median, MiB, openBenchDatabase, openBenchS3, printTargets, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
+import { cpuSeconds, download, machine, median, MiB, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONCURRENCY = 16
@@ -29,13 +29,23 @@ async function main (): Promise<void> {
       const { url } = await (await fetch(`${svc.url}/games/${game}/replay/url`)).json() as { url: string }
       return mode === 'direct' ? url : url.replace(s3.endpoint, (nginx as Nginx).url)
     }
+    // The proxy's own CPU time per GiB it passed on, summed over the rounds: a
+    // figure that, unlike the throughput, does not depend on how many cores the
+    // client, the proxy and S3 share.
+    const proxyPids = async (mode: Mode): Promise<number[]> =>
+      mode === 'stream' ? [svc.child.pid as number] : mode === 'nginx' ? await withChildren((nginx as Nginx).pid) : []
+    const cpu = new Map<string, { seconds: number, bytes: number }>()
     const run = async (mode: Mode, count: number): Promise<number> => {
       const urls = await Promise.all(Array.from({ length: count }, async () => await urlFor(mode, GAMES.large)))
+      const pids = await proxyPids(mode)
+      const cpuBefore = await cpuSeconds(pids)
       const started = performance.now()
       const sizes = await Promise.all(urls.map(download)).catch((error: Error) => {
         throw new Error(`${mode}, ${count} at once: ${error.message}`, { cause: error })
       })
       const seconds = (performance.now() - started) / 1000
+      const used = cpu.get(`${mode}/${count}`) ?? { seconds: 0, bytes: 0 }
+      cpu.set(`${mode}/${count}`, { seconds: used.seconds + await cpuSeconds(pids) - cpuBefore, bytes: used.bytes + count * SIZES.large })
       if (sizes.some((bytes) => bytes !== SIZES.large)) throw new Error(`${mode}: a download was short`)
       return (count * SIZES.large / MiB) / seconds
     }
@@ -88,6 +98,13 @@ async function main (): Promise<void> {
     console.log(`  direct from S3 (presigned URL)                           ${fmt(rate('direct', 1))}   ${fmt(rate('direct', CONCURRENCY))}`)
     console.log(`  through replay-gate /stream                              ${fmt(rate('stream', 1))}   ${fmt(rate('stream', CONCURRENCY))}`)
     console.log(`  through nginx proxy_pass                                 ${fmt(rate('nginx', 1))}   ${fmt(rate('nginx', CONCURRENCY))}`)
+    const cpuPerGiB = (mode: Mode, count: number): string => {
+      const used = cpu.get(`${mode}/${count}`)
+      return used === undefined ? '   n/a' : (used.seconds / (used.bytes / (1024 * MiB))).toFixed(2).padStart(6)
+    }
+    console.log('the proxy\'s CPU seconds per GiB passed on (all rounds)')
+    console.log(`  replay-gate /stream                                      ${cpuPerGiB('stream', 1)}   ${cpuPerGiB('stream', CONCURRENCY)}`)
+    console.log(`  nginx proxy_pass (master and workers)                    ${cpuPerGiB('nginx', 1)}   ${cpuPerGiB('nginx', CONCURRENCY)}`)
     if (nginx === undefined) console.log('nginx is not installed: its targets are missed (apt-get install nginx-light)')
     for (const count of [1, CONCURRENCY]) {
       const label = count === 1 ? 'one download' : `${count} at once`

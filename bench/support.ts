@@ -292,6 +292,29 @@ export function median (values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] as number : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
+/**
+ * CPU seconds (user + system) that processes have used so far, with their
+ * children's threads: fields 14 and 15 of /proc/PID/stat, in clock ticks of
+ * 1/100 s (Linux's USER_HZ). A process that has exited counts 0.
+ */
+export async function cpuSeconds (pids: number[]): Promise<number> {
+  let ticks = 0
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+    if (stat === undefined) continue
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    ticks += Number(fields[11]) + Number(fields[12])
+  }
+  return ticks / 100
+}
+
+/** A process and its direct children (nginx's master and its workers). */
+export async function withChildren (pid: number): Promise<number[]> {
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')
+  return [pid, ...children.split(' ').filter((word) => word !== '').map(Number)]
+}
+
 export function machine (): string {
   return `${cpus().length} cores, Node ${process.version}`
 }

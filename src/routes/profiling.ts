@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import { ProfileInProgress } from '../http/errors.js'
-import { takeCpuProfile, writeHeapSnapshot } from '../observability/profiling.js'
+import * as inspectorProfiler from '../observability/profiling.js'
 
 /** Longer, and one request would keep every other profile waiting for minutes. */
 export const MAX_PROFILE_SECONDS = 60
@@ -14,6 +14,13 @@ export const MAX_PROFILE_SECONDS = 60
 export interface ProfilingRouteOptions {
   /** The service's log: who asked for what is logged there at warn. */
   log: FastifyBaseLogger
+  /** What takes the profiles: this process's inspector unless told otherwise (tests give a stand-in). */
+  profiler?: Profiler
+}
+
+export interface Profiler {
+  takeCpuProfile: (seconds: number) => Promise<object>
+  writeHeapSnapshot: (write: (chunk: string) => void) => Promise<void>
 }
 
 const ProfileQuery = Type.Object({
@@ -26,7 +33,8 @@ const ProfileQuery = Type.Object({
  */
 let taking: string | undefined
 
-const profilingRoutes: FastifyPluginAsyncTypebox<ProfilingRouteOptions> = async function profilingRoutes (fastify, { log }) {
+const profilingRoutes: FastifyPluginAsyncTypebox<ProfilingRouteOptions> = async function profilingRoutes (fastify, { log, profiler = inspectorProfiler }) {
+  const { takeCpuProfile, writeHeapSnapshot } = profiler
   /** Takes the profiler for `what`, or refuses while another request has it. */
   function claim (request: FastifyRequest, what: string, details: object): void {
     if (taking !== undefined) throw new ProfileInProgress(taking)

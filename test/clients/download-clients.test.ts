@@ -19,7 +19,7 @@ const absent = CLIENTS.filter((name) => !['/usr/bin', '/usr/local/bin', '/bin'].
 const skip = requireRealPart(t, 'the download client matrix', absent.length === 0 ? undefined : `not installed: ${absent.join(', ')} (Debian: curl wget aria2 python3)`)
 
 // Larger than aria2c's 16 segments of 1 MiB, so that every connection is used.
-const replay = randomBytes(33 * 1024 * 1024 + 123)
+const replay = randomBytes(17 * 1024 * 1024 + 123)
 const digest = sha256(replay)
 const NAME = 'game-1.replay.bin'
 

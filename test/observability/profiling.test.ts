@@ -7,7 +7,7 @@ import { ConfigError, parseConfig, type Env } from '../../src/config/index.js'
 import { handleError } from '../../src/http/error-replies.js'
 import { DEMO_GAME } from '../../src/local/demo-seed.js'
 import { Metrics } from '../../src/observability/metrics.js'
-import type { ProfilingRouteOptions } from '../../src/routes/profiling.js'
+import profilingRoutes, { type ProfilingRouteOptions } from '../../src/routes/profiling.js'
 import { closedPort } from '../support/silent-server.js'
 import { localDataDir, spawnEntry } from '../support/spawn-service.js'
 
@@ -95,18 +95,15 @@ t.test('/debug/profile: a CPU profile for DevTools, one at a time, at most 60 s'
 })
 
 /**
- * The routes on a snapshot of this test's making: a real one of the test
- * process (its TypeScript compiler and all) takes a minute on a busy machine.
- * The service under test below takes a real one.
+ * The routes on a profiler of this test's making: a real snapshot of the test
+ * process takes a minute on a busy machine. The service under test below
+ * takes a real one.
  */
 async function fakeSnapshotApp (t: Test, writeHeapSnapshot: (write: (chunk: string) => void) => Promise<void>) {
-  const { default: profilingRoutes } = await t.mockImport<typeof import('../../src/routes/profiling.js')>('../../src/routes/profiling.js', {
-    '../../src/observability/profiling.js': { takeCpuProfile: async () => ({ nodes: [], samples: [] }), writeHeapSnapshot }
-  })
   const { log, lines } = recordingLog()
   const app = Fastify()
   app.setErrorHandler(handleError)
-  await app.register(profilingRoutes, { log })
+  await app.register(profilingRoutes, { log, profiler: { takeCpuProfile: async () => ({ nodes: [], samples: [] }), writeHeapSnapshot } })
   t.teardown(async () => { await app.close() })
   return { app, lines, base: await app.listen({ port: 0, host: '127.0.0.1' }) }
 }

@@ -43,9 +43,9 @@ function builtEntry (entry: string): string {
   return built
 }
 
-/** Tap's options for this process, less its TypeScript and mock loaders: the built code needs only the coverage hook. */
+/** Tap's options for this process, less its loaders for tests (mocks, tsx, src/ → dist/): the built code needs only the coverage hook. */
 function coverageArgs (): string[] {
-  return process.execArgv.filter((arg) => !/@tapjs\/(?:typescript|mock)\//.test(arg))
+  return process.execArgv.filter((arg) => !/@tapjs\/mock\/|^--import=(?:tsx|\.\/test\/support\/built-sources\.mjs)$/.test(arg))
 }
 
 let emptyFolder: string | undefined
