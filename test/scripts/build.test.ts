@@ -1,7 +1,7 @@
 // scripts/build.mjs, the build that npm start, npm ci (prepare) and the suite
 // run: it must never let a dist/ built from other sources run.
 import { execFile } from 'node:child_process'
-import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -47,7 +47,11 @@ t.test('the suite\'s build is recorded: --if-stale returns at once, compiling no
 
 t.test('without TypeScript: an up-to-date dist/ is used, a stale one is refused, and prepare passes', async (t) => {
   const folder = productionCheckout(t)
+  const stamp = join(folder, 'dist', '.source-hash')
+  // A source saved again with the content it was built from (an edit undone): still current.
+  utimesSync(stamp, new Date('2020-01-01'), new Date('2020-01-01'))
   t.same(await build(folder, '--if-stale'), { code: 0, stderr: '' }, 'the same sources: nothing to do, no TypeScript needed')
+  t.ok(statSync(stamp).mtimeMs > statSync(join(folder, 'src', 'server.ts')).mtimeMs, 'the stamp\'s time says the build was found current')
 
   appendFileSync(join(folder, 'src', 'server.ts'), '\n// an edit, or a git pull\n')
   const stale = await build(folder, '--if-stale')

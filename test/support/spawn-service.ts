@@ -32,10 +32,14 @@ function newest (folder: string): number {
     .map((entry) => statSync(join(entry.parentPath, entry.name)).mtimeMs))
 }
 
-/** The built entry point; a build older than the sources is refused, never run. */
+/**
+ * The built entry point; a build older than the sources is refused, never run
+ * (scripts/build.mjs stamps dist/.source-hash each time it compiles or finds
+ * the build current).
+ */
 function builtEntry (entry: string): string {
   const built = fileURLToPath(new URL(`dist/${entry.replace(/\.ts$/, '.js')}`, ROOT))
-  const builtAt = statSync(built, { throwIfNoEntry: false })?.mtimeMs ?? 0
+  const builtAt = statSync(new URL('dist/.source-hash', ROOT), { throwIfNoEntry: false })?.mtimeMs ?? 0
   /* c8 ignore next 3: the suite builds dist/ before it starts (.taprc `before`) */
   if (builtAt < newest(fileURLToPath(new URL('src/', ROOT)))) {
     throw new Error(`${built} is missing or older than src/: run the suite through tap (it builds first), or npm run build`)
