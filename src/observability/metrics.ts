@@ -6,7 +6,6 @@ import type { S3RequestObserver } from '../storage/s3-client.js'
 import { SERVICE_VERSION } from '../version.js'
 import { PreboundCounter, PreboundHistogram } from './prebound.js'
 
-
 /** What the pool gauges read from a pg Pool at each scrape. */
 export interface PoolCounts {
   /** Connections open or opening, whether in use or idle. */
