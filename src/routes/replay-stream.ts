@@ -80,15 +80,12 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
       const { object, read } = await prepare(request.params.gameId, request)
       const answer = await storage.read(read)
       if (!('body' in answer)) return notSent(reply, answer)
-      const { body } = answer
-      let sent = 0
-      // Counted once Fastify pipes the body and it flows: a 'data' listener added
-      // earlier would start the flow before anything consumes it, losing those bytes.
-      body.once('resume', () => { body.on('data', (chunk: Buffer) => { sent += chunk.length }) })
-      // Ended: every byte went to the client's socket; else the client left or S3 broke off.
+      const { body, progress } = answer
+      // Complete: every byte went to the client's socket; else the client left or S3 broke off.
       body.once('close', () => {
-        metrics.streamedBytes.inc(sent)
-        metrics.streams.inc({ outcome: body.readableEnded ? 'complete' : 'aborted' })
+        const { bytes, complete } = progress()
+        metrics.streamedBytes.inc(bytes)
+        metrics.streams.inc({ outcome: complete ? 'complete' : 'aborted' })
       })
       return reply.code(answer.status).headers(replayHeaders(object, answer.meta, STREAMED)).send(body)
     }

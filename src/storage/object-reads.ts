@@ -11,6 +11,7 @@ import { ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../http
 import { ifRangeMatches, type ObjectRequest } from '../http/preconditions.js'
 import { inSpan, markFailed } from '../observability/telemetry.js'
 import { s3FailureKind, s3Headers, s3Status, type S3FailureKind } from './s3-errors.js'
+import type { SocketReads } from './socket-reads.js'
 
 export interface ObjectMeta {
   contentLength: number | undefined
@@ -33,7 +34,13 @@ export type ObjectHead =
   | { status: 416, validators: Validators, size: number | undefined }
   | ObjectReadFailure
 
-export type ObjectRead = Exclude<ObjectHead, { status: 200 | 206 }> | { status: 200 | 206, meta: ObjectMeta, body: Readable }
+export type ObjectRead = Exclude<ObjectHead, { status: 200 | 206 }> | { status: 200 | 206, meta: ObjectMeta, body: Readable, progress: () => BodyProgress }
+
+/** How much of a body was handed on, and whether that was all of it. */
+export interface BodyProgress {
+  bytes: number
+  complete: boolean
+}
 
 export interface ObjectReadFailure {
   status: 'failed'
@@ -47,6 +54,8 @@ export interface ReadTarget {
   client: S3Client
   bucket: string
   firstByteTimeoutMs: number
+  /** GetObject over sockets of the service's own, for an http: endpoint; the SDK otherwise. */
+  sockets?: SocketReads | undefined
 }
 
 export interface ReadOptions {
@@ -58,17 +67,15 @@ export interface ReadOptions {
 }
 
 export async function readObject (target: ReadTarget, options: ReadOptions): Promise<ObjectRead> {
-  const answer = await send(target, options, 'GetObject', async (signal) =>
-    await target.client.send(new GetObjectCommand(inputFor(target, options)), { abortSignal: signal }))
+  const answer = await send(target, options, 'GetObject', async (signal) => await getObject(target, options, signal))
   if (!('output' in answer)) return await complete(target, options, answer)
-  const body = answer.output.Body as Readable
-  const meta = metaOf(answer.output)
+  const { meta, body, progress } = answer.output
   const instead = answeredHere(options.request, meta)
   if (instead !== undefined) {
     body.destroy()
     return instead
   }
-  if (rangeStands(options.request, meta)) return { status: statusOf(options.request, meta), meta, body }
+  if (rangeStands(options.request, meta)) return { status: statusOf(options.request, meta), meta, body, progress }
   // The client's copy is stale: it gets the whole current object instead of a part of it.
   body.destroy()
   return await readObject(target, { ...options, request: wholeObject(options.request) })
@@ -83,6 +90,44 @@ export async function headObject (target: ReadTarget, options: ReadOptions): Pro
   if (instead !== undefined) return instead
   if (rangeStands(options.request, meta)) return { status: statusOf(options.request, meta), meta }
   return await headObject(target, { ...options, request: wholeObject(options.request) })
+}
+
+/** S3's 200 or 206: over the service's own sockets when it can, else (and for any other answer) through the SDK. */
+async function getObject (target: ReadTarget, options: ReadOptions, signal: AbortSignal): Promise<{ meta: ObjectMeta, body: Readable, progress: () => BodyProgress }> {
+  const headers = target.sockets === undefined ? undefined : requestHeaders(options.request)
+  if (headers !== undefined) {
+    const answer = await (target.sockets as SocketReads).get(options.key, headers, signal)
+    if (answer !== undefined) {
+      const { meta, body } = answer
+      return { meta, body, progress: () => ({ bytes: body.passed, complete: body.complete }) }
+    }
+  }
+  const output = await target.client.send(new GetObjectCommand(inputFor(target, options)), { abortSignal: signal })
+  const body = output.Body as Readable
+  let bytes = 0
+  // Counted once the body flows: a 'data' listener added before it is piped
+  // would start the flow before anything consumes it, losing those bytes.
+  body.once('resume', () => { body.on('data', (chunk: Buffer) => { bytes += chunk.length }) })
+  return { meta: metaOf(output), body, progress: () => ({ bytes, complete: body.readableEnded }) }
+}
+
+/** The request's range and conditions as HTTP header lines, as GetObject would send them (exported for its unit test). */
+export function requestHeaders (request: ObjectRequest): string | undefined {
+  const headers = [
+    ['Range', request.range],
+    ['If-Match', request.ifMatch],
+    ['If-None-Match', request.ifNoneMatch],
+    ['If-Modified-Since', request.ifModifiedSince?.toUTCString()],
+    ['If-Unmodified-Since', request.ifUnmodifiedSince?.toUTCString()]
+  ] as const
+  let lines = ''
+  for (const [name, value] of headers) {
+    if (value === undefined) continue
+    // Node's server refuses a request header with a line break; never sent on, whatever its source.
+    if (/[\r\n]/.test(value)) return undefined
+    lines += `${name}: ${value}\r\n`
+  }
+  return lines
 }
 
 /** What the service answers itself once S3 has shown the object exists and its conditions hold (see ObjectRequest). */

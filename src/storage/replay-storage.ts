@@ -11,6 +11,7 @@ import { inSpan } from '../observability/telemetry.js'
 import { headObject, readObject, type ObjectHead, type ObjectRead, type ReadOptions, type ReadTarget } from './object-reads.js'
 import { createS3Client, type Credentials, type S3RequestObserver } from './s3-client.js'
 import { describeNoAnswer, s3Code, s3Status } from './s3-errors.js'
+import { SocketReads } from './socket-reads.js'
 import { UrlSigner } from './url-signer.js'
 
 export interface PresignedUrl {
@@ -88,7 +89,7 @@ export class ReplayStorage {
       ? this.#client
       : createS3Client({ ...common, endpoint: s3.publicEndpoint })
     this.#signer = new UrlSigner(this.#presignClient, s3.bucket)
-    this.#reads = { client: this.#client, bucket: s3.bucket, firstByteTimeoutMs: s3.firstByteTimeoutMs }
+    this.#reads = { client: this.#client, bucket: s3.bucket, firstByteTimeoutMs: s3.firstByteTimeoutMs, sockets: socketReads(this.#client, s3, onRequest) }
     this.#heads = headCache === undefined || headCache.size === 0 ? undefined : new LRUCache({ max: headCache.size, ttl: headCache.ttlSeconds * 1000 })
     this.#missTtlMs = (headCache?.missTtlSeconds ?? 0) * 1000
     this.#probeKey = `${s3.keyPrefix}replay-gate-readiness-probe`
@@ -198,7 +199,27 @@ export class ReplayStorage {
   }
 
   close (): void {
+    this.#reads.sockets?.close()
     this.#client.destroy()
     if (this.#presignClient !== this.#client) this.#presignClient.destroy()
   }
 }
+
+/**
+ * The streaming route's GetObject over the service's own sockets, for an
+ * http: endpoint (S3 on the same network: Ceph RGW, MinIO, the emulator).
+ * A TLS endpoint, AWS's own included, is read through the SDK (exported
+ * for its unit test).
+ */
+export function socketReads (client: S3Client, s3: S3Config, onRequest: S3RequestObserver | undefined): SocketReads | undefined {
+  if (s3.endpoint === undefined || new URL(s3.endpoint).protocol !== 'http:') return undefined
+  const signer = new UrlSigner(client, s3.bucket)
+  return new SocketReads({
+    connectTimeoutMs: s3.connectTimeoutMs,
+    sign: async (key) => await signer.sign({ key, contentDisposition: undefined, contentType: undefined, signingDate: new Date(), expiresInSeconds: SOCKET_READ_EXPIRES_SECONDS }),
+    onAnswer: onRequest === undefined ? undefined : (outcome, seconds) => { onRequest('GetObject', outcome, seconds) }
+  })
+}
+
+/** A socket read's signature is used at once; a minute allows for a clock that runs behind S3's. */
+const SOCKET_READ_EXPIRES_SECONDS = 60

@@ -13,7 +13,8 @@ import { createHash, createHmac } from 'node:crypto'
 
 export interface SignRequest {
   key: string
-  contentDisposition: string
+  /** Left out for the service's own reads, which S3 answers as stored. */
+  contentDisposition: string | undefined
   contentType: string | undefined
   signingDate: Date
   expiresInSeconds: number
@@ -72,7 +73,7 @@ export class UrlSigner {
       'X-Amz-Expires': String(expiresInSeconds),
       ...(credentials.sessionToken !== undefined && { 'X-Amz-Security-Token': credentials.sessionToken }),
       'X-Amz-SignedHeaders': 'host',
-      'response-content-disposition': contentDisposition,
+      ...(contentDisposition !== undefined && { 'response-content-disposition': contentDisposition }),
       ...(contentType !== undefined && { 'response-content-type': contentType }),
       // The SDK marks a GetObject URL with x-id.
       'x-id': 'GetObject'

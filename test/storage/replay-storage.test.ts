@@ -1,8 +1,10 @@
+import { S3Client } from '@aws-sdk/client-s3'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { S3Config } from '../../src/config/index.js'
-import { CLOCK_SKEW_SECONDS, MAX_CACHED_URLS, ReplayStorage } from '../../src/storage/replay-storage.js'
+import { CLOCK_SKEW_SECONDS, MAX_CACHED_URLS, ReplayStorage, socketReads } from '../../src/storage/replay-storage.js'
+import { SocketReads } from '../../src/storage/socket-reads.js'
 import { openTestBucket } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
 
@@ -191,4 +193,12 @@ t.test('readiness probe: a GET that S3 answers with its error code', async (t) =
     const probe = await storageFor({ endpoint: `http://127.0.0.1:${(failing.address() as AddressInfo).port}` }).probe(5000)
     t.same(probe, { state: 'unreachable', detail: `S3 answered ${status} ${code}` })
   }
+})
+
+t.test('the streaming route reads S3 over its own sockets for an http: endpoint only; TLS and AWS go through the SDK', async (t) => {
+  const client = new S3Client({ region: s3.region, credentials })
+  t.teardown(() => { client.destroy() })
+  t.ok(socketReads(client, s3, undefined) instanceof SocketReads, 'http://s3.internal:9000')
+  t.equal(socketReads(client, { ...s3, endpoint: 'https://s3.internal:9000' }, undefined), undefined, 'an https: endpoint')
+  t.equal(socketReads(client, { ...s3, endpoint: undefined }, undefined), undefined, 'AWS itself')
 })
