@@ -21,10 +21,6 @@ RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
-# As npm start sets it: glibc keeps up to 64 MiB of freed memory instead of
-# handing it back at once, so that /stream does not fault fresh pages in for
-# every chunk (README, "The streaming fallback").
-ENV GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

@@ -64,17 +64,18 @@ async function main (): Promise<void> {
     const rate = (mode: Mode, count: number): number => median(results.get(`${mode}/${count}`) ?? [NaN])
 
     // Memory: the RSS of a fresh service process, sampled while the downloads
-    // run; the growth is peak - before. The warm-up (two 50 MiB streams, and
-    // 100 small ones from 4 clients) lets V8 size its heap for streaming first,
-    // as it has in a running service: many requests grow V8's young generation
-    // to its full size (tens of MiB) whatever the objects' size, which is not
-    // what this measures.
+    // run; the growth is peak - before. The same warm-up for every case (two
+    // 50 MiB streams, then the small-object traffic once: 4 clients × 200
+    // downloads of 1 MiB) brings the process to the size a running service
+    // has: hundreds of requests grow V8's young generation and glibc's heap by
+    // tens of MiB to a level they then keep (measured round after round),
+    // whatever the objects' size, which is not what this measures.
     const peakGrowth = async (game: string, count: number, repeats = 1): Promise<number> => {
       const fresh = await startService(serviceEnv)
       {
         await Promise.all([GAMES.large, GAMES.large, GAMES.small].map(async (id) => await download(`${fresh.url}/games/${id}/replay/stream`)))
         await Promise.all(Array.from({ length: 4 }, async () => {
-          for (let i = 0; i < 25; i++) await download(`${fresh.url}/games/${GAMES.small}/replay/stream`)
+          for (let i = 0; i < SIZES.huge / SIZES.small; i++) await download(`${fresh.url}/games/${GAMES.small}/replay/stream`)
         }))
         await new Promise((resolve) => setTimeout(resolve, 300))
         const before = await fresh.rssMiB()

@@ -31,13 +31,22 @@ export function onCleanup (cleanup: Cleanup): () => Promise<void> {
   }
 }
 
+/** Each cleanup gets this long: a hung server (an S3 that never answers a delete) must not hang the benchmark. */
+const CLEANUP_MS = 60_000
+
 async function cleanUp (): Promise<void> {
   for (const cleanup of [...cleanups].reverse()) {
     cleanups.delete(cleanup)
+    let timer: NodeJS.Timeout | undefined
     try {
-      await cleanup()
+      await Promise.race([
+        cleanup(),
+        new Promise((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`no end after ${CLEANUP_MS / 1000} s, left as it is`)) }, CLEANUP_MS) })
+      ])
     } catch (error) {
       console.error(`cleanup failed: ${(error as Error).message}`)
+    } finally {
+      clearTimeout(timer)
     }
   }
 }
@@ -213,14 +222,11 @@ export interface StartOptions {
   stdout?: 'ignore' | number
 }
 
-/** The allocator settings that npm start gives the service (package.json), which the benches give it too. */
-const START_TUNABLES = (/GLIBC_TUNABLES:-([^}]+)\}/.exec((JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } }).scripts.start) as RegExpExecArray)[1] as string
-
 /** Starts a server as a process of its own, with PORT and HOST set; ready once GET /healthz answers 200. Stopped at cleanup at the latest. */
 export async function startService (env: Record<string, string>, { entry = new URL('../dist/server.js', import.meta.url).pathname, stdout = process.stderr.fd }: StartOptions = {}): Promise<Service> {
   const port = await freePort()
   const child = spawn(process.execPath, [entry], {
-    env: { ...process.env, GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? START_TUNABLES, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
     stdio: ['ignore', stdout, 'inherit']
   })
   children.add(child)

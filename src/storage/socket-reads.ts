@@ -17,10 +17,15 @@ import { connect, type Socket } from 'node:net'
 import { Readable, type Writable } from 'node:stream'
 import type { ObjectMeta } from './object-reads.js'
 
-/** The size of a socket read (libuv's own), and of each pooled buffer. */
+/**
+ * The most a socket read takes (libuv's own size), and the size of each
+ * pooled buffer. Reads of 256 KiB made no difference beyond the noise in the
+ * stream benchmark, and let the kernel's TCP buffers behind a slow client grow
+ * larger.
+ */
 export const CHUNK_BYTES = 64 * 1024
 /** Free buffers kept for reuse (8 MiB); beyond that, a returned buffer is left to the garbage collector. */
-const KEPT_BUFFERS = 128
+export const KEPT_BUFFERS = 128
 /** S3 answers with a few hundred bytes of headers; anything near this is not S3. */
 const MAX_HEAD_BYTES = 32 * 1024
 

@@ -12,7 +12,7 @@ import t from 'tap'
 import type { Tap } from '../helper.js'
 import { readObject, requestHeaders } from '../../src/storage/object-reads.js'
 import { createS3Client } from '../../src/storage/s3-client.js'
-import { address, CHUNK_BYTES, ObjectBody, parseHead, pooledBuffers, SocketReads, type SocketReadsOptions } from '../../src/storage/socket-reads.js'
+import { address, CHUNK_BYTES, KEPT_BUFFERS, ObjectBody, parseHead, pooledBuffers, SocketReads, type SocketReadsOptions } from '../../src/storage/socket-reads.js'
 import { closedPort } from '../support/silent-server.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -207,8 +207,8 @@ t.test('piped with end: false, or once already flowing: an ordinary stream, ever
   t.ok(second.bytes().equals(replay))
 })
 
-t.test('the pool keeps at most 128 free buffers, however many were out at once', async (t) => {
-  const replay = randomBytes(200 * CHUNK_BYTES)
+t.test(`the pool keeps at most ${KEPT_BUFFERS} free buffers, however many were out at once`, async (t) => {
+  const replay = randomBytes((KEPT_BUFFERS + 20) * CHUNK_BYTES)
   const peer = await scriptedPeer(t, (_request, socket) => { socket.write(Buffer.concat([Buffer.from(head('200 OK', replay.length)), replay])) })
   // A destination that takes every chunk at once and says when its socket has sent them only later.
   const held: Array<() => void> = []
@@ -220,9 +220,9 @@ t.test('the pool keeps at most 128 free buffers, however many were out at once',
   ;(await body(await reads(t, peer.port).get('k', '', new AbortController().signal))).pipe(holding as unknown as Writable)
   await once(holding, 'finish')
   t.ok(Buffer.concat(chunks).equals(replay))
-  t.ok(held.length > 128, `${held.length} buffers out at once`)
+  t.ok(held.length > KEPT_BUFFERS, `${held.length} buffers out at once`)
   for (const sent of held) sent()
-  t.equal(pooledBuffers(), 128)
+  t.equal(pooledBuffers(), KEPT_BUFFERS)
 })
 
 t.test('an answer other than a 200 or 206 with a length is left to the SDK; its socket is not kept', async (t) => {
@@ -367,4 +367,9 @@ t.test('a 200 without a length is read through the SDK, counted the same way', a
   t.same(answer.progress(), { bytes: 5, complete: true })
   t.equal(peer.requests.length, 2, 'asked once over the socket, once through the SDK')
   t.match(peer.requests[1], /^GET \/bucket\/k\?x-id=GetObject HTTP\/1\.1/)
+  const sdkOnly = await readObject({ client, bucket: 'bucket', firstByteTimeoutMs: 1000 }, { gameId: '1', key: 'k', request: {}, signal: new AbortController().signal })
+  if (sdkOnly.status !== 200) throw new Error(`answered ${sdkOnly.status}`)
+  sdkOnly.body.resume()
+  await once(sdkOnly.body, 'end')
+  t.equal(peer.requests.length, 3, 'without socket reads (an https: endpoint), through the SDK alone')
 })

@@ -24,10 +24,11 @@ export interface TcpProxy {
   setCutAfter: (bytes: number | undefined) => void
   /**
    * Once an answer that matches `pattern` has come back whole (its bytes end
-   * the read), its connection is closed and the proxy turns to `then`: the
-   * next call fails, whatever S3 would have said.
+   * the read), its connection is closed; after the `times`th such answer
+   * (default 1) the proxy turns to `then`: the next call fails, whatever S3
+   * would have said.
    */
-  failAfter: (pattern: RegExp, then: ProxyMode) => void
+  failAfter: (pattern: RegExp, then: ProxyMode, times?: number) => void
 }
 
 /** A TCP relay in front of a real server, to play a network that fails. */
@@ -38,7 +39,7 @@ export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: 
   let delayMs = 0
   let cutAfter = cutAfterBytes
   let totalReturned = 0
-  let trigger: { pattern: RegExp, then: ProxyMode } | undefined
+  let trigger: { pattern: RegExp, then: ProxyMode, times: number } | undefined
   const server = createServer((client) => {
     sockets.add(client)
     client.on('close', () => sockets.delete(client))
@@ -67,12 +68,14 @@ export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: 
     client.pipe(upstream)
     client.resume()
     if (trigger !== undefined) {
-      const { pattern, then } = trigger
+      const armed = trigger
       upstream.on('data', (chunk: Buffer) => {
         client.write(chunk)
-        if (!pattern.test(chunk.toString('latin1'))) return
-        trigger = undefined
-        mode = then
+        if (!armed.pattern.test(chunk.toString('latin1'))) return
+        if (--armed.times === 0) {
+          trigger = undefined
+          mode = armed.then
+        }
         client.end()
         upstream.destroy()
       })
@@ -109,6 +112,6 @@ export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: 
     },
     setDelay: (ms) => { delayMs = ms },
     setCutAfter: (bytes) => { cutAfter = bytes },
-    failAfter: (pattern, then) => { trigger = { pattern, then } }
+    failAfter: (pattern, then, times = 1) => { trigger = { pattern, then, times } }
   }
 }
