@@ -30,6 +30,7 @@ export const KEPT_BUFFERS = 128
 const MAX_HEAD_BYTES = 32 * 1024
 
 const buffers: Buffer[] = []
+const EMPTY = Buffer.alloc(0)
 
 function takeBuffer (): Buffer {
   return buffers.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)
@@ -37,6 +38,10 @@ function takeBuffer (): Buffer {
 
 function giveBuffer (buffer: Buffer): void {
   if (buffers.length < KEPT_BUFFERS) buffers.push(buffer)
+}
+
+function release (buffer: Buffer | undefined): void {
+  if (buffer !== undefined) giveBuffer(buffer)
 }
 
 /** How many free buffers the pool holds (for tests). */
@@ -199,7 +204,8 @@ export class SocketReads {
     socket.setTimeout(0)
     socket.ref()
     return await new Promise((resolve, reject) => {
-      let head = Buffer.alloc(0)
+      /** The start of a head that did not come whole in one read. */
+      let head: Buffer | undefined
       const settle = (): void => {
         signal.removeEventListener('abort', aborted)
         socket.off('close', closed)
@@ -207,7 +213,7 @@ export class SocketReads {
       const closed = (): void => {
         settle()
         // Nothing came back: on a kept socket, S3 closed it before reading the request.
-        reject(Object.assign(noAnswer('S3 closed the connection before answering', { code: 'ECONNRESET' }), { retry: head.length === 0 && connection.reused }))
+        reject(Object.assign(noAnswer('S3 closed the connection before answering', { code: 'ECONNRESET' }), { retry: head === undefined && connection.reused }))
       }
       const aborted = (): void => {
         settle()
@@ -215,10 +221,15 @@ export class SocketReads {
         reject(noAnswer('the request was aborted', { name: 'AbortError' }))
       }
       connection.handler = (length, buffer) => {
-        head = Buffer.concat([head, buffer.subarray(0, length)])
-        giveBuffer(buffer)
-        const end = head.indexOf('\r\n\r\n')
+        // A head mostly comes whole in the first read: read where it lies, and
+        // the body's first bytes after it are passed on from the same buffer.
+        const pooled = head === undefined ? buffer : undefined
+        const bytes = head === undefined ? buffer.subarray(0, length) : Buffer.concat([head, buffer.subarray(0, length)])
+        if (pooled === undefined) giveBuffer(buffer)
+        const end = bytes.indexOf('\r\n\r\n')
         if (end === -1) {
+          head = Buffer.from(bytes)
+          release(pooled)
           if (head.length <= MAX_HEAD_BYTES) return true
           settle()
           socket.destroy()
@@ -226,15 +237,16 @@ export class SocketReads {
           return false
         }
         settle()
-        const parsed = parseHead(head.subarray(0, end).toString('latin1'))
+        const parsed = parseHead(bytes.subarray(0, end).toString('latin1'))
         if (parsed === undefined) {
           // Not passed on from here: the SDK asks again and reads the answer.
+          release(pooled)
           socket.destroy()
           resolve(undefined)
           return false
         }
         connection.keepAlive = parsed.keepAlive
-        resolve({ meta: parsed.meta, body: new ObjectBody(connection, parsed.length, head.subarray(end + 4)) })
+        resolve({ meta: parsed.meta, body: new ObjectBody(connection, parsed.length, bytes.subarray(end + 4), pooled) })
         return false // paused until the body is piped or read
       }
       socket.once('close', closed)
@@ -291,12 +303,15 @@ export function parseHead (text: string): ParsedHead | undefined {
 export class ObjectBody extends Readable {
   passed = 0
   #remaining: number
+  /** The body's bytes that came with the head, in `#firstBuffer` when that is a pooled buffer. */
   #first: Buffer
+  #firstBuffer: Buffer | undefined
   #destination: Writable | undefined
 
-  constructor (private readonly connection: Connection, length: number, first: Buffer) {
+  constructor (private readonly connection: Connection, length: number, first: Buffer, firstBuffer: Buffer | undefined) {
     super()
-    this.#first = Buffer.from(first.subarray(0, length))
+    this.#first = first.subarray(0, length)
+    this.#firstBuffer = firstBuffer
     // More than the body in the first read: the socket is out of step with S3.
     if (first.length > length) connection.keepAlive = false
     this.#remaining = length - this.#first.length
@@ -315,8 +330,9 @@ export class ObjectBody extends Readable {
     this.#destination = writable
     this.pause() // flowing stays off: a later 'data' listener must not start _read
     writable.on('drain', this.#drained)
-    const first = this.#takeFirst()
-    if (first.length > 0) writable.write(first)
+    const [first, buffer] = this.#takeFirst()
+    if (first.length > 0) writable.write(first, () => { release(buffer) })
+    else release(buffer)
     if (this.#remaining === 0) this.#finish()
     else {
       this.connection.handler = this.#toDestination
@@ -326,8 +342,10 @@ export class ObjectBody extends Readable {
   }
 
   override _read (): void {
-    const first = this.#takeFirst()
-    if (first.length > 0 && !this.push(first)) return
+    const [first, buffer] = this.#takeFirst()
+    const copy = first.length > 0 ? Buffer.from(first) : undefined
+    release(buffer)
+    if (copy !== undefined && !this.push(copy)) return
     if (this.#remaining === 0) {
       this.#finish()
       return
@@ -339,16 +357,22 @@ export class ObjectBody extends Readable {
   override _destroy (error: Error | null, callback: (error?: Error | null) => void): void {
     this.connection.socket.off('close', this.#brokenOff)
     this.#destination?.off('drain', this.#drained)
+    const complete = this.complete
+    // Never handed on: nothing else holds it.
+    release(this.#firstBuffer)
+    this.#firstBuffer = undefined
     // A body left unread cannot be skipped on the socket: it closes.
-    if (!this.complete) this.connection.socket.destroy()
+    if (!complete) this.connection.socket.destroy()
     callback(error)
   }
 
-  #takeFirst (): Buffer {
-    const first = this.#first
-    this.passed += first.length
-    this.#first = Buffer.alloc(0)
-    return first
+  /** The first bytes, once, with the pooled buffer that holds them (to be given back once they are written). */
+  #takeFirst (): [Buffer, Buffer | undefined] {
+    const taken: [Buffer, Buffer | undefined] = [this.#first, this.#firstBuffer]
+    this.passed += this.#first.length
+    this.#first = EMPTY
+    this.#firstBuffer = undefined
+    return taken
   }
 
   /** How much of a read belongs to the body; bytes beyond it mean the socket is not reused. */
