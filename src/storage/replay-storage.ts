@@ -216,10 +216,8 @@ export function socketReads (client: S3Client, s3: S3Config, onRequest: S3Reques
   const signer = new UrlSigner(client, s3.bucket)
   return new SocketReads({
     connectTimeoutMs: s3.connectTimeoutMs,
-    sign: async (key) => await signer.sign({ key, contentDisposition: undefined, contentType: undefined, signingDate: new Date(), expiresInSeconds: SOCKET_READ_EXPIRES_SECONDS }),
+    // Dated back like a handed-out URL, so that a clock running ahead of S3's or behind it by up to a minute does not matter.
+    sign: async (key) => await signer.sign({ key, contentDisposition: undefined, contentType: undefined, signingDate: new Date(Date.now() - CLOCK_SKEW_SECONDS * 1000), expiresInSeconds: 3 * CLOCK_SKEW_SECONDS }),
     onAnswer: onRequest === undefined ? undefined : (outcome, seconds) => { onRequest('GetObject', outcome, seconds) }
   })
 }
-
-/** A socket read's signature is used at once; a minute allows for a clock that runs behind S3's. */
-const SOCKET_READ_EXPIRES_SECONDS = 60
