@@ -89,7 +89,7 @@ export class ReplayStorage {
       ? this.#client
       : createS3Client({ ...common, endpoint: s3.publicEndpoint })
     this.#signer = new UrlSigner(this.#presignClient, s3.bucket)
-    this.#reads = { client: this.#client, bucket: s3.bucket, firstByteTimeoutMs: s3.firstByteTimeoutMs, sockets: socketReads(this.#client, s3, onRequest) }
+    this.#reads = { client: this.#client, bucket: s3.bucket, firstByteTimeoutMs: s3.firstByteTimeoutMs, sockets: socketReads(s3, this.#presignClient === this.#client ? this.#signer : new UrlSigner(this.#client, s3.bucket), onRequest) }
     this.#heads = headCache === undefined || headCache.size === 0 ? undefined : new LRUCache({ max: headCache.size, ttl: headCache.ttlSeconds * 1000 })
     this.#missTtlMs = (headCache?.missTtlSeconds ?? 0) * 1000
     this.#probeKey = `${s3.keyPrefix}replay-gate-readiness-probe`
@@ -206,14 +206,14 @@ export class ReplayStorage {
 }
 
 /**
- * The streaming route's GetObject over the service's own sockets, for an
- * http: endpoint (S3 on the same network: Ceph RGW, MinIO, the emulator).
+ * The streaming route's GetObject over the service's own sockets, signed by
+ * `signer` (one for S3_ENDPOINT, the one for handed-out URLs when that is
+ * the same endpoint), for an http: endpoint (S3 on the same network: Ceph RGW, MinIO, the emulator).
  * A TLS endpoint, AWS's own included, is read through the SDK (exported
  * for its unit test).
  */
-export function socketReads (client: S3Client, s3: S3Config, onRequest: S3RequestObserver | undefined): SocketReads | undefined {
+export function socketReads (s3: S3Config, signer: UrlSigner, onRequest: S3RequestObserver | undefined): SocketReads | undefined {
   if (s3.endpoint === undefined || new URL(s3.endpoint).protocol !== 'http:') return undefined
-  const signer = new UrlSigner(client, s3.bucket)
   return new SocketReads({
     connectTimeoutMs: s3.connectTimeoutMs,
     // Dated back like a handed-out URL, so that a clock running ahead of S3's or behind it by up to a minute does not matter.

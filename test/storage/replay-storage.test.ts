@@ -5,6 +5,7 @@ import t from 'tap'
 import type { S3Config } from '../../src/config/index.js'
 import { CLOCK_SKEW_SECONDS, MAX_CACHED_URLS, ReplayStorage, socketReads } from '../../src/storage/replay-storage.js'
 import { SocketReads } from '../../src/storage/socket-reads.js'
+import { UrlSigner } from '../../src/storage/url-signer.js'
 import { openTestBucket } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
 
@@ -198,7 +199,8 @@ t.test('readiness probe: a GET that S3 answers with its error code', async (t) =
 t.test('the streaming route reads S3 over its own sockets for an http: endpoint only; TLS and AWS go through the SDK', async (t) => {
   const client = new S3Client({ region: s3.region, credentials })
   t.teardown(() => { client.destroy() })
-  t.ok(socketReads(client, s3, undefined) instanceof SocketReads, 'http://s3.internal:9000')
-  t.equal(socketReads(client, { ...s3, endpoint: 'https://s3.internal:9000' }, undefined), undefined, 'an https: endpoint')
-  t.equal(socketReads(client, { ...s3, endpoint: undefined }, undefined), undefined, 'AWS itself')
+  const signer = new UrlSigner(client, s3.bucket)
+  t.ok(socketReads(s3, signer, undefined) instanceof SocketReads, 'http://s3.internal:9000')
+  t.equal(socketReads({ ...s3, endpoint: 'https://s3.internal:9000' }, signer, undefined), undefined, 'an https: endpoint')
+  t.equal(socketReads({ ...s3, endpoint: undefined }, signer, undefined), undefined, 'AWS itself')
 })
