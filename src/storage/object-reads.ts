@@ -216,16 +216,29 @@ async function send<T> (target: ReadTarget, options: ReadOptions, operation: str
 }
 
 async function timedSend<T> ({ firstByteTimeoutMs }: ReadTarget, { gameId, signal }: ReadOptions, call: (signal: AbortSignal) => Promise<T>): Promise<{ output: T } | Refusal> {
-  const deadline = new AbortController()
-  const timer = setTimeout(() => { deadline.abort() }, firstByteTimeoutMs)
+  // The call's signal follows the client's and the deadline. Not
+  // AbortSignal.any, whose signals are tracked through WeakRefs: V8's young
+  // collections keep a WeakRef's target alive, and with it the listeners of
+  // every download, which were then promoted to the old generation.
+  const forCall = new AbortController()
+  const follow = (): void => { forCall.abort(signal.reason) }
+  let late = false
+  const timer = setTimeout(() => { late = true; forCall.abort() }, firstByteTimeoutMs)
+  // The first byte came, or none will: from here on, only the client's pace counts.
+  const settle = (): void => {
+    clearTimeout(timer)
+    signal.removeEventListener('abort', follow)
+  }
+  if (signal.aborted) follow()
+  else signal.addEventListener('abort', follow, { once: true })
   try {
-    const output = await call(AbortSignal.any([signal, deadline.signal]))
-    clearTimeout(timer) // the first byte came: from here on, only the client's pace counts
+    const output = await call(forCall.signal)
+    settle()
     return { output }
   } catch (error) {
-    clearTimeout(timer)
+    settle()
     if (signal.aborted) throw error // the client is gone: nobody to answer
-    if (deadline.signal.aborted) return { status: 'failed', kind: 'timeout', error: new StorageTimeout() }
+    if (late) return { status: 'failed', kind: 'timeout', error: new StorageTimeout() }
     return refusalOf(error, gameId)
   }
 }

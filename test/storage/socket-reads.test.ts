@@ -352,6 +352,17 @@ t.test('free sockets: at most maxFreeSockets, each for idleMs; another host gets
   t.ok(await waitUntil(() => peer.open() === 0 ? true : undefined), 'close() closes the free ones')
 })
 
+t.test('a client gone before the read begins: S3 is not asked', async (t) => {
+  const peer = await scriptedPeer(t, (_request, socket) => { socket.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi') })
+  const client = createS3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${peer.port}`, forcePathStyle: true, connectTimeoutMs: 1000, credentials: { accessKeyId: 'a', secretAccessKey: 's' } })
+  t.teardown(() => { client.destroy() })
+  const gone = new AbortController()
+  gone.abort()
+  await t.rejects(readObject({ client, bucket: 'bucket', firstByteTimeoutMs: 1000, sockets: reads(t, peer.port) }, { gameId: '1', key: 'k', request: {}, signal: gone.signal }), { name: 'AbortError' })
+  t.equal(peer.requests.length, 0)
+  t.equal(peer.connections(), 0)
+})
+
 t.test('a 200 without a length is read through the SDK, counted the same way', async (t) => {
   const peer = await scriptedPeer(t, (_request, socket) => { socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nETag: "abc"\r\n\r\n5\r\nhello\r\n0\r\n\r\n') })
   const client = createS3Client({ region: 'us-east-1', endpoint: `http://127.0.0.1:${peer.port}`, forcePathStyle: true, connectTimeoutMs: 1000, credentials: { accessKeyId: 'a', secretAccessKey: 's' } })
