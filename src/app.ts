@@ -83,12 +83,14 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   app.server.on('connect', refuseConnect)
   app.decorate('draining', false)
 
-  // First, so that it sees every route defined after it. A span for the request and one for its
-  // handler; none per hook, which would double the spans for nothing an operator reads.
+  // First, so that it sees every route defined after it. One span per request: none per hook
+  // and none for the handler, which would only repeat the request's span (each route has one
+  // handler) and double the spans an operator stores for nothing they read. The service's own
+  // spans (lookup, signing, S3) are the request span's children: the request runs in its context.
   if (tracing) {
     enableSpans()
     const { FastifyOtelInstrumentation } = await import('@fastify/otel')
-    await app.register(new FastifyOtelInstrumentation({ instrumentHooks: false, requestHook: pathAndScrubbedQuery }).plugin())
+    await app.register(new FastifyOtelInstrumentation({ instrumentHooks: false, instrumentHandler: false, requestHook: pathAndScrubbedQuery }).plugin())
   }
   await app.register(errorReplies)
   await app.register(requestLog)

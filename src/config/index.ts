@@ -20,7 +20,12 @@ export interface TelemetryConfig {
   /** OpenTelemetry's own variables name an OTLP endpoint: spans are exported (the exporter reads the OTEL_EXPORTER_OTLP_* variables). */
   exportTraces: boolean
   serviceName: string
+  /** How spans are sent: OTLP/HTTP with a protobuf body (OpenTelemetry's default) or a JSON one. */
+  protocol: OtlpProtocol
 }
+
+const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number]
 
 interface CommonConfig extends ServerSettings, StorageSettings, Omit<DatabaseSettings, 'databaseUrl'>, ProtectionSettings {
   logLevel: LogLevel
@@ -69,7 +74,9 @@ export function parseConfig (env: Env): Config {
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info',
     telemetry: {
       exportTraces: read.string('OTEL_EXPORTER_OTLP_ENDPOINT') !== undefined || read.string('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') !== undefined,
-      serviceName: read.string('OTEL_SERVICE_NAME') ?? 'replay-gate'
+      serviceName: read.string('OTEL_SERVICE_NAME') ?? 'replay-gate',
+      // The traces' own variable wins over the one for every signal, as in OpenTelemetry's SDKs. No gRPC exporter is shipped.
+      protocol: read.oneOf('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', OTLP_PROTOCOLS) ?? read.oneOf('OTEL_EXPORTER_OTLP_PROTOCOL', OTLP_PROTOCOLS) ?? 'http/protobuf'
     }
   }
   const localDataDir = readLocalDataDir(read)

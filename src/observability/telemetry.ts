@@ -1,8 +1,9 @@
-// Tracing with OpenTelemetry. @fastify/otel makes a span per request (and its
-// hooks and handler); the service adds child spans for the game lookup, the
-// signing and each S3 call. Spans are exported over OTLP/HTTP when
-// OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set;
-// otherwise no provider is registered and every span is a no-op.
+// Tracing with OpenTelemetry. @fastify/otel makes a span per request; the
+// service adds child spans for the game lookup, the signing and each S3 call.
+// Spans are exported over OTLP/HTTP (protobuf, or JSON with
+// OTEL_EXPORTER_OTLP_PROTOCOL=http/json) when OTEL_EXPORTER_OTLP_ENDPOINT (or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; otherwise no provider is
+// registered and every span is a no-op.
 import { INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api'
 import type { TelemetryConfig } from '../config/index.js'
 
@@ -41,11 +42,12 @@ export interface Tracing {
 }
 
 /** Registers an OTLP exporter when the standard OpenTelemetry variables ask for one. */
-export async function startTracing ({ exportTraces, serviceName }: TelemetryConfig): Promise<Tracing | undefined> {
+export async function startTracing ({ exportTraces, serviceName, protocol }: TelemetryConfig): Promise<Tracing | undefined> {
   if (!exportTraces) return undefined
   // Loaded only when spans are exported: the SDK and the exporter add to every start otherwise.
   const [{ OTLPTraceExporter }, { resourceFromAttributes }, { BatchSpanProcessor, NodeTracerProvider }] = await Promise.all([
-    import('@opentelemetry/exporter-trace-otlp-http'), import('@opentelemetry/resources'), import('@opentelemetry/sdk-trace-node')
+    protocol === 'http/json' ? import('@opentelemetry/exporter-trace-otlp-http') : import('@opentelemetry/exporter-trace-otlp-proto'),
+    import('@opentelemetry/resources'), import('@opentelemetry/sdk-trace-node')
   ])
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': serviceName }),

@@ -146,6 +146,8 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ CORS_ORIGINS: '*,https://a.example' }, /^CORS_ORIGINS: "\*" cannot be mixed/],
     [{ CORS_ORIGINS: ' , ' }, /^CORS_ORIGINS is empty/],
     [{ LOG_LEVEL: 'verbose' }, /^LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, /^OTEL_EXPORTER_OTLP_PROTOCOL must be one of http\/protobuf, http\/json/],
+    [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/xml' }, /^OTEL_EXPORTER_OTLP_TRACES_PROTOCOL must be one of http\/protobuf, http\/json/],
     [{ HTTP_MAX_HEADER_BYTES: '100' }, /^HTTP_MAX_HEADER_BYTES must be a whole number from 1024 to 1048576/],
     [{ HTTP_HEADERS_TIMEOUT_MS: '40000' }, /^HTTP_HEADERS_TIMEOUT_MS \(40000\) must not be more than HTTP_REQUEST_TIMEOUT_MS \(30000\)/],
     [{ HTTP_REQUEST_TIMEOUT_MS: '0' }, /^HTTP_REQUEST_TIMEOUT_MS must be a whole number from 100/],

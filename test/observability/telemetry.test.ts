@@ -59,6 +59,7 @@ async function traceOf (t: Test, url: string, init?: RequestInit): Promise<{ sta
 t.test('a redirect: the request span, with the lookup and the signing under it', async (t) => {
   const { status, root, paths } = await traceOf(t, '/games/1/replay')
   t.equal(status, 302)
+  t.same(paths.filter((p) => !/replay\.(lookup|sign)$/.test(p)), ['request'], `no span for the handler, which would repeat the request's: ${paths.join(' | ')}`)
   t.match(root.attributes, { 'http.request.method': 'GET', 'http.route': '/games/:gameId/replay', 'http.response.status_code': 302 })
   t.ok(paths.some((p) => /^request > .*replay\.lookup$/.test(p)), `a lookup span under the request: ${paths.join(' | ')}`)
   t.ok(paths.some((p) => /^request > .*replay\.sign$/.test(p)), 'a signing span under the request')
@@ -85,7 +86,7 @@ t.test('a lookup that fails is a span with an error status', async (t) => {
 t.test('the same game again: answered from memory, with no span for the cached lookup or the reused URL', async (t) => {
   const { status, paths } = await traceOf(t, '/games/1/replay')
   t.equal(status, 302)
-  t.notOk(paths.some((p) => /replay\.(lookup|sign)$/.test(p)), `only the request and its handler: ${paths.join(' | ')}`)
+  t.same(paths, ['request'], 'the request span alone')
 })
 
 t.test('a stream: a span for the S3 call, with its bucket and key', async (t) => {
@@ -111,16 +112,24 @@ t.test('without an OTLP endpoint nothing is set up; a traces-only endpoint is en
   t.equal(parseConfig({}).telemetry.exportTraces, false)
   t.equal(await startTracing(parseConfig({}).telemetry), undefined, 'no provider, no exporter')
   t.same(parseConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces', OTEL_SERVICE_NAME: 'replays-eu' }).telemetry,
-    { exportTraces: true, serviceName: 'replays-eu' })
+    { exportTraces: true, serviceName: 'replays-eu', protocol: 'http/protobuf' })
 })
 
-t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, the running service sends its spans there over OTLP/HTTP', async (t) => {
-  const received: Array<{ path: string, body: string }> = []
+t.test('the OTLP protocol: protobuf unless set; the traces\' own variable wins', async (t) => {
+  const protocol = (env: Record<string, string>): string => parseConfig(env).telemetry.protocol
+  t.equal(protocol({}), 'http/protobuf', 'OpenTelemetry\'s default')
+  t.equal(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }), 'http/json')
+  t.equal(protocol({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/protobuf' }), 'http/protobuf')
+})
+
+/** The service as a process, exporting to a collector of the test's own; what the collector received, and the request's log line. */
+async function exportedBy (t: Test, env: Record<string, string>): Promise<{ traces: Buffer, contentType: string | undefined, requestLine: string }> {
+  const received: Array<{ path: string, body: Buffer, contentType: string | undefined }> = []
   const collector = createServer((request, response) => {
-    let body = ''
-    request.setEncoding('utf8').on('data', (chunk: string) => { body += chunk }).on('end', () => {
-      received.push({ path: String(request.url), body })
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
+    const chunks: Buffer[] = []
+    request.on('data', (chunk: Buffer) => chunks.push(chunk)).on('end', () => {
+      received.push({ path: String(request.url), body: Buffer.concat(chunks), contentType: request.headers['content-type'] })
+      response.writeHead(200, { 'content-type': String(request.headers['content-type']) }).end(request.headers['content-type'] === 'application/json' ? '{}' : '')
     })
   })
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
@@ -131,17 +140,45 @@ t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, the running service sends its spans th
     LOCAL_DATA_DIR: dataDir,
     LOG_LEVEL: 'info',
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
-    OTEL_SERVICE_NAME: 'replay-gate-under-test'
+    OTEL_SERVICE_NAME: 'replay-gate-under-test',
+    ...env
   })
   const [, url] = await service.waitFor(/curl -sL (http:\/\/127\.0\.0\.1:\d+\/games\/1\/replay) /)
   t.equal((await fetch(url as string, { redirect: 'manual' })).status, 302)
   service.child.kill('SIGTERM')
   t.same(await service.exited, { code: 0, signal: null })
-  const traces = received.filter((r) => r.path === '/v1/traces').map((r) => r.body).join('')
-  t.match(traces, /replay-gate-under-test/, 'the service name')
-  t.match(traces, /"replay\.lookup"/)
-  t.match(traces, /"replay\.sign"/)
-  const requestLine = service.stdout().split('\n').find((line) => line.includes('"msg":"request"'))
-  const traceId = /"trace_id":"([0-9a-f]{32})","span_id":"[0-9a-f]{16}","trace_flags":"01"/.exec(String(requestLine))?.[1]
-  t.ok(traceId !== undefined && traces.includes(traceId), `the request's log line names its trace: ${requestLine}`)
+  const traces = received.filter((r) => r.path === '/v1/traces')
+  return {
+    traces: Buffer.concat(traces.map((r) => r.body)),
+    contentType: traces[0]?.contentType,
+    requestLine: String(service.stdout().split('\n').find((line) => line.includes('"msg":"request"')))
+  }
+}
+
+/** The trace id in a request's log line. */
+function loggedTraceId (t: Test, requestLine: string): string {
+  const traceId = /"trace_id":"([0-9a-f]{32})","span_id":"[0-9a-f]{16}","trace_flags":"01"/.exec(requestLine)?.[1]
+  t.ok(traceId, `the request's log line names its trace: ${requestLine}`)
+  return String(traceId)
+}
+
+t.test('with OTEL_EXPORTER_OTLP_ENDPOINT, the running service sends its spans there over OTLP/HTTP, in protobuf', async (t) => {
+  const { traces, contentType, requestLine } = await exportedBy(t, {})
+  t.equal(contentType, 'application/x-protobuf')
+  // A protobuf message holds its strings as they are, and ids as their bytes.
+  const text = traces.toString('latin1')
+  t.match(text, /replay-gate-under-test/, 'the service name')
+  t.match(text, /replay\.lookup/)
+  t.match(text, /replay\.sign/)
+  t.ok(traces.toString('hex').includes(loggedTraceId(t, requestLine)), 'the logged trace is the one exported')
+})
+
+t.test('with OTEL_EXPORTER_OTLP_PROTOCOL=http/json, the same spans as JSON', async (t) => {
+  const { traces, contentType, requestLine } = await exportedBy(t, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' })
+  t.equal(contentType, 'application/json')
+  const text = traces.toString('utf8')
+  t.match(text, /replay-gate-under-test/, 'the service name')
+  t.match(text, /"replay\.lookup"/)
+  t.match(text, /"replay\.sign"/)
+  t.ok(text.includes(loggedTraceId(t, requestLine)), 'the logged trace is the one exported')
 })
