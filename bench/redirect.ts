@@ -137,6 +137,7 @@ function * protobufFields (bytes: Buffer, start = 0, end = bytes.length): Genera
   const varint = (): number => {
     let value = 0
     for (let shift = 0; ; shift += 7) {
+      if (at >= end) throw new Error('OTLP sink: a message cut short')
       const byte = bytes[at++] as number
       value += (byte & 0x7f) * 2 ** shift
       if (byte < 0x80) return value
