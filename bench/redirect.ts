@@ -128,73 +128,109 @@ async function fillGames (url: string, count: number): Promise<void> {
 }
 
 /**
- * The fields of a protobuf message between two offsets: for each, its number
- * and where its value lies (for a length-delimited field, its bytes; for any
- * other, nothing). Enough to walk an OTLP export without decoding its spans.
+ * A cursor over a protobuf message, enough to walk an OTLP export without
+ * decoding its spans: `next(end)` reads the field that starts at `at` and
+ * returns its number; a length-delimited value then lies from `from` to `to`
+ * (`to` is -1 for any other, whose value is skipped), and `at` is past it.
+ * To read inside a value, set `at` to `from` and read up to `to`. Nothing is
+ * allocated per field: the sink shares the machine with the service and the
+ * load generator, and its time would be blamed on the service.
  */
-function * protobufFields (bytes: Buffer, start = 0, end = bytes.length): Generator<{ field: number, from: number, to: number }> {
-  let at = start
-  const varint = (): number => {
+class ProtobufCursor {
+  at = 0
+  from = 0
+  to = -1
+  constructor (readonly bytes: Buffer) {}
+
+  private varint (end: number): number {
     let value = 0
     for (let shift = 0; ; shift += 7) {
-      if (at >= end) throw new Error('OTLP sink: a message cut short')
-      const byte = bytes[at++] as number
+      if (this.at >= end) throw new Error('OTLP sink: a message cut short')
+      const byte = this.bytes[this.at++] as number
       value += (byte & 0x7f) * 2 ** shift
       if (byte < 0x80) return value
     }
   }
-  while (at < end) {
-    const tag = varint()
+
+  next (end: number): number {
+    const tag = this.varint(end)
     const wire = tag & 7
-    if (wire === 0) varint()
-    else if (wire === 1) at += 8
-    else if (wire === 5) at += 4
+    this.to = -1
+    if (wire === 0) this.varint(end)
+    else if (wire === 1) this.at += 8
+    else if (wire === 5) this.at += 4
     else if (wire === 2) {
-      const length = varint()
-      yield { field: tag >>> 3, from: at, to: at + length }
-      at += length
-      continue
-    } else throw new Error(`OTLP sink: wire type ${wire} at ${at}`)
+      const length = this.varint(end)
+      this.from = this.at
+      this.to = this.at += length
+    } else throw new Error(`OTLP sink: wire type ${wire} at ${this.at}`)
+    if (this.at > end) throw new Error('OTLP sink: a message cut short')
+    return tag >>> 3
   }
+
+  /** The text of a length-delimited value just read. */
+  text (): string {
+    return this.bytes.toString('utf8', this.from, this.to)
+  }
+}
+
+/** Resource.attributes (1) → KeyValue: key (1), value (2) → AnyValue.string_value (1); the cursor on a Resource's fields. */
+function serviceName (c: ProtobufCursor, end: number): string {
+  let service = ''
+  while (c.at < end) {
+    if (c.next(end) !== 1 || c.to < 0) continue
+    const pairEnd = c.to
+    c.at = c.from
+    let key = ''
+    let value = ''
+    while (c.at < pairEnd) {
+      const field = c.next(pairEnd)
+      if (c.to < 0) continue
+      if (field === 1) key = c.text()
+      if (field !== 2) continue
+      const anyEnd = c.to
+      c.at = c.from
+      while (c.at < anyEnd) if (c.next(anyEnd) === 1 && c.to >= 0) value = c.text()
+    }
+    if (key === 'service.name') service = value
+  }
+  return service
 }
 
 /**
  * A sink for OTLP/HTTP protobuf (the service's default) that counts, by
  * service.name, the spans it is sent and the requests' own (root) spans. It
  * walks the message's framing and reads no more of a span than whether it has
- * a parent: the sink shares the machine with the service, and decoding every
- * span would take CPU time from the service that the table then blames on it.
+ * a parent.
  */
 async function startSpanSink (): Promise<{ url: string, spans: (service: string) => number, roots: (service: string) => number }> {
   const spans = new Map<string, number>()
   const roots = new Map<string, number>()
   const count = (body: Buffer): void => {
     // ExportTraceServiceRequest.resource_spans (1) → ResourceSpans: resource (1), scope_spans (2) → ScopeSpans.spans (2) → Span.parent_span_id (4).
-    for (const resourceSpans of protobufFields(body)) {
+    const c = new ProtobufCursor(body)
+    while (c.at < body.length) {
+      if (c.next(body.length) !== 1 || c.to < 0) continue
+      const resourceSpansEnd = c.to
+      c.at = c.from
       let service = ''
       let all = 0
       let parented = 0
-      for (const part of protobufFields(body, resourceSpans.from, resourceSpans.to)) {
-        if (part.field === 1) {
-          // Resource.attributes (1) → KeyValue: key (1), value (2) → AnyValue.string_value (1).
-          for (const attribute of protobufFields(body, part.from, part.to)) {
-            if (attribute.field !== 1) continue
-            let key = ''
-            let value = ''
-            for (const kv of protobufFields(body, attribute.from, attribute.to)) {
-              if (kv.field === 1) key = body.toString('utf8', kv.from, kv.to)
-              if (kv.field === 2) for (const any of protobufFields(body, kv.from, kv.to)) if (any.field === 1) value = body.toString('utf8', any.from, any.to)
-            }
-            if (key === 'service.name') service = value
-          }
+      while (c.at < resourceSpansEnd) {
+        const part = c.next(resourceSpansEnd)
+        const partEnd = c.to
+        if (partEnd < 0 || (part !== 1 && part !== 2)) continue
+        c.at = c.from
+        if (part === 1) {
+          service = serviceName(c, partEnd)
+          continue
         }
-        if (part.field !== 2) continue
-        for (const scopeField of protobufFields(body, part.from, part.to)) {
-          if (scopeField.field !== 2) continue
+        while (c.at < partEnd) {
+          if (c.next(partEnd) !== 2 || c.to < 0) continue
           all++
-          for (const spanField of protobufFields(body, scopeField.from, scopeField.to)) {
-            if (spanField.field === 4 && spanField.to > spanField.from) parented++
-          }
+          const spanEnd = c.to
+          c.at = c.from
+          while (c.at < spanEnd) if (c.next(spanEnd) === 4 && c.to > c.from) parented++
         }
       }
       spans.set(service, (spans.get(service) ?? 0) + all)

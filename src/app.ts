@@ -11,7 +11,6 @@ import { escapeMalformedPercents, handleError, handleNotFound } from './http/err
 import { handleClientError, refuseConnect } from './http/socket-answers.js'
 import { Metrics } from './observability/metrics.js'
 import { scrubSecrets } from './observability/logging.js'
-import { enableSpans } from './observability/telemetry.js'
 import backends from './plugins/backends.js'
 import bearerAuth from './plugins/bearer-auth.js'
 import cors from './plugins/cors.js'
@@ -86,9 +85,8 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   // First, so that it sees every route defined after it. One span per request: none per hook
   // and none for the handler, which would only repeat the request's span (each route has one
   // handler) and double the spans an operator stores for nothing they read. The service's own
-  // spans (lookup, signing, S3) are the request span's children: the request runs in its context.
+  // spans (lookup, signing, S3) are the request span's children: the routes hand its context down.
   if (tracing) {
-    enableSpans()
     const { FastifyOtelInstrumentation } = await import('@fastify/otel')
     await app.register(new FastifyOtelInstrumentation({ instrumentHooks: false, instrumentHandler: false, requestHook: pathAndScrubbedQuery }).plugin())
   }

@@ -76,7 +76,7 @@ async function main (): Promise<void> {
   const [{ default: closeWithGrace }, { buildApp, buildMetricsApp }, { loggerOptions }, { startTracing }] = await loading
   // Before the app: @fastify/otel finds the provider when its plugin registers.
   const tracing = await startTracing(config.telemetry)
-  const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel, undefined, { traceIds: tracing !== undefined }), metrics, tracing: tracing !== undefined })
+  const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics, { profiling: config.profilingEnabled ? { log: app.log } : undefined })
   app.addHook('onClose', async function closeTheRest () {
     await metricsApp?.close()

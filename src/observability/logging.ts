@@ -3,8 +3,9 @@
 // request headers can carry a signature, a credential or a session token in
 // many shapes and at any level; scrubbing the serialized line catches them
 // wherever they are, including in messages and stack traces. With tracing on,
-// each line written within a span names it, so that a log line leads to its trace.
-import { isSpanContextValid, trace } from '@opentelemetry/api'
+// each line a request writes names its trace and span (request-log.ts binds
+// them to the request's logger), so that a log line leads to its trace.
+import { isSpanContextValid, type SpanContext } from '@opentelemetry/api'
 import type { FastifyServerOptions } from 'fastify'
 import { pino } from 'pino'
 import type { LogLevel } from '../config/index.js'
@@ -38,11 +39,10 @@ export interface LogSink {
   write: (line: string) => unknown
 }
 
-/** The active span's ids, in the fields OpenTelemetry's log data model names (as its pino instrumentation writes them). */
-export function traceFields (): Record<string, string> {
-  const context = trace.getActiveSpan()?.spanContext()
-  if (context === undefined || !isSpanContextValid(context)) return {}
-  return { trace_id: context.traceId, span_id: context.spanId, trace_flags: `0${context.traceFlags.toString(16)}` }
+/** A span's ids, in the fields OpenTelemetry's log data model names (as its pino instrumentation writes them); none for a span that is not valid. */
+export function traceFields (context: SpanContext): Record<string, string> {
+  if (!isSpanContextValid(context)) return {}
+  return { trace_id: context.traceId, span_id: context.spanId, trace_flags: context.traceFlags.toString(16).padStart(2, '0') }
 }
 
 /**
@@ -51,13 +51,10 @@ export function traceFields (): Record<string, string> {
  * asynchronously (pino's SonicBoom): lines written while a write is under way
  * go out together, instead of one system call per line on the request's path.
  * What is still buffered is written out when the process exits.
- * `traceIds`: whether tracing is on; off, no mixin is set at all, so that the
- * lines of an untraced service cost not one call more.
  */
-export function loggerOptions (level: LogLevel, sink: LogSink = pino.destination({ dest: 1, sync: false }), { traceIds = false } = {}): NonNullable<FastifyServerOptions['logger']> {
+export function loggerOptions (level: LogLevel, sink: LogSink = pino.destination({ dest: 1, sync: false })): NonNullable<FastifyServerOptions['logger']> {
   return {
     level,
-    ...(traceIds ? { mixin: traceFields } : {}),
     stream: { write: (line: string) => sink.write(scrubSecrets(line)) }
   }
 }

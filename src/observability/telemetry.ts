@@ -1,32 +1,50 @@
 // Tracing with OpenTelemetry. @fastify/otel makes a span per request; the
 // service adds child spans for the game lookup, the signing and each S3 call.
+// The request's context is handed down to them as an argument, not followed
+// by a context manager: the one OpenTelemetry registers by default
+// (AsyncLocalStorage) hooks every promise and async resource of the process
+// on Node 20, which cost a traced redirect more than a spans' worth of time.
 // Spans are exported over OTLP/HTTP (protobuf, or JSON with
 // OTEL_EXPORTER_OTLP_PROTOCOL=http/json) when OTEL_EXPORTER_OTLP_ENDPOINT (or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; otherwise no provider is
 // registered and every span is a no-op.
-import { INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Attributes, type Span } from '@opentelemetry/api'
+import { INVALID_SPAN_CONTEXT, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api'
+import type { FastifyRequest } from 'fastify'
 import type { TelemetryConfig } from '../config/index.js'
 
 // A proxy: it follows whichever provider is registered, also one registered later.
 const tracer = trace.getTracer('replay-gate')
-let spansOn = false
 
-/** From now on inSpan makes spans; until then it only runs the work (tracing not configured). */
-export function enableSpans (): void {
-  spansOn = true
+/**
+ * The context a span of the service is made in: its request's. Null or
+ * undefined where the request is not traced (tracing off, or a route left
+ * out of it): no span is made then.
+ */
+export type TraceParent = Context | null | undefined
+
+/** The request's context, for the spans made on its behalf (see inSpan). */
+export function traceParentOf (request: FastifyRequest): TraceParent {
+  // The decorator is there only when tracing is on: @fastify/otel registered on the request's app.
+  return typeof request.opentelemetry === 'function' ? request.opentelemetry().context : undefined
 }
 
-/** Runs `work` in a child span of the current one; an error marks the span and goes on. */
-export async function inSpan<T> (name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
-  if (!spansOn) return await work(NO_SPAN)
-  return await tracer.startActiveSpan(name, { attributes }, async (span) => await work(span).then(
-    (result) => { span.end(); return result },
-    (error: Error) => {
-      markFailed(span, error)
-      span.end()
-      throw error
-    }
-  ))
+/**
+ * Runs `work` in a span, a child of `parent`; an error marks the span and
+ * goes on. Without a parent it only runs the work. The span is not made
+ * active: work that makes spans of its own is given the parent it needs.
+ */
+export async function inSpan<T> (parent: TraceParent, name: string, attributes: Attributes, work: (span: Span) => Promise<T>): Promise<T> {
+  if (parent == null) return await work(NO_SPAN)
+  const span = tracer.startSpan(name, { attributes }, parent)
+  try {
+    const result = await work(span)
+    span.end()
+    return result
+  } catch (error) {
+    markFailed(span, error as Error)
+    span.end()
+    throw error
+  }
 }
 
 const NO_SPAN = trace.wrapSpanContext(INVALID_SPAN_CONTEXT)
@@ -54,6 +72,8 @@ export async function startTracing ({ exportTraces, serviceName, protocol }: Tel
     // The exporter reads the endpoint, headers and timeout from the OTEL_EXPORTER_OTLP_* variables itself.
     spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())]
   })
-  provider.register()
+  // No context manager: spans get their parent as an argument (see the top of this file).
+  // W3C trace context is still read from the requests' traceparent headers.
+  provider.register({ contextManager: null })
   return { shutdown: async () => { await provider.shutdown() } }
 }

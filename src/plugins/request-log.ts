@@ -3,11 +3,11 @@
 // log theirs at debug, so that a balancer polling every second fills no log.
 // The request id is the client's X-Request-Id when it is well formed and short,
 // else a new UUID; every answer carries it back.
-import { context } from '@opentelemetry/api'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { traceFields } from '../observability/logging.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -44,15 +44,21 @@ function logRequest (request: FastifyRequest, reply: FastifyReply, done: HookHan
   done()
 }
 
+/** What pino's loggers have, Fastify's type of a logger not: bindings added to a logger in place. */
+interface Rebindable { setBindings?: (bindings: Record<string, string>) => void }
+
 /**
- * With tracing on, the line is written in the request span's context: it then
- * names that span (see logging.ts), not whichever child span (a handler's) the
- * reply happened to be sent from.
+ * With tracing on, every line the request writes (Fastify's own included: the
+ * reply shares the request's logger) names its trace and span, bound to the
+ * request's logger once @fastify/otel has made the span. Bound in place: a
+ * child logger per request would cost pino its optimised paths. A route left
+ * out of tracing has none.
  */
-function logTracedRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  const requestContext = request.opentelemetry().context
-  if (requestContext === null) logRequest(request, reply, done) // a route left out of tracing
-  else context.with(requestContext, logRequest, undefined, request, reply, done)
+function bindTraceIds (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const { span } = request.opentelemetry()
+  const log = request.log as Rebindable
+  if (span !== null && typeof log.setBindings === 'function') log.setBindings(traceFields(span.spanContext()))
+  done()
 }
 
 /**
@@ -61,7 +67,8 @@ function logTracedRequest (request: FastifyRequest, reply: FastifyReply, done: H
  */
 async function requestLog (fastify: FastifyInstance): Promise<void> {
   fastify.addHook('onRequest', echoRequestId)
-  fastify.addHook('onResponse', fastify.hasRequestDecorator('opentelemetry') ? logTracedRequest : logRequest)
+  if (fastify.hasRequestDecorator('opentelemetry')) fastify.addHook('onRequest', bindTraceIds)
+  fastify.addHook('onResponse', logRequest)
 }
 
 export default fp(requestLog, { name: 'replay-gate-request-log', fastify: '5.x' })

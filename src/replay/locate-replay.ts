@@ -17,7 +17,7 @@ import { findReplay, type ReplayRow } from '../db/games.js'
 import { classifyDatabaseError } from '../db/database-errors.js'
 import { databaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from '../http/errors.js'
 import type { LookupSource } from '../observability/metrics.js'
-import { inSpan } from '../observability/telemetry.js'
+import { inSpan, type TraceParent } from '../observability/telemetry.js'
 import { downloadHeaders } from './download-name.js'
 import { replayKey, type UnsafeReplayKeyError } from './replay-key.js'
 
@@ -77,15 +77,15 @@ export class ReplayLocator {
     return fresh.object
   }
 
-  /** The replay object of a game, or the contract's error for why there is none. */
-  async locate (gameId: string, log: FastifyBaseLogger): Promise<ReplayObject> {
+  /** The replay object of a game, or the contract's error for why there is none; `trace`: the request's, for the lookup's span. */
+  async locate (gameId: string, log: FastifyBaseLogger, trace?: TraceParent): Promise<ReplayObject> {
     // The common case, a known game within its age, is answered from memory: no span, no promise of its own.
     const fresh = this.known?.get(gameId)
     if (fresh !== undefined) {
       this.onLookup('cache')
       return this.answer(gameId, fresh, log)
     }
-    const lookup = await inSpan('replay.lookup', { 'replay.game_id': gameId }, async () => await this.lookup(gameId, log))
+    const lookup = await inSpan(trace, 'replay.lookup', { 'replay.game_id': gameId }, async () => await this.lookup(gameId, log))
     return this.answer(gameId, lookup, log)
   }
 

@@ -10,6 +10,7 @@ import { PreconditionFailed, RangeNotSatisfiable } from '../http/errors.js'
 import { objectRequestFrom } from '../http/preconditions.js'
 import { replayHeaders, validatorHeaders } from '../http/replay-headers.js'
 import type { Metrics } from '../observability/metrics.js'
+import { traceParentOf } from '../observability/telemetry.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
 import streamConcurrency from '../plugins/stream-concurrency.js'
 import streamRateLimit from '../plugins/stream-rate-limit.js'
@@ -51,9 +52,10 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
   await fastify.register(streamRateLimit, { limit: rateLimit, metrics })
 
   async function prepare (gameId: string, request: FastifyRequest): Promise<{ object: ReplayObject, read: ReadOptions }> {
-    const object = await locator.locate(gameId, request.log)
+    const trace = traceParentOf(request)
+    const object = await locator.locate(gameId, request.log, trace)
     // Aborts the S3 request as soon as the client goes away, even before S3 answers.
-    return { object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: request.signal } }
+    return { object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: request.signal, trace } }
   }
 
   /** The answers that carry no bytes (304, 412, 416, a failure); counts S3's failures. */

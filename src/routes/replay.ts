@@ -1,12 +1,13 @@
 // GET /games/:gameId/replay → 302 to a presigned URL; HEAD → the download's headers, from S3;
 // /replay/url → the signed URL as JSON.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyReply } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Type } from 'typebox'
 import { cacheControlFor } from '../http/cache-control.js'
 import { replayHeaders } from '../http/replay-headers.js'
 import type { Metrics } from '../observability/metrics.js'
+import { traceParentOf } from '../observability/telemetry.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
 import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
@@ -57,10 +58,12 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
   const { storage } = fastify
   const signing = metrics.signing.labels({ method: 'GET' })
   /** The signed URL of a game's replay; `known` is its object when the caller has it already. */
-  async function presignFor (gameId: string, log: typeof fastify.log, known?: ReplayObject) {
-    const object = known ?? await locator.locate(gameId, log)
+  async function presignFor (gameId: string, request: FastifyRequest, known?: ReplayObject) {
+    const { log } = request
+    const trace = traceParentOf(request)
+    const object = known ?? await locator.locate(gameId, log, trace)
     const started = performance.now()
-    const signed = await storage.presign(object)
+    const signed = await storage.presign(object, { trace })
     signing.observe((performance.now() - started) / 1000)
     // The log scrubs the signature and credential from the URL (src/logging.ts).
     log.debug({ key: object.key, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')
@@ -86,7 +89,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
         redirect(reply, reused.url)
         return
       }
-      return presignFor(gameId, request.log, object).then((signed) => { redirect(reply, signed.url) })
+      return presignFor(gameId, request, object).then((signed) => { redirect(reply, signed.url) })
     }
   })
 
@@ -97,8 +100,9 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
     config: EMBEDDABLE,
     handler: async function describeReplay (request, reply) {
       const { gameId } = request.params
-      const object = await locator.locate(gameId, request.log)
-      const answer = await storage.describe({ gameId, key: object.key, signal: request.signal })
+      const trace = traceParentOf(request)
+      const object = await locator.locate(gameId, request.log, trace)
+      const answer = await storage.describe({ gameId, key: object.key, signal: request.signal, trace })
       if (answer.status === 'failed') {
         metrics.s3Errors.inc({ kind: answer.kind })
         // Under a role that may only read objects (s3:GetObject), S3 answers a missing key with 403.
@@ -116,7 +120,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
     config: EMBEDDABLE
   }, async function replayUrl (request, reply) {
     const { gameId } = request.params
-    const signed = await presignFor(gameId, request.log)
+    const signed = await presignFor(gameId, request)
     reply
       .header('X-Replay-Delivery', 'redirect')
       .header('Cache-Control', cacheControlFor(signed.expiresAt, new Date(), storage.presignTtlSeconds))

@@ -9,7 +9,7 @@ import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandInput, type S
 import type { Readable } from 'node:stream'
 import { ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../http/errors.js'
 import { ifRangeMatches, type ObjectRequest } from '../http/preconditions.js'
-import { inSpan, markFailed } from '../observability/telemetry.js'
+import { inSpan, markFailed, type TraceParent } from '../observability/telemetry.js'
 import { s3FailureKind, s3Headers, s3Status, type S3FailureKind } from './s3-errors.js'
 import type { SocketReads } from './socket-reads.js'
 
@@ -64,6 +64,8 @@ export interface ReadOptions {
   request: ObjectRequest
   /** Aborted when the client goes away. */
   signal: AbortSignal
+  /** The request's, for the S3 calls' spans. */
+  trace?: TraceParent
 }
 
 export async function readObject (target: ReadTarget, options: ReadOptions): Promise<ObjectRead> {
@@ -207,7 +209,7 @@ async function complete (target: ReadTarget, options: ReadOptions, refusal: Refu
 /** Runs one S3 call under the first-byte deadline; S3's answer, or what it refused and why. */
 async function send<T> (target: ReadTarget, options: ReadOptions, operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<{ output: T } | Refusal> {
   // The span covers the call up to S3's answer (headers); the body follows at the client's pace.
-  return await inSpan(`s3.${operation}`, { 'rpc.system': 'aws-api', 'rpc.method': operation, 'aws.s3.bucket': target.bucket, 'aws.s3.key': options.key },
+  return await inSpan(options.trace, `s3.${operation}`, { 'rpc.system': 'aws-api', 'rpc.method': operation, 'aws.s3.bucket': target.bucket, 'aws.s3.key': options.key },
     async (span) => {
       const answer = await timedSend(target, options, call)
       if ('error' in answer) markFailed(span, answer.error)

@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache'
 import type { Readable } from 'node:stream'
 import { MAX_PRESIGN_TTL_SECONDS, type LookupCacheConfig, type S3Config } from '../config/index.js'
 import type { ReplayObject } from '../replay/locate-replay.js'
-import { inSpan } from '../observability/telemetry.js'
+import { inSpan, type TraceParent } from '../observability/telemetry.js'
 import { headObject, readObject, type ObjectHead, type ObjectRead, type ReadOptions, type ReadTarget } from './object-reads.js'
 import { createS3Client, type Credentials, type S3RequestObserver } from './s3-client.js'
 import { describeNoAnswer, s3Code, s3Status } from './s3-errors.js'
@@ -136,7 +136,7 @@ export class ReplayStorage {
    * plus the TTL, so at least TTL - window is left when it is handed out. It never
    * outlives the credentials that signed it.
    */
-  async presign (object: ReplayObject, now: Date | number = Date.now()): Promise<Readonly<PresignedUrl>> {
+  async presign (object: ReplayObject, { now = Date.now(), trace }: { now?: Date | number, trace?: TraceParent } = {}): Promise<Readonly<PresignedUrl>> {
     const reused = this.reusedUrl(object, now)
     if (reused !== undefined) return reused
     const seconds = Math.floor(Number(now) / 1000)
@@ -144,7 +144,7 @@ export class ReplayStorage {
     const reuse = this.presignReuseSeconds > 0
 
     // A span only when a URL is signed: one handed out again is a lookup in memory.
-    return await inSpan('replay.sign', { 'http.request.method': 'GET' }, async () => await this.#sign(object, windowStart, reuse))
+    return await inSpan(trace, 'replay.sign', { 'http.request.method': 'GET' }, async () => await this.#sign(object, windowStart, reuse))
   }
 
   async #sign (object: ReplayObject, windowStart: number, reuse: boolean): Promise<Readonly<PresignedUrl>> {

@@ -1,4 +1,4 @@
-import { context, INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api'
+import { INVALID_SPAN_CONTEXT, trace, TraceFlags } from '@opentelemetry/api'
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node'
 import t from 'tap'
@@ -17,7 +17,7 @@ interface LogLine { msg: string, reqId?: string, trace_id?: string, span_id?: st
 /** An app whose log lines are kept, parsed; routes of its own log from inside their handler, one of them left out of tracing. */
 async function appLogging (t: Tap, { tracing }: { tracing: boolean }): Promise<{ base: string, lines: LogLine[] }> {
   const lines: LogLine[] = []
-  const logger = loggerOptions('info', { write: (line: string) => lines.push(JSON.parse(line) as LogLine) }, { traceIds: tracing })
+  const logger = loggerOptions('info', { write: (line: string) => lines.push(JSON.parse(line) as LogLine) })
   const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage(), logger, tracing })
   app.get('/logs-inside', async function logsInside (request) {
     request.log.info('inside the handler')
@@ -30,7 +30,6 @@ async function appLogging (t: Tap, { tracing }: { tracing: boolean }): Promise<{
   return { base: await listen(app), lines }
 }
 
-// Built first: the app that traces turns the service's own spans on for the process.
 await t.test('tracing off: no trace fields, even in a span and with a provider registered', async (t) => {
   const { base, lines } = await appLogging(t, { tracing: false })
   t.equal((await fetch(`${base}/games/1/replay`, { redirect: 'manual' })).status, 302)
@@ -63,6 +62,7 @@ t.test('tracing on: the request line and a line from inside a handler carry the 
       const inside = lines.find((line) => line.msg === 'inside the handler')
       t.equal(inside?.trace_id, traceId, 'the handler\'s line is in the request\'s trace')
       t.ok(spanIds.has(inside?.span_id as string), `and names one of its spans (${inside?.span_id})`)
+      t.equal(inside?.span_id, spanId, 'the request\'s own')
       t.equal(inside?.trace_flags, '01')
     }
   }
@@ -76,7 +76,9 @@ t.test('tracing on, a route left out of tracing: no trace fields', async (t) => 
   for (const line of requestLines) t.notOk('trace_id' in line, `${line.msg}: no trace fields`)
 })
 
-t.test('no fields out of a span, or in a span that is not valid', async (t) => {
-  t.same(traceFields(), {})
-  t.same(context.with(trace.setSpan(context.active(), trace.wrapSpanContext(INVALID_SPAN_CONTEXT)), traceFields), {})
+t.test('the fields of a span: none for one that is not valid; the flags as two hex digits', async (t) => {
+  t.same(traceFields(INVALID_SPAN_CONTEXT), {})
+  const ids = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331' }
+  t.same(traceFields({ ...ids, traceFlags: TraceFlags.SAMPLED }), { trace_id: ids.traceId, span_id: ids.spanId, trace_flags: '01' })
+  t.same(traceFields({ ...ids, traceFlags: TraceFlags.NONE }), { trace_id: ids.traceId, span_id: ids.spanId, trace_flags: '00' })
 })
