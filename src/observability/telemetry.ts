@@ -3,7 +3,7 @@
 // The request's context is handed down to them as an argument, not followed
 // by a context manager: the one OpenTelemetry registers by default
 // (AsyncLocalStorage) hooks every promise and async resource of the process
-// on Node 20, which cost a traced redirect more than a spans' worth of time.
+// on Node 20, and cost a traced redirect more time than its spans did.
 // Spans are exported over OTLP/HTTP (protobuf, or JSON with
 // OTEL_EXPORTER_OTLP_PROTOCOL=http/json) when OTEL_EXPORTER_OTLP_ENDPOINT (or
 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set; otherwise no provider is
