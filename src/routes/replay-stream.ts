@@ -16,6 +16,7 @@ import streamConcurrency from '../plugins/stream-concurrency.js'
 import streamRateLimit from '../plugins/stream-rate-limit.js'
 import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
+import { closedWith } from '../storage/cancellation.js'
 import type { ObjectHead, ReadOptions } from '../storage/object-reads.js'
 
 export interface ReplayStreamRouteOptions {
@@ -55,7 +56,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     const trace = traceParentOf(request)
     const object = await locator.locate(gameId, request.log, trace)
     // Aborts the S3 request as soon as the client goes away, even before S3 answers.
-    return { object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: request.signal, trace } }
+    return { object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: closedWith(request.raw), trace } }
   }
 
   /** The answers that carry no bytes (304, 412, 416, a failure); counts S3's failures. */

@@ -12,6 +12,7 @@ import { EMBEDDABLE } from '../plugins/security-headers.js'
 import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
+import { closedWith } from '../storage/cancellation.js'
 
 export interface ReplayRouteOptions {
   metrics: Metrics
@@ -102,7 +103,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
       const { gameId } = request.params
       const trace = traceParentOf(request)
       const object = await locator.locate(gameId, request.log, trace)
-      const answer = await storage.describe({ gameId, key: object.key, signal: request.signal, trace })
+      const answer = await storage.describe({ gameId, key: object.key, signal: closedWith(request.raw), trace })
       if (answer.status === 'failed') {
         metrics.s3Errors.inc({ kind: answer.kind })
         // Under a role that may only read objects (s3:GetObject), S3 answers a missing key with 403.

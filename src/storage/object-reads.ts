@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream'
 import { ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../http/errors.js'
 import { ifRangeMatches, type ObjectRequest } from '../http/preconditions.js'
 import { inSpan, markFailed, type TraceParent } from '../observability/telemetry.js'
+import { Cancellation, type ReadSignal } from './cancellation.js'
 import { s3FailureKind, s3Headers, s3Status, type S3FailureKind } from './s3-errors.js'
 import type { SocketReads } from './socket-reads.js'
 
@@ -62,8 +63,8 @@ export interface ReadOptions {
   gameId: string
   key: string
   request: ObjectRequest
-  /** Aborted when the client goes away. */
-  signal: AbortSignal
+  /** Aborted when the client goes away (see cancellation.ts for why not an AbortSignal). */
+  signal: ReadSignal
   /** The request's, for the S3 calls' spans. */
   trace?: TraceParent
 }
@@ -95,7 +96,7 @@ export async function headObject (target: ReadTarget, options: ReadOptions): Pro
 }
 
 /** S3's 200 or 206: over the service's own sockets when it can, else (and for any other answer) through the SDK. */
-async function getObject (target: ReadTarget, options: ReadOptions, signal: AbortSignal): Promise<{ meta: ObjectMeta, body: Readable, progress: () => BodyProgress }> {
+async function getObject (target: ReadTarget, options: ReadOptions, signal: Cancellation): Promise<{ meta: ObjectMeta, body: Readable, progress: () => BodyProgress }> {
   const headers = target.sockets === undefined ? undefined : requestHeaders(options.request)
   if (headers !== undefined) {
     const answer = await (target.sockets as SocketReads).get(options.key, headers, signal)
@@ -207,7 +208,7 @@ async function complete (target: ReadTarget, options: ReadOptions, refusal: Refu
 }
 
 /** Runs one S3 call under the first-byte deadline; S3's answer, or what it refused and why. */
-async function send<T> (target: ReadTarget, options: ReadOptions, operation: string, call: (signal: AbortSignal) => Promise<T>): Promise<{ output: T } | Refusal> {
+async function send<T> (target: ReadTarget, options: ReadOptions, operation: string, call: (signal: Cancellation) => Promise<T>): Promise<{ output: T } | Refusal> {
   // The span covers the call up to S3's answer (headers); the body follows at the client's pace.
   return await inSpan(options.trace, `s3.${operation}`, { 'rpc.system': 'aws-api', 'rpc.method': operation, 'aws.s3.bucket': target.bucket, 'aws.s3.key': options.key },
     async (span) => {
@@ -217,12 +218,10 @@ async function send<T> (target: ReadTarget, options: ReadOptions, operation: str
     })
 }
 
-async function timedSend<T> ({ firstByteTimeoutMs }: ReadTarget, { gameId, signal }: ReadOptions, call: (signal: AbortSignal) => Promise<T>): Promise<{ output: T } | Refusal> {
-  // The call's signal follows the client's and the deadline. Not
-  // AbortSignal.any, whose signals are tracked through WeakRefs: V8's young
-  // collections keep a WeakRef's target alive, and with it the listeners of
-  // every download, which were then promoted to the old generation.
-  const forCall = new AbortController()
+async function timedSend<T> ({ firstByteTimeoutMs }: ReadTarget, { gameId, signal }: ReadOptions, call: (signal: Cancellation) => Promise<T>): Promise<{ output: T } | Refusal> {
+  // The call's signal follows the client's and the deadline: a Cancellation
+  // (see cancellation.ts), linked by hand rather than with AbortSignal.any.
+  const forCall = new Cancellation()
   const follow = (): void => { forCall.abort(signal.reason) }
   let late = false
   const timer = setTimeout(() => { late = true; forCall.abort() }, firstByteTimeoutMs)
@@ -234,7 +233,7 @@ async function timedSend<T> ({ firstByteTimeoutMs }: ReadTarget, { gameId, signa
   if (signal.aborted) follow()
   else signal.addEventListener('abort', follow, { once: true })
   try {
-    const output = await call(forCall.signal)
+    const output = await call(forCall)
     settle()
     return { output }
   } catch (error) {

@@ -15,6 +15,7 @@
 // through the SDK, which reads it the way every other S3 call is read.
 import { connect, type Socket } from 'node:net'
 import { Readable, type Writable } from 'node:stream'
+import type { ReadSignal } from './cancellation.js'
 import type { ObjectMeta } from './object-reads.js'
 
 /**
@@ -68,6 +69,13 @@ export interface SocketReadsOptions {
 
 type ReadHandler = (length: number, buffer: Buffer) => boolean
 
+/**
+ * A kept socket's error listener, defined here: one made where the socket was
+ * opened would keep that first request's closures (its signal among them)
+ * for as long as the socket lives.
+ */
+function ignoreError (): void {}
+
 /** Thrown when no answer came; named like the SDK's errors, so that s3FailureKind reads it the same way. */
 function noAnswer (message: string, fields: { name?: string, code?: string } = {}): Error {
   return Object.assign(new Error(message), fields)
@@ -88,7 +96,7 @@ class Connection {
       noDelay: true,
       onread: { buffer: takeBuffer, callback: (length, buffer) => this.handler(length, buffer as Buffer) }
     })
-    this.socket.on('error', () => {}) // reported through 'close' to whoever holds the socket
+    this.socket.on('error', ignoreError) // reported through 'close' to whoever holds the socket
     this.socket.once('close', () => { pool.forget(this) })
     // Armed only while the socket waits in the pool.
     this.socket.on('timeout', () => { this.socket.destroy() })
@@ -126,7 +134,7 @@ export class SocketReads {
    * or 206 with a Content-Length, or undefined for any other answer (to be
    * asked again through the SDK). Rejects when no answer came.
    */
-  async get (key: string, headers: string, signal: AbortSignal): Promise<SocketAnswer | undefined> {
+  async get (key: string, headers: string, signal: ReadSignal): Promise<SocketAnswer | undefined> {
     signal.throwIfAborted()
     const url = new URL(await this.#options.sign(key))
     const request = `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: replay-gate\r\n${headers}\r\n`
@@ -174,7 +182,7 @@ export class SocketReads {
     if (at !== -1) this.#free.splice(at, 1)
   }
 
-  async #open (url: URL, signal: AbortSignal): Promise<Connection> {
+  async #open (url: URL, signal: ReadSignal): Promise<Connection> {
     const connection = new Connection(url, this)
     const { socket } = connection
     return await new Promise((resolve, reject) => {
@@ -192,14 +200,14 @@ export class SocketReads {
         clearTimeout(timer)
         signal.removeEventListener('abort', aborted)
         socket.removeAllListeners('error')
-        socket.on('error', () => {})
+        socket.on('error', ignoreError)
         resolve(connection)
       })
     })
   }
 
   /** Sends the request and reads the answer's head. */
-  async #exchange (connection: Connection, request: string, signal: AbortSignal): Promise<SocketAnswer | undefined> {
+  async #exchange (connection: Connection, request: string, signal: ReadSignal): Promise<SocketAnswer | undefined> {
     const { socket } = connection
     socket.setTimeout(0)
     socket.ref()
