@@ -120,6 +120,7 @@ t.test('a caller\'s traceparent: the request continues its trace, and the servic
   const res = await fetch(`${base}/games/3/replay/url`, { headers: { traceparent: `00-${caller.traceId}-${caller.spanId}-01` } })
   t.equal(res.status, 200)
   const request = await waitUntil(() => exporter.getFinishedSpans().find((span) => span.name === 'request'))
+  t.ok(request, 'the request span')
   t.equal(request?.spanContext().traceId, caller.traceId, 'the caller\'s trace')
   t.equal(request?.parentSpanContext?.spanId, caller.spanId, 'under the caller\'s span')
   const children = exporter.getFinishedSpans().filter((span) => span.name !== 'request')
@@ -209,6 +210,7 @@ t.test('with OTEL_EXPORTER_OTLP_PROTOCOL=http/json, the same spans as JSON', asy
   const spans = text.split('\n').filter((line) => line !== '').flatMap((line) => (JSON.parse(line) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: JsonSpan[] }> }> })
     .resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))).filter((span) => span.traceId === traceId)
   const request = spans.find((span) => span.name === 'request')
+  t.ok(request, 'the request span, in the logged trace')
   t.notOk(request?.parentSpanId, 'the request span is the root')
   for (const name of ['replay.lookup', 'replay.sign']) {
     t.equal(spans.find((span) => span.name === name)?.parentSpanId, request?.spanId, `${name}: the request's child`)
