@@ -4,8 +4,8 @@
 // collections keep every AbortSignal alive until a full collection, and with
 // it everything it reaches, its listeners and the download they close over.
 // With two signals per download (the client's and the deadline's), each
-// download's objects moved to the old generation, and the process grew by
-// 10-16 MiB per 800 downloads of 1 MiB before a full collection came.
+// download's listeners, and the objects they reached, moved to the old
+// generation and waited there for a full collection.
 import type { EventEmitter } from 'node:events'
 
 /** What a read needs of a signal; an AbortSignal has it too. */
