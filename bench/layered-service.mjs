@@ -12,9 +12,11 @@ import { connectPostgres } from '../dist/db/database.js'
 import { loggerOptions } from '../dist/observability/logging.js'
 import { Metrics } from '../dist/observability/metrics.js'
 import { startTracing } from '../dist/observability/telemetry.js'
+import { tuneHeap } from '../dist/heap-tuning.js'
 import { ReplayStorage } from '../dist/storage/replay-storage.js'
 
 const layers = new Set((process.env.BENCH_LAYERS ?? '').split(',').filter((layer) => layer !== ''))
+tuneHeap()
 const config = parseConfig(process.env)
 if (config.mode !== 'configured') throw new Error('the layered service needs DATABASE_URL and S3_BUCKET')
 const tracing = layers.has('tracing')

@@ -65,17 +65,21 @@ async function main (): Promise<void> {
 
     // Memory: the RSS of a fresh service process, sampled while the downloads
     // run; the growth is peak - before. The same warm-up for every case (two
-    // 50 MiB streams, then the small-object traffic once: 4 clients × 200
+    // 50 MiB streams, then the small-object traffic twice: 4 clients × 400
     // downloads of 1 MiB) brings the process to the size a running service
     // has: hundreds of requests grow V8's young generation and glibc's heap by
     // tens of MiB to a level they then keep (measured round after round),
-    // whatever the objects' size, which is not what this measures.
+    // whatever the objects' size, which is not what this measures. Twice,
+    // because a fresh process's first downloads run before V8 has optimised
+    // the code they run, and more of each survives to the old generation: about
+    // 11 KiB of each of downloads 801 to 1,600, 2 KiB of each of 1,601 to 2,400
+    // (V8's --trace-gc, between young collections).
     const peakGrowth = async (game: string, count: number, repeats = 1): Promise<number> => {
       const fresh = await startService(serviceEnv)
       {
         await Promise.all([GAMES.large, GAMES.large, GAMES.small].map(async (id) => await download(`${fresh.url}/games/${id}/replay/stream`)))
         await Promise.all(Array.from({ length: 4 }, async () => {
-          for (let i = 0; i < SIZES.huge / SIZES.small; i++) await download(`${fresh.url}/games/${GAMES.small}/replay/stream`)
+          for (let i = 0; i < 2 * SIZES.huge / SIZES.small; i++) await download(`${fresh.url}/games/${GAMES.small}/replay/stream`)
         }))
         await new Promise((resolve) => setTimeout(resolve, 300))
         const before = await fresh.rssMiB()

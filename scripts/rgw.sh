@@ -139,7 +139,10 @@ paxos propose interval = 0.1
 # radosgw defaults to a "secure" mon connection, which needs cephx; allow crc.
 ms mon client mode = crc secure
 # Loopback only (a bare port= binds every interface). No rgw dns name: path-style.
-rgw frontends = beast endpoint=127.0.0.1:$PORT
+# tcp_nodelay: beast writes a small object's headers and body apart, and with
+# Nagle on, the body then waits for the client's delayed ACK (40 ms on Linux):
+# a 1 KiB GET took 22 ms, through the service 44 ms, against 1.5 and 2 ms with it.
+rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 rgw enable usage log = false
 # A deleted object's data (past its first 4 MiB) waits for rgw's garbage
 # collector, by default for two hours: in a 2 GiB in-RAM store, a few bench

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely'
 import { loadEnvFile } from './config/env-file.js'
 import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
 import type { Database } from './db/database.js'
+import { tuneHeap } from './heap-tuning.js'
 import type { Metrics } from './observability/metrics.js'
 import { logWarningsAsJson } from './observability/process-warnings.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
@@ -37,6 +38,7 @@ async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): 
 }
 
 async function main (): Promise<void> {
+  tuneHeap()
   logWarningsAsJson()
   const envFile = loadEnvFile()
   let config: Config
