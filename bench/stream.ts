@@ -3,7 +3,7 @@
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
 import { cpuSeconds, download, machine, median, MiB, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 const CONCURRENCY = 16
 const SIZES = { small: 1 * MiB, large: 50 * MiB, huge: 200 * MiB }
 const GAMES = { small: '1', large: '50', huge: '200' }

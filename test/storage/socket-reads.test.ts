@@ -168,6 +168,30 @@ t.test('a body read without a pipe: a copy of each chunk; a slow destination pau
   t.equal(peer.connections(), 1)
 })
 
+t.test('a destination that takes each chunk at once is written to without pausing S3\'s socket; one that holds bytes pauses it', async (t) => {
+  const replay = randomBytes(16 * CHUNK_BYTES)
+  const peer = await scriptedPeer(t, (_request, socket) => { socket.write(Buffer.concat([Buffer.from(head('200 OK', replay.length)), replay])) })
+  const sockets = reads(t, peer.port)
+  /** Pipes the next GET into `destination`, counting how often reading from S3's socket stopped. */
+  const stops = async (destination: Writable & { bytes: () => Buffer }): Promise<number> => {
+    const object = await body(await sockets.get('k', '', new AbortController().signal))
+    const handle = (object as unknown as { connection: { socket: { _handle: { readStop: () => number } } } }).connection.socket._handle
+    const readStop = handle.readStop
+    let count = 0
+    handle.readStop = function (this: unknown) { count++; return readStop.call(this) }
+    t.teardown(() => { handle.readStop = readStop })
+    object.pipe(destination)
+    await once(destination, 'finish')
+    handle.readStop = readStop
+    t.ok(destination.bytes().equals(replay), 'every byte')
+    return count
+  }
+  // Each chunk is 64 KiB, far above either destination's high-water mark.
+  t.ok(await stops(sink({ highWaterMark: 1024 })) <= 1, 'at most once, when the body is whole')
+  t.ok(await stops(sink({ highWaterMark: 1024, slow: true })) >= 8, 'at each chunk that waits')
+  t.equal(peer.connections(), 1)
+})
+
 t.test('a body that came whole with the head, piped or read', async (t) => {
   const peer = await scriptedPeer(t, (_request, socket) => { socket.write(`${head('200 OK', 5)}hello`) })
   const sockets = reads(t, peer.port)
