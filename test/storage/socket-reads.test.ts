@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
+import { createServer as createHttpServer } from 'node:http'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import { Writable } from 'node:stream'
 import t from 'tap'
@@ -172,23 +173,40 @@ t.test('a destination that takes each chunk at once is written to without pausin
   const replay = randomBytes(16 * CHUNK_BYTES)
   const peer = await scriptedPeer(t, (_request, socket) => { socket.write(Buffer.concat([Buffer.from(head('200 OK', replay.length)), replay])) })
   const sockets = reads(t, peer.port)
-  /** Pipes the next GET into `destination`, counting how often reading from S3's socket stopped. */
-  const stops = async (destination: Writable & { bytes: () => Buffer }): Promise<number> => {
+  /** Pipes the next GET with `pipe` (which resolves to the bytes that arrived), counting how often reading from S3's socket stopped. */
+  const stops = async (pipe: (object: ObjectBody) => Promise<Buffer>): Promise<number> => {
     const object = await body(await sockets.get('k', '', new AbortController().signal))
     const handle = (object as unknown as { connection: { socket: { _handle: { readStop: () => number } } } }).connection.socket._handle
     const readStop = handle.readStop
     let count = 0
     handle.readStop = function (this: unknown) { count++; return readStop.call(this) }
     t.teardown(() => { handle.readStop = readStop })
-    object.pipe(destination)
-    await once(destination, 'finish')
+    t.ok((await pipe(object)).equals(replay), 'every byte')
     handle.readStop = readStop
-    t.ok(destination.bytes().equals(replay), 'every byte')
     return count
   }
-  // Each chunk is 64 KiB, far above either destination's high-water mark.
-  t.ok(await stops(sink({ highWaterMark: 1024 })) <= 1, 'at most once, when the body is whole')
-  t.ok(await stops(sink({ highWaterMark: 1024, slow: true })) >= 8, 'at each chunk that waits')
+  const toSink = (destination: Writable & { bytes: () => Buffer }) => async (object: ObjectBody): Promise<Buffer> => {
+    object.pipe(destination)
+    await once(destination, 'finish')
+    return destination.bytes()
+  }
+  // Each chunk is 64 KiB, far above each destination's high-water mark.
+  t.ok(await stops(toSink(sink({ highWaterMark: 1024 }))) <= 1, 'a destination that writes at once: at most once, when the body is whole')
+  t.ok(await stops(toSink(sink({ highWaterMark: 1024, slow: true }))) >= 6, 'a slow one: at every other chunk at least')
+
+  // An HTTP response with a length, as the route sends: it corks its socket
+  // until the next tick, so that its write() answers false for every chunk,
+  // even when the client reads as fast as it comes.
+  let next: ObjectBody | undefined
+  const server = createHttpServer((_request, response) => { response.setHeader('content-length', replay.length); (next as ObjectBody).pipe(response) })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const throughHttp = async (object: ObjectBody): Promise<Buffer> => {
+    next = object
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)
+    return Buffer.from(await response.arrayBuffer())
+  }
+  t.ok(await stops(throughHttp) <= 4, 'a response read as fast as it comes: hardly ever')
   t.equal(peer.connections(), 1)
 })
 
