@@ -43,16 +43,25 @@ t.test(`a client reading a 50 MiB replay at 100 KiB/s for ${SECONDS} s: flat mem
   await sleep(2000) // past the warm-up: buffers filled, code compiled
   const rssAtStart = process.memoryUsage().rss
   let rssPeak = rssAtStart
+  let halfway: { fromS3: number, received: number } | undefined
   while (Date.now() - started < SECONDS * 1000) {
     await sleep(250)
     rssPeak = Math.max(rssPeak, process.memoryUsage().rss)
+    if (halfway === undefined && Date.now() - started >= SECONDS * 500) halfway = { fromS3: proxy.returned(), received }
   }
   const fromS3 = proxy.returned()
   const growth = (rssPeak - rssAtStart) / MIB
-  t.comment(`after ${SECONDS} s: client read ${(received / MIB).toFixed(2)} MiB, S3 sent ${(fromS3 / MIB).toFixed(2)} MiB of 50; RSS peak +${growth.toFixed(1)} MiB over 2 s..${SECONDS} s`)
+  const { fromS3: fromS3Halfway, received: receivedHalfway } = halfway as { fromS3: number, received: number }
+  t.comment(`after ${SECONDS} s: client read ${(received / MIB).toFixed(2)} MiB, S3 sent ${(fromS3 / MIB).toFixed(2)} MiB of 50 (${((fromS3 - fromS3Halfway) / MIB).toFixed(2)} MiB in the last ${SECONDS / 2} s, the client ${((received - receivedHalfway) / MIB).toFixed(2)}); RSS peak +${growth.toFixed(1)} MiB over 2 s..${SECONDS} s`)
   t.notOk(closed, 'the download is alive: no timeout cut it while it moved')
   t.ok(received > 0.8 * RATE * SECONDS && received < 1.2 * RATE * SECONDS + 64 * 1024, `the client read at its own pace (${received} bytes)`)
-  t.ok(fromS3 < received + 16 * MIB, 'S3 sent only a few buffers more than the client read: backpressure reaches S3')
+  // What S3 sent beyond what the client read waits in the kernel's socket
+  // buffers along the way, which Linux grows on its own (a receive buffer up
+  // to tcp_rmem's 32 MiB here): 8 to 18 MiB, seen under the whole suite's load.
+  // Backpressure shows in the pace: once those buffers are full, S3 sends
+  // no faster than the client reads.
+  t.ok(fromS3 < 25 * MIB, 'S3 did not send the object: it was held back')
+  t.ok(fromS3 - fromS3Halfway < received - receivedHalfway + 4 * MIB, 'in the second half, S3 sent at the client\'s pace: backpressure reaches S3')
   t.ok(growth < 24, `the service's memory stayed flat (RSS +${growth.toFixed(1)} MiB while 50 MiB waited in S3)`)
 
   socket.destroy()
