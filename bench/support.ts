@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
 import { readBucketCors } from '../src/bucket/cors-rules.js'
 import { createS3Client } from '../src/storage/s3-client.js'
+import { parseHead } from '../src/storage/socket-reads.js'
 import { createPostgresDatabase } from '../test/helper.js'
 import { deleteBucket } from '../test/support/buckets.js'
 import { closedPort } from '../test/support/silent-server.js'
@@ -285,7 +286,8 @@ export function sampleRss (service: Service, everyMs = 20): { stop: () => Promis
  * together, so that on two cores it was the client that set the pace and a
  * proxy's cost showed only as the CPU it took from the client. This one takes
  * a fifth of that. It expects what S3, the service and nginx send: a 200 with a
- * Content-Length, and it closes the connection after the body.
+ * Content-Length (read by the service's own parseHead), and it closes the
+ * connection after the body.
  */
 export async function download (url: string): Promise<number> {
   const target = new URL(url)
@@ -306,14 +308,14 @@ export async function download (url: string): Promise<number> {
           head += READ_BUFFER.toString('latin1', 0, size)
           const end = head.indexOf('\r\n\r\n')
           if (end === -1) return true
-          const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1]
-          const declared = /\r\ncontent-length: *(\d+)/i.exec(head.slice(0, end))?.[1]
-          if (status !== '200' || declared === undefined) {
+          // The service's own reader of S3's heads: a 200 or 206 with one Content-Length.
+          const parsed = parseHead(head.slice(0, end))
+          if (parsed === undefined) {
             socket.destroy()
-            reject(new Error(`${url}: ${status === '200' ? 'no Content-Length' : `HTTP ${status ?? '?'}`}`))
+            reject(new Error(`${url}: not a 200 with a Content-Length: ${head.slice(0, head.indexOf('\r\n'))}`))
             return false
           }
-          length = Number(declared)
+          length = parsed.length
           bytes = head.length - end - 4
           return true
         }
