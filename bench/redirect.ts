@@ -20,7 +20,7 @@ import pg from 'pg'
 import { attachment } from '../src/replay/download-name.js'
 import { ReplayStorage } from '../src/storage/replay-storage.js'
 import { UrlSigner } from '../src/storage/url-signer.js'
-import { machine, median, onCleanup, openBenchDatabase, openBenchS3, printTargets, runBench, serviceSettings, startService, target, type BenchS3, type Service } from './support.js'
+import { machine, median, onCleanup, pairedRatio, openBenchDatabase, openBenchS3, printTargets, runBench, serviceSettings, startService, target, type BenchS3, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const DURATION = Number(process.env.BENCH_SECONDS ?? 3)
@@ -31,6 +31,8 @@ const CORS_ORIGINS = `https://www.example.org,${ORIGIN},https://beta.example.org
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123'
 
 interface Load { rps: number, p99: number, errors: number, answered: number }
+/** A load's medians over the rounds, with each round's own figures. */
+interface Measured extends Load { runs: Load[] }
 
 interface LoadOptions {
   paths?: () => string
@@ -60,12 +62,12 @@ async function load (url: string, { paths, rate, headers = {} }: LoadOptions = {
   return { rps: answered / result.duration, p99, errors, answered }
 }
 
-function summary (runs: Load[]): Load {
-  return { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0), answered: runs.reduce((n, r) => n + r.answered, 0) }
+function summary (runs: Load[]): Measured {
+  return { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0), answered: runs.reduce((n, r) => n + r.answered, 0), runs }
 }
 
 /** Runs each named load once per round, in turn (the order reversed every other round); the median of each. */
-async function interleaved (loads: Array<[string, () => Promise<Load>]>, rounds = ROUNDS): Promise<Map<string, Load>> {
+async function interleaved (loads: Array<[string, () => Promise<Load>]>, rounds = ROUNDS): Promise<Map<string, Measured>> {
   const runs = new Map<string, Load[]>(loads.map(([name]) => [name, []]))
   for (const [, run] of loads) await run() // warm-up: JIT, pools, caches
   for (let round = 0; round < rounds; round++) {
@@ -74,8 +76,18 @@ async function interleaved (loads: Array<[string, () => Promise<Load>]>, rounds 
   return new Map([...runs].map(([name, list]) => [name, summary(list)]))
 }
 
-const row = (name: string, l: Load, yardstick?: Load): string =>
-  `  ${name.padEnd(66)} ${l.rps.toFixed(0).padStart(7)}  ${l.p99.toFixed(2).padStart(6)}  ${String(l.errors).padStart(5)}${yardstick === undefined ? '' : `   ${(l.rps / yardstick.rps).toFixed(2)}`}`
+/** a ÷ b, paired by round (see pairedRatio), of the figure `of` picks; NaN when either was not measured. */
+function compare (a: Measured | undefined, b: Measured | undefined, of: (load: Load) => number = (load) => load.rps): number {
+  return a === undefined || b === undefined ? NaN : pairedRatio(a.runs.map(of), b.runs.map(of))
+}
+
+/** Each round's ratio, for the reader to see how far the rounds agree. */
+function perRound (a: Measured | undefined, b: Measured | undefined, of: (load: Load) => number = (load) => load.rps): string {
+  return a === undefined || b === undefined ? '' : a.runs.map((run, round) => (of(run) / of(b.runs[round] as Load)).toFixed(2)).join(' ')
+}
+
+const row = (name: string, l: Measured, yardstick?: Measured): string =>
+  `  ${name.padEnd(66)} ${l.rps.toFixed(0).padStart(7)}  ${l.p99.toFixed(2).padStart(6)}  ${String(l.errors).padStart(5)}${yardstick === undefined ? '' : `   ${compare(l, yardstick).toFixed(2)}`}`
 
 /** Microseconds per URL: getSignedUrl against the project's signer, interleaved. */
 async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, reused: number }> {
@@ -271,7 +283,7 @@ async function main (): Promise<void> {
   await fillGames(small.url, 1000)
   const large = await openBenchDatabase([])
   await fillGames(large.url, 1_000_000)
-  console.log(`redirect benchmark: ${s3.description}; ${small.description.replace(/ \(.*/, '')}; ${machine()}; autocannon ${CONNECTIONS} connections, ${DURATION} s runs, median of ${ROUNDS} interleaved rounds; every request from a page on an allowed origin`)
+  console.log(`redirect benchmark: ${s3.description}; ${small.description.replace(/ \(.*/, '')}; ${machine()}; autocannon ${CONNECTIONS} connections, ${DURATION} s runs, median of ${ROUNDS} interleaved rounds (a ratio: the median of each round's own); every request from a page on an allowed origin`)
 
   const backends = (databaseUrl: string): Record<string, string> => serviceSettings(s3, databaseUrl)
   /** Every setting that can be turned off, off. */
@@ -317,7 +329,7 @@ async function main (): Promise<void> {
     ['service, default settings (dist/server.js)', service]
   ]
   const layerTable = await interleaved(layers.map(([name, server, extra]) => [name, async () => await load(`${server.url}/games/42/replay`, { headers: { ...auth, ...extra } })]))
-  const bareLoad = layerTable.get(layers[0]?.[0] as string) as Load
+  const bareLoad = layerTable.get(layers[0]?.[0] as string) as Measured
   console.log('\nwhat each layer costs: GET /games/42/replay, lookup cached          req/s  p99 ms  non-302   ÷ bare')
   for (const [name, result] of layerTable) console.log(row(name, result, bareLoad))
   for (const [, server] of layers.slice(2, -1)) await server.stop()
@@ -335,14 +347,17 @@ async function main (): Promise<void> {
   ])
   console.log('\ndefault settings (log at info to a file, CORS list, metrics, load shedding)   req/s  p99 ms  non-302')
   for (const [name, result] of targets) console.log(row(name, result))
-  const rps = (name: string): number => targets.get(name)?.rps ?? NaN
   for (const games of ['one game', '1,000 games in turn']) {
-    target(`redirect ÷ Fastify constant 302, req/s, ${games}`, rps(`service, ${games}`) / rps(`Fastify, ${games}`), 'min', 0.6)
-    target(`redirect ÷ node:http constant 302, req/s, ${games}`, rps(`service, ${games}`) / rps(`node:http, ${games}`), 'min', 0.5)
+    const service = targets.get(`service, ${games}`)
+    for (const [yardstick, limit] of [['Fastify', 0.6], ['node:http', 0.5]] as const) {
+      const against = targets.get(`${yardstick}, ${games}`)
+      console.log(`  service ÷ ${yardstick}, ${games}, each round: ${perRound(service, against)}`)
+      target(`redirect ÷ ${yardstick} constant 302, req/s, ${games}`, compare(service, against), 'min', limit)
+    }
   }
 
   // Latency at a rate all three sustain: half of what the bare server answers.
-  const rate = Math.round(rps('node:http, one game') / 2)
+  const rate = Math.round((targets.get('node:http, one game')?.rps ?? NaN) / 2)
   const fixed = await interleaved([
     ['node:http', async () => await load(`${nodeServer.url}/games/42/replay`, { rate })],
     ['Fastify', async () => await load(`${fastifyServer.url}/games/42/replay`, { rate })],
@@ -350,7 +365,9 @@ async function main (): Promise<void> {
   ])
   console.log(`\nat ${rate} requests a second (half of node:http's maximum)                      req/s  p99 ms  non-302`)
   for (const [name, result] of fixed) console.log(row(name, result))
-  target('redirect p99 ÷ node:http p99, at half its maximum rate', (fixed.get('service')?.p99 ?? NaN) / (fixed.get('node:http')?.p99 ?? NaN), 'max', 2)
+  const p99 = (load: Load): number => load.p99
+  console.log(`  service p99 ÷ node:http p99, each round: ${perRound(fixed.get('service'), fixed.get('node:http'), p99)}`)
+  target('redirect p99 ÷ node:http p99, at half its maximum rate', compare(fixed.get('service'), fixed.get('node:http'), p99), 'max', 2)
 
   // Tracing on, every request sampled and exported: every request's span reaches the sink.
   const traced = await startService({ ...backends(small.url), ...defaults, ...tracingEnv, OTEL_SERVICE_NAME: 'replay-gate-traced' }, { stdout: await logFile() })
@@ -370,7 +387,8 @@ async function main (): Promise<void> {
   // A request that the client gave up on at the end of a run may still have its span: more spans than answers is expected.
   console.log(`  answers in all runs (warm-up included): ${answered}; request spans received: ${sink.roots('replay-gate-traced')}; spans: ${sink.spans('replay-gate-traced')}`)
   target('tracing: answers without their request span at the sink', Math.max(0, answered - sink.roots('replay-gate-traced')), 'max', 0)
-  target('redirect with tracing exporting ÷ node:http constant 302, req/s', (tracing.get('service, default settings and tracing')?.rps ?? NaN) / (tracing.get('node:http')?.rps ?? NaN), 'min', 0.35)
+  console.log(`  service with tracing ÷ node:http, each round: ${perRound(tracing.get('service, default settings and tracing'), tracing.get('node:http'))}`)
+  target('redirect with tracing exporting ÷ node:http constant 302, req/s', compare(tracing.get('service, default settings and tracing'), tracing.get('node:http')), 'min', 0.35)
 
   // Nothing cached: every request is looked up and signed.
   const cold = async (url: string): Promise<Service> => await startService({ ...backends(url), LOOKUP_CACHE_SIZE: '0', PRESIGN_REUSE_SECONDS: '0' })
@@ -383,7 +401,9 @@ async function main (): Promise<void> {
   ])
   console.log('\nthe cold path (default settings, log at warn)                             req/s  p99 ms  non-302')
   for (const [name, result] of coldTable) console.log(row(name, result))
-  target('cold p99, 1,000,000 games ÷ 1,000 games', (coldTable.get('nothing cached, random of 1,000,000 games')?.p99 ?? NaN) / (coldTable.get('nothing cached, random of 1,000 games')?.p99 ?? NaN), 'max', 1.5)
+  const [coldLargeRuns, coldSmallRuns] = [coldTable.get('nothing cached, random of 1,000,000 games'), coldTable.get('nothing cached, random of 1,000 games')]
+  console.log(`  p99 at 1,000,000 ÷ at 1,000, each round: ${perRound(coldLargeRuns, coldSmallRuns, p99)}`)
+  target('cold p99, 1,000,000 games ÷ 1,000 games', compare(coldLargeRuns, coldSmallRuns, p99), 'max', 1.5)
   const errors = [...layerTable.values(), ...targets.values(), ...fixed.values(), ...coldTable.values(), ...tracing.values()].reduce((n, l) => n + l.errors, 0)
   target('answers other than 302, in all runs', errors, 'max', 0)
   printTargets('redirect targets')

@@ -1,7 +1,7 @@
 // The streaming route beside a direct presigned download and nginx, all
 // against the same S3 in one run, interleaved; and the service's memory.
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
-import { cpuSeconds, download, machine, median, MiB, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
+import { cpuSeconds, download, machine, median, MiB, pairedRatio, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 const CONCURRENCY = 16
@@ -68,6 +68,9 @@ async function main (): Promise<void> {
       }
     }
     const rate = (mode: Mode, count: number): number => median(results.get(`${mode}/${count}`) ?? [NaN])
+    // A ratio is the median of each round's own: the modes of a round ran one right after the other.
+    const rounds = (mode: Mode, count: number): number[] => results.get(`${mode}/${count}`) ?? Array.from({ length: ROUNDS }, () => NaN)
+    const compare = (mode: Mode, against: Mode, count: number): number => pairedRatio(rounds(mode, count), rounds(against, count))
 
     // Memory: the RSS of a fresh service process, sampled while the downloads
     // run; the growth is peak - before. The same warm-up for every case (two
@@ -106,7 +109,6 @@ async function main (): Promise<void> {
     const manySmallGrowth = await peakGrowth(GAMES.small, 4, SIZES.huge / SIZES.small)
 
     const fmt = (n: number): string => Number.isNaN(n) ? '   n/a' : n.toFixed(0).padStart(6)
-    const ratio = (a: number, b: number): string => Number.isNaN(a / b) ? ' n/a ' : (a / b).toFixed(2)
     console.log(`\n50 MiB downloads, MiB/s (median of ${ROUNDS} interleaved rounds; single: 4 in a row)   single   ${CONCURRENCY} at once`)
     console.log(`  direct from S3 (presigned URL)                           ${fmt(rate('direct', 1))}   ${fmt(rate('direct', CONCURRENCY))}`)
     console.log(`  through replay-gate /stream                              ${fmt(rate('stream', 1))}   ${fmt(rate('stream', CONCURRENCY))}`)
@@ -121,8 +123,11 @@ async function main (): Promise<void> {
     if (nginx === undefined) console.log('nginx is not installed: its targets are missed (apt-get install nginx-light)')
     for (const count of [1, CONCURRENCY]) {
       const label = count === 1 ? 'one download' : `${count} at once`
-      target(`/stream ÷ direct from S3, MiB/s, ${label}`, rate('stream', count) / rate('direct', count), 'min', 0.8)
-      target(`/stream ÷ nginx proxy_pass, MiB/s, ${label}`, rate('stream', count) / rate('nginx', count), 'min', 0.9)
+      for (const against of ['direct', 'nginx'] as const) {
+        console.log(`  /stream ÷ ${against}, ${label}, each round: ${rounds('stream', count).map((value, round) => (value / (rounds(against, count)[round] as number)).toFixed(2)).join(' ')}`)
+      }
+      target(`/stream ÷ direct from S3, MiB/s, ${label}`, compare('stream', 'direct', count), 'min', 0.8)
+      target(`/stream ÷ nginx proxy_pass, MiB/s, ${label}`, compare('stream', 'nginx', count), 'min', 0.9)
     }
     console.log('\nservice memory (RSS growth of a fresh process, peak over the run)')
     console.log(`  16 × 50 MiB at once through /stream        ${concurrentGrowth.toFixed(1).padStart(6)} MiB`)

@@ -341,6 +341,19 @@ export function median (values: number[]): number {
 }
 
 /**
+ * A comparison of two loads measured side by side: the median, over the
+ * rounds, of each round's ratio a ÷ b. Within a round the two ran one right
+ * after the other, so a drift of the machine's pace over minutes (seen here:
+ * the same constant 302 answered 16,000 req/s in one phase of a run and
+ * 29,000 in the next) moves both alike and cancels out of the ratio; the
+ * ratio of two medians taken over the whole run does not cancel it.
+ */
+export function pairedRatio (a: number[], b: number[]): number {
+  if (a.length !== b.length || a.length === 0) throw new Error(`paired ratio of ${a.length} and ${b.length} rounds`)
+  return median(a.map((value, round) => value / (b[round] as number)))
+}
+
+/**
  * CPU seconds (user + system) that processes have used so far, with their
  * children's threads: fields 14 and 15 of /proc/PID/stat, in clock ticks of
  * 1/100 s (Linux's USER_HZ). A process that has exited counts 0.
