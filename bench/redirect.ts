@@ -20,7 +20,7 @@ import pg from 'pg'
 import { attachment } from '../src/replay/download-name.js'
 import { ReplayStorage } from '../src/storage/replay-storage.js'
 import { UrlSigner } from '../src/storage/url-signer.js'
-import { machine, median, onCleanup, pairedRatio, openBenchDatabase, openBenchS3, printTargets, runBench, serviceSettings, startService, target, type BenchS3, type Service } from './support.js'
+import { machine, median, onCleanup, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, runBench, serviceSettings, startService, target, type BenchS3, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const DURATION = Number(process.env.BENCH_SECONDS ?? 3)
@@ -83,7 +83,7 @@ function compare (a: Measured | undefined, b: Measured | undefined, of: (load: L
 
 /** Each round's ratio, for the reader to see how far the rounds agree. */
 function perRound (a: Measured | undefined, b: Measured | undefined, of: (load: Load) => number = (load) => load.rps): string {
-  return a === undefined || b === undefined ? '' : a.runs.map((run, round) => (of(run) / of(b.runs[round] as Load)).toFixed(2)).join(' ')
+  return a === undefined || b === undefined ? '' : roundRatios(a.runs.map(of), b.runs.map(of)).map((ratio) => ratio.toFixed(2)).join(' ')
 }
 
 const row = (name: string, l: Measured, yardstick?: Measured): string =>

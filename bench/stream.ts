@@ -1,7 +1,7 @@
 // The streaming route beside a direct presigned download and nginx, all
 // against the same S3 in one run, interleaved; and the service's memory.
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
-import { cpuSeconds, download, machine, median, MiB, pairedRatio, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
+import { cpuSeconds, download, machine, median, MiB, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
 const CONCURRENCY = 16
@@ -124,7 +124,7 @@ async function main (): Promise<void> {
     for (const count of [1, CONCURRENCY]) {
       const label = count === 1 ? 'one download' : `${count} at once`
       for (const against of ['direct', 'nginx'] as const) {
-        console.log(`  /stream ÷ ${against}, ${label}, each round: ${rounds('stream', count).map((value, round) => (value / (rounds(against, count)[round] as number)).toFixed(2)).join(' ')}`)
+        console.log(`  /stream ÷ ${against}, ${label}, each round: ${roundRatios(rounds('stream', count), rounds(against, count)).map((ratio) => ratio.toFixed(2)).join(' ')}`)
       }
       target(`/stream ÷ direct from S3, MiB/s, ${label}`, compare('stream', 'direct', count), 'min', 0.8)
       target(`/stream ÷ nginx proxy_pass, MiB/s, ${label}`, compare('stream', 'nginx', count), 'min', 0.9)

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
 import { readBucketCors } from '../src/bucket/cors-rules.js'
 import { createS3Client } from '../src/storage/s3-client.js'
-import { parseHead } from '../src/storage/socket-reads.js'
+import { address, parseHead } from '../src/storage/socket-reads.js'
 import { createPostgresDatabase } from '../test/helper.js'
 import { deleteBucket } from '../test/support/buckets.js'
 import { closedPort } from '../test/support/silent-server.js'
@@ -296,8 +296,7 @@ export async function download (url: string): Promise<number> {
     let length = -1
     let bytes = 0
     const socket = connect({
-      host: target.hostname,
-      port: Number(target.port === '' ? 80 : target.port),
+      ...address(target),
       onread: {
         buffer: READ_BUFFER,
         callback: (size) => {
@@ -349,8 +348,13 @@ export function median (values: number[]): number {
  * ratio of two medians taken over the whole run does not cancel it.
  */
 export function pairedRatio (a: number[], b: number[]): number {
+  return median(roundRatios(a, b))
+}
+
+/** Each round's ratio a ÷ b, in the order of the rounds (printed beside a target to show how far the rounds agree). */
+export function roundRatios (a: number[], b: number[]): number[] {
   if (a.length !== b.length || a.length === 0) throw new Error(`paired ratio of ${a.length} and ${b.length} rounds`)
-  return median(a.map((value, round) => value / (b[round] as number)))
+  return a.map((value, round) => value / (b[round] as number))
 }
 
 /**
