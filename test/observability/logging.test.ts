@@ -1,4 +1,6 @@
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { loggerOptions, scrubSecrets } from '../../src/observability/logging.js'
 import { buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
 
@@ -16,6 +18,28 @@ t.test('scrubbing a line', async (t) => {
   t.equal(scrubSecrets('{"msg":"nothing secret","n":1}'), '{"msg":"nothing secret","n":1}')
   t.equal(scrubSecrets('{"url":"/games/1/replay?access_token=eyJ.x.y&x=1"}'), '{"url":"/games/1/replay?access_token=[REDACTED]&x=1"}', 'a token in a query')
   t.equal(scrubSecrets('/r?a=1&API_KEY=k1&apikey=k2&token%3Dk3'), '/r?a=1&API_KEY=[REDACTED]&apikey=[REDACTED]&token%3D[REDACTED]')
+})
+
+t.test('standard output: lines are batched, yet a lone line is written while the process runs, and what is buffered when it exits', async (t) => {
+  // The built module, as the service runs it; the child writes a second line when told to, and exits at once.
+  const logging = new URL('../../dist/observability/logging.js', import.meta.url).href
+  const script = `import { loggerOptions } from ${JSON.stringify(logging)}
+const { stream } = loggerOptions('info')
+stream.write('{"msg":"first"}\\n')
+process.stdin.once('data', () => { stream.write('{"msg":"second","token":"?token=hunter2"}\\n'); process.exit(3) })`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.setEncoding('utf8')
+  const first = new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: string) => { out += chunk; if (out.includes('first')) resolve() })
+  })
+  const exited = once(child, 'exit')
+  await first
+  t.equal(child.exitCode, null, 'the first line came out while the process was running')
+  child.stdin.end('exit now\n')
+  const [code] = await exited
+  t.equal(code, 3)
+  t.equal(out, '{"msg":"first"}\n{"msg":"second","token":"?token=[REDACTED]"}\n', 'the buffered line was written on exit, scrubbed')
 })
 
 t.test('at trace level, no signature, credential or token reaches the log: a redirect, a stream, an S3 error', async (t) => {
