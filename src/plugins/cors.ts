@@ -1,9 +1,9 @@
 // CORS for the origins in CORS_ORIGINS, so that a page on another origin can
 // fetch the service and follow its redirect. Not registered without origins.
-// @fastify/cors answers the preflights (OPTIONS). On every other request the
-// headers come from a hook of our own, worked out once: @fastify/cors copies
-// its whole options object for each request, which on the redirect cost more
-// than the rest of the route's own work.
+// @fastify/cors answers the preflights (OPTIONS), and runs for them alone. On
+// every other request the headers come from a hook of our own, worked out
+// once: @fastify/cors copies its whole options object for each request, which
+// on the redirect cost more than the rest of the route's own work.
 import cors from '@fastify/cors'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
@@ -27,18 +27,25 @@ const EXPOSED_HEADERS = [
 
 async function corsPlugin (fastify: FastifyInstance, { origins, credentials }: CorsOptions): Promise<void> {
   checkOption(NAME, 'origins', origins === '*' || (Array.isArray(origins) && origins.length > 0), '"*" or a list of origins')
-  // Every route but the preflight's own: its CORS headers are set below.
-  fastify.addHook('onRoute', function corsByOwnHook (route) {
-    if (route.method !== 'OPTIONS') route.config = { ...route.config, cors: false } as typeof route.config
-  })
-  await fastify.register(cors, {
-    origin: origins,
-    credentials,
-    methods: ['GET', 'HEAD'],
-    // An OPTIONS without Access-Control-Request-Method would get a plain-text 400; answer it like a preflight.
-    strictPreflight: false,
-    exposedHeaders: EXPOSED_HEADERS,
-    maxAge: 600
+  // The preflights (OPTIONS) are @fastify/cors's, in a context of their own: its hook then runs
+  // for them alone. Every other answer gets its CORS headers from the hook below.
+  await fastify.register(async function preflights (scope) {
+    await scope.register(cors, {
+      origin: origins,
+      credentials,
+      methods: ['GET', 'HEAD'],
+      // An OPTIONS without Access-Control-Request-Method would get a plain-text 400; answer it like a preflight.
+      strictPreflight: false,
+      exposedHeaders: EXPOSED_HEADERS,
+      maxAge: 600
+    })
+    if (credentials) {
+      // @fastify/cors says "credentials: true" to every origin; only an allowed one should hear it.
+      scope.addHook('onSend', async function credentialsOnlyForAllowedOrigins (_request, reply, payload) {
+        if (!reply.hasHeader('access-control-allow-origin')) reply.removeHeader('access-control-allow-credentials')
+        return payload
+      })
+    }
   })
   const allowed = origins === '*' ? undefined : new Set(origins)
   fastify.addHook('onRequest', function addCorsHeaders (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
@@ -55,13 +62,6 @@ async function corsPlugin (fastify: FastifyInstance, { origins, credentials }: C
     }
     done()
   })
-  if (credentials) {
-    // @fastify/cors says "credentials: true" to every origin; only an allowed one should hear it.
-    fastify.addHook('onSend', async function credentialsOnlyForAllowedOrigins (_request, reply, payload) {
-      if (!reply.hasHeader('access-control-allow-origin')) reply.removeHeader('access-control-allow-credentials')
-      return payload
-    })
-  }
 }
 
 export default fp(corsPlugin, { name: NAME, fastify: '5.x' })
