@@ -2,9 +2,10 @@
 // verified with jose against a published key set (JWKS) or a shared secret,
 // with its issuer and audience checked when they are set. Registered inside the
 // replay routes' context only: health, metrics and CORS preflights stay open.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import { createLocalJWKSet, createRemoteJWKSet, jwksCache, jwtVerify, type JSONWebKeySet, type JWKSCacheInput, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
+import { LRUCache } from 'lru-cache'
 import type { AuthConfig } from '../config/index.js'
 import { AuthenticationRequired, AuthUnavailable, InvalidAuthorizationHeader, InvalidToken } from '../http/errors.js'
 import type { Metrics } from '../observability/metrics.js'
@@ -31,7 +32,21 @@ const PUBLIC_KEY_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS5
 const KEY_SOURCE_FAILURES = new Set(['ERR_JOSE_GENERIC', 'ERR_JWKS_TIMEOUT', 'ERR_JWKS_INVALID'])
 
 export type TokenCheck = { valid: true, subject: string | undefined } | { valid: false, reason: string }
-export type VerifyToken = (token: string) => Promise<TokenCheck>
+export interface VerifyToken {
+  (token: string): Promise<TokenCheck>
+  /** A token verified before and still valid: its check, at once; else undefined (verify it). */
+  remembered: (token: string) => TokenCheck | undefined
+}
+
+/** Tokens verified, remembered by their exact text: a signature check cost more than the rest of a redirect ten times over. */
+export interface VerifiedTokens {
+  /** How many (least recently used out first). */
+  size?: number
+  /** The longest a token is remembered; never past its expiry (with the clock tolerance). */
+  maxAgeMs?: number
+  /** Wall-clock time, in milliseconds since the epoch: what a token's exp is read against. Tests move one by hand. */
+  clock?: { now: () => number }
+}
 
 export interface KeySetOptions {
   jwksTimeoutMs?: number
@@ -43,8 +58,11 @@ export interface KeySetOptions {
   clock?: { now: () => number }
 }
 
-/** A verifier for the settings: tells why a token is refused; throws AuthUnavailable when the keys cannot be had. */
-export function createTokenVerifier (auth: AuthConfig, keySet: KeySetOptions = {}): VerifyToken {
+/**
+ * A verifier for the settings: tells why a token is refused; throws AuthUnavailable when the keys cannot be had.
+ * A token that verified is remembered until it expires, for at most `maxAgeMs`; one that did not is verified again each time.
+ */
+export function createTokenVerifier (auth: AuthConfig, keySet: KeySetOptions = {}, { size = 10_000, maxAgeMs = 300_000, clock = Date }: VerifiedTokens = {}): VerifyToken {
   const options: JWTVerifyOptions = {
     issuer: auth.issuer,
     audience: auth.audience,
@@ -54,16 +72,30 @@ export function createTokenVerifier (auth: AuthConfig, keySet: KeySetOptions = {
     algorithms: auth.secret === undefined ? PUBLIC_KEY_ALGORITHMS : SECRET_ALGORITHMS
   }
   const getKey = auth.secret === undefined ? keySetWithFallback(new URL(auth.jwksUrl as string), keySet) : sharedSecret(auth.secret)
+  const verified = new LRUCache<string, { check: TokenCheck, until: number }>({ max: size })
 
-  return async function verifyToken (token) {
+  function remembered (token: string): TokenCheck | undefined {
+    const known = verified.get(token)
+    if (known === undefined) return undefined
+    if (clock.now() < known.until) return known.check
+    verified.delete(token)
+    return undefined
+  }
+
+  async function verifyToken (token: string): Promise<TokenCheck> {
+    const now = clock.now()
     try {
-      const { payload } = await jwtVerify(token, getKey, options)
-      return { valid: true, subject: payload.sub }
+      const { payload } = await jwtVerify(token, getKey, { ...options, currentDate: new Date(now) })
+      const check: TokenCheck = { valid: true, subject: payload.sub }
+      // exp is required, so a number here; accepted up to the clock tolerance past it, as jose does.
+      verified.set(token, { check, until: Math.min(now + maxAgeMs, ((payload.exp as number) + auth.clockToleranceSeconds) * 1000) })
+      return check
     } catch (error) {
       if (isKeySourceFailure(error)) throw Object.assign(new AuthUnavailable(), { cause: error })
       return { valid: false, reason: refusal(error as { code: string, claim?: string, reason?: string }) }
     }
   }
+  return Object.assign(verifyToken, { remembered })
 }
 
 function sharedSecret (secret: string): JWTVerifyGetKey {
@@ -140,28 +172,41 @@ async function bearerAuth (fastify: FastifyInstance, { auth, metrics }: BearerAu
   const verifyToken = createTokenVerifier(auth)
   fastify.decorateRequest('tokenSubject', undefined)
 
-  fastify.addHook('onRequest', async function requireBearerToken (request: FastifyRequest, reply: FastifyReply) {
+  // A callback hook: a token verified before is answered without a promise.
+  fastify.addHook('onRequest', function requireBearerToken (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
     // The answers may be cached (a redirect for as long as its URL lives): never for another token, or none.
     varyOn(reply, 'Authorization')
     const header = request.headers.authorization
     if (header === undefined || !/^bearer +\S/i.test(header)) {
       metrics.rejected.inc({ reason: 'unauthenticated', check: '' })
       reply.header('WWW-Authenticate', `Bearer realm="${REALM}"`)
-      throw new AuthenticationRequired()
+      done(new AuthenticationRequired())
+      return
     }
     const token = BEARER.exec(header)?.[1]
     if (token === undefined) {
       reply.header('WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_request"`)
-      throw new InvalidAuthorizationHeader()
+      done(new InvalidAuthorizationHeader())
+      return
     }
-    const check = await verifyToken(token)
+    const known = verifyToken.remembered(token)
+    if (known !== undefined) {
+      accept(request, reply, known, done)
+      return
+    }
+    verifyToken(token).then((check) => { accept(request, reply, check, done) }, done)
+  })
+
+  function accept (request: FastifyRequest, reply: FastifyReply, check: TokenCheck, done: HookHandlerDoneFunction): void {
     if (!check.valid) {
       metrics.rejected.inc({ reason: 'invalid_token', check: '' })
       reply.header('WWW-Authenticate', `Bearer realm="${REALM}", error="invalid_token", error_description="${check.reason}"`)
-      throw new InvalidToken(check.reason)
+      done(new InvalidToken(check.reason))
+      return
     }
     request.tokenSubject = check.subject
-  })
+    done()
+  }
 }
 
 /** Adds a header name to Vary, keeping what CORS put there (Origin). */

@@ -102,6 +102,40 @@ t.test('a token that fails verification: 401 INVALID_TOKEN, error="invalid_token
   }
 })
 
+t.test('a verified token is remembered until it expires or for at most the longest age; a refused one never is', async (t) => {
+  let offsetMs = 0
+  const clock = { now: () => Date.now() + offsetMs }
+  const verify = createTokenVerifier(auth, {}, { maxAgeMs: 120_000, clock })
+  const short = await token({ expiresIn: now() + 60 })
+  const long = await token({ expiresIn: '1h', subject: 'player-8' })
+  const wrong = await token({ key: impostor.privateKey })
+  t.equal(verify.remembered(short), undefined, 'nothing before it is verified')
+  t.same(await verify(short), { valid: true, subject: 'player-7' })
+  t.same(await verify(long), { valid: true, subject: 'player-8' })
+  t.same(await verify(wrong), { valid: false, reason: 'the token\'s signature does not verify' })
+  t.same(verify.remembered(short), { valid: true, subject: 'player-7' }, 'then answered without a signature check')
+  t.equal(verify.remembered(wrong), undefined, 'a refused token is checked again each time')
+  offsetMs = 95_000
+  t.equal(verify.remembered(short), undefined, 'past its expiry and the clock tolerance (30 s): forgotten')
+  t.same(await verify(short), { valid: false, reason: 'the token has expired' }, 'and refused when verified again')
+  t.same(verify.remembered(long), { valid: true, subject: 'player-8' }, 'a token valid for an hour is still remembered')
+  offsetMs = 125_000
+  t.equal(verify.remembered(long), undefined, 'until the longest age')
+  t.same(await verify(long), { valid: true, subject: 'player-8' }, 'then verified again')
+
+  const tiny = createTokenVerifier(auth, {}, { size: 1 })
+  await tiny(short)
+  await tiny(long)
+  t.equal(tiny.remembered(short), undefined, 'the least recently used token makes room')
+  t.same(tiny.remembered(long), { valid: true, subject: 'player-8' })
+})
+
+t.test('through the routes: a remembered token is answered as a verified one, and an expired one is refused', async (t) => {
+  const headers = bearer(await token({ subject: 'player-9' }))
+  for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/games/1/replay', headers })).statusCode, 302, `request ${i + 1}`)
+  t.match((await app.inject({ url: '/games/1/replay', headers: bearer(await token({ expiresIn: now() - 120 })) })).json(), { code: 'INVALID_TOKEN' })
+})
+
 t.test('a malformed Authorization header: 400 with error="invalid_request"', async (t) => {
   for (const value of ['Bearer two tokens', 'Bearer tok"en', 'Bearer =abc']) {
     const res = await app.inject({ url: '/games/1/replay', headers: { authorization: value } })
