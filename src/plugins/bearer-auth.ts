@@ -38,7 +38,7 @@ export interface VerifyToken {
   remembered: (token: string) => TokenCheck | undefined
 }
 
-/** Tokens verified, remembered by their exact text: a signature check cost more than the rest of a redirect ten times over. */
+/** Tokens verified, remembered by their exact text: a signature check cost about five redirects. */
 export interface VerifiedTokens {
   /** How many (least recently used out first). */
   size?: number
