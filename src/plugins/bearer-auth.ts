@@ -72,7 +72,8 @@ export function createTokenVerifier (auth: AuthConfig, keySet: KeySetOptions = {
     algorithms: auth.secret === undefined ? PUBLIC_KEY_ALGORITHMS : SECRET_ALGORITHMS
   }
   const getKey = auth.secret === undefined ? keySetWithFallback(new URL(auth.jwksUrl as string), keySet) : sharedSecret(auth.secret)
-  const verified = new LRUCache<string, { check: TokenCheck, until: number }>({ max: size })
+  // Bounded in count and in the tokens' own length (a token can be as long as a header may be).
+  const verified = new LRUCache<string, { check: TokenCheck, until: number }>({ max: size, maxSize: size * 2048, sizeCalculation: (_entry, token) => token.length })
 
   function remembered (token: string): TokenCheck | undefined {
     const known = verified.get(token)

@@ -128,6 +128,9 @@ t.test('a verified token is remembered until it expires or for at most the longe
   await tiny(long)
   t.equal(tiny.remembered(short), undefined, 'the least recently used token makes room')
   t.same(tiny.remembered(long), { valid: true, subject: 'player-8' })
+  const huge = await token({ subject: 'p'.repeat(3000) })
+  t.match(await tiny(huge), { valid: true })
+  t.equal(tiny.remembered(huge), undefined, 'a token longer than its share of the bound (2 KiB each) is verified, not kept')
 })
 
 t.test('through the routes: a remembered token is answered as a verified one, and an expired one is refused', async (t) => {
