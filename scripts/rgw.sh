@@ -81,8 +81,15 @@ spawn() {
   local name=$1; shift
   # 3>&-: a daemon holding the export-lines fd would make `$(rgw.sh start)` wait forever.
   setsid "$@" -f -c "$CONF" >"$DIR/log/$name.out" 2>&1 </dev/null 3>&- &
-  echo $! >"$DIR/pids/$name.pid"
-  disown $! # no "Killed" job notices when fail() stops them
+  local pid=$! i
+  echo $pid >"$DIR/pids/$name.pid"
+  disown $pid # no "Killed" job notices when fail() stops them
+  # Until setsid has exec'd the daemon, the pid's name is not the daemon's, and alive_pids
+  # would count it as dead (seen on a loaded machine): wait for the exec, up to 10 s.
+  for ((i = 0; i < 200; i++)); do
+    [[ $(ps -o comm= -p "$pid" 2>/dev/null) == "$1" ]] && break
+    sleep 0.05
+  done
 }
 
 osd_up() { cephc osd stat | grep -q ' 1 up'; }
