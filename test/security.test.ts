@@ -63,6 +63,11 @@ t.test('CORS: a disallowed origin is never reflected; a wildcard never comes wit
   const refused = await credentialed.inject({ url: '/games/1/replay/url', headers: { origin: 'https://evil.example' } })
   t.equal(refused.headers['access-control-allow-origin'], undefined)
   t.equal(refused.headers['access-control-allow-credentials'], undefined, 'and no credentials for an origin not listed')
+  const preflight = async (origin: string) => await credentialed.inject({ method: 'OPTIONS', url: '/games/1/replay/url', headers: { origin, 'access-control-request-method': 'GET' } })
+  t.equal((await preflight('https://app.example')).headers['access-control-allow-credentials'], 'true', 'a preflight from the listed origin may send credentials')
+  const evilPreflight = await preflight('https://evil.example')
+  t.equal(evilPreflight.headers['access-control-allow-origin'], undefined)
+  t.equal(evilPreflight.headers['access-control-allow-credentials'], undefined, 'a preflight from another origin hears nothing of credentials')
   // HEAD /stream once wrote its headers by hand, past the hook that keeps credentials for allowed origins.
   for (const [method, url] of [['HEAD', '/games/1/replay/stream'], ['GET', '/games/1/replay/stream'], ['HEAD', '/games/1/replay']] as const) {
     const evil = await credentialed.inject({ method, url, headers: { origin: 'https://evil.example' } })
