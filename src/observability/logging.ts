@@ -54,7 +54,7 @@ export const LOG_FLUSH_MS = 100
  * Standard output, written asynchronously (pino's SonicBoom) in batches of
  * LOG_BATCH_BYTES, or every LOG_FLUSH_MS, whichever comes first. A write per
  * line cost a file write handed to libuv's thread pool and back for each
- * request, about a tenth of a redirect's CPU time; what is still buffered is
+ * request, about 5% of a redirect's CPU time; what is still buffered is
  * written out when the process exits.
  */
 export function standardOutput (): LogSink {
