@@ -46,9 +46,9 @@ export function traceFields (context: SpanContext): Record<string, string> {
 }
 
 /** Lines are gathered up to this many bytes before a write: under load, one write carries dozens of lines. */
-export const LOG_BATCH_BYTES = 8192
+const LOG_BATCH_BYTES = 8192
 /** However few lines there are, none waits longer than this to be written. */
-export const LOG_FLUSH_MS = 100
+const LOG_FLUSH_MS = 100
 
 /**
  * Standard output, written asynchronously (pino's SonicBoom) in batches of
