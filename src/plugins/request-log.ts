@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import fp from 'fastify-plugin'
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
+import { pino, type Logger } from 'pino'
 import { traceFields } from '../observability/logging.js'
 
 declare module 'fastify' {
@@ -33,14 +34,35 @@ function echoRequestId (request: FastifyRequest, reply: FastifyReply, done: Hook
   done()
 }
 
+const { chindingsSym, streamSym, timeSym } = pino.symbols
+
+/** Route patterns as JSON, each written once. */
+const routeJson = new Map<string | undefined, string>()
+
+function jsonOfRoute (route: string | undefined): string {
+  let json = routeJson.get(route)
+  if (json === undefined) routeJson.set(route, json = route === undefined ? 'null' : JSON.stringify(route))
+  return json
+}
+
+/**
+ * The request's line, written as pino would write it: the level, the time, the
+ * logger's bound fields (the request id; the trace ids when tracing is on),
+ * then these (a test holds the two to the same text). Put together here, it
+ * costs about 3,000 fewer instructions a redirect than pino's general
+ * serializer (2% of a redirect; the log is the dearest layer on by default).
+ */
 function logRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  request.log[request.routeOptions.config.probe === true ? 'debug' : 'info']({
-    method: request.method,
-    route: request.routeOptions.url ?? null,
-    status: reply.statusCode,
-    gameId: (request.params as { gameId?: string } | undefined)?.gameId,
-    durationMs: Math.round(reply.elapsedTime * 100) / 100
-  }, 'request')
+  // pino keeps a logger's bound fields, already JSON, its clock and its stream under these (pino.symbols).
+  const log = request.log as unknown as Logger & Record<symbol, unknown>
+  const bound = log[chindingsSym] as string | undefined
+  const level = request.routeOptions.config.probe === true ? 'debug' : 'info'
+  if (bound !== undefined && log.isLevelEnabled(level)) {
+    const gameId = (request.params as { gameId?: string } | undefined)?.gameId
+    const time = (log[timeSym] as () => string).call(log)
+    const line = `{"level":${log.levels.values[level] as number}${time}${bound},"method":${JSON.stringify(request.method)},"route":${jsonOfRoute(request.routeOptions.url)},"status":${reply.statusCode}${gameId === undefined ? '' : `,"gameId":${JSON.stringify(gameId)}`},"durationMs":${Math.round(reply.elapsedTime * 100) / 100},"msg":"request"}\n`
+    ;(log[streamSym] as { write: (line: string) => unknown }).write(line)
+  }
   done()
 }
 

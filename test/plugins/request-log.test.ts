@@ -26,6 +26,22 @@ t.test('one line per request at info, with what an operator looks for', async (t
   t.match(requestLines[0], { level: 30, reqId: 'edge-4f1c2a', method: 'GET', route: '/games/:gameId/replay', status: 302, gameId: '7', durationMs: Number })
 })
 
+t.test('the request line is the line pino itself writes for the same fields', async (t) => {
+  const written: string[] = []
+  const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage(), logger: loggerOptions('info', { write: (line) => written.push(line) }) })
+  for (const url of ['/games/7/replay', '/games/%22q%5C%0A/replay', '/nowhere']) {
+    written.length = 0
+    await app.inject({ url, headers: { 'x-request-id': 'edge-77' } })
+    t.equal(written.length, 1, url)
+    const ours = JSON.parse(written[0] as string) as Record<string, unknown>
+    // Written by pino from the same fields, with the same bound request id.
+    const { level: _level, time: _time, pid: _pid, hostname: _hostname, reqId, msg, ...fields } = ours
+    app.log.child({ reqId }).info(fields, msg as string)
+    const theirs = JSON.parse(written[1] as string) as Record<string, unknown>
+    t.equal(written[0], (written[1] as string).replace(`"time":${theirs.time as number}`, `"time":${ours.time as number}`), `${url}: the same text, field for field`)
+  }
+})
+
 t.test('errors and unknown paths have their line too, with a request id of the service\'s own', async (t) => {
   const { app, lines } = await appLogging('info')
   const bad = await app.inject({ url: '/games/x/replay' })
