@@ -4,6 +4,8 @@ import { nginxBinary, startNginx, type Nginx } from './nginx.js'
 import { cpuSeconds, download, machine, median, MiB, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
+/** The shortest sample: downloads are repeated until it has passed. */
+const SAMPLE_SECONDS = Number(process.env.BENCH_SAMPLE_SECONDS ?? 1)
 const CONCURRENCY = 16
 const SIZES = { small: 1 * MiB, large: 50 * MiB, huge: 200 * MiB }
 const GAMES = { small: '1', large: '50', huge: '200' }
@@ -35,20 +37,23 @@ async function main (): Promise<void> {
     const proxyPids = async (mode: Mode): Promise<number[]> =>
       mode === 'stream' ? [svc.child.pid as number] : mode === 'nginx' ? await withChildren((nginx as Nginx).pid) : []
     const cpu = new Map<string, { seconds: number, bytes: number }>()
-    // One sample: `count` downloads at once, `times` times in a row. A single
-    // 50 MiB download takes a tenth of a second, over which RGW's pace alone
-    // varies by a third: a single download's sample is 4 in a row.
-    const run = async (mode: Mode, count: number, times = count === 1 ? 4 : 1): Promise<number> => {
+    // One sample: `count` downloads at once, again and again until SAMPLE_SECONDS
+    // have passed. A single 50 MiB download from a fast RGW takes a twentieth of
+    // a second, over which RGW's pace alone varies by a third: a sample of a
+    // fixed few downloads gave rounds from 0.5 to 1.2 of each other.
+    const run = async (mode: Mode, count: number): Promise<number> => {
       const urls = await Promise.all(Array.from({ length: count }, async () => await urlFor(mode, GAMES.large)))
       const pids = await proxyPids(mode)
       const cpuBefore = await cpuSeconds(pids)
       const started = performance.now()
       const sizes: number[] = []
-      for (let time = 0; time < times; time++) {
+      let times = 0
+      do {
         sizes.push(...await Promise.all(urls.map(download)).catch((error: Error) => {
           throw new Error(`${mode}, ${count} at once: ${error.message}`, { cause: error })
         }))
-      }
+        times++
+      } while (performance.now() - started < SAMPLE_SECONDS * 1000)
       const seconds = (performance.now() - started) / 1000
       const used = cpu.get(`${mode}/${count}`) ?? { seconds: 0, bytes: 0 }
       cpu.set(`${mode}/${count}`, { seconds: used.seconds + await cpuSeconds(pids) - cpuBefore, bytes: used.bytes + times * count * SIZES.large })
@@ -57,7 +62,7 @@ async function main (): Promise<void> {
     }
 
     const modes: Mode[] = nginx === undefined ? ['direct', 'stream'] : ['direct', 'stream', 'nginx']
-    await run('stream', 2, 1) // warm-up: JIT, connection pools
+    await run('stream', 2) // warm-up: JIT, connection pools
     const results = new Map<string, number[]>()
     for (let round = 0; round < ROUNDS; round++) {
       for (const count of [1, CONCURRENCY]) {
@@ -109,7 +114,7 @@ async function main (): Promise<void> {
     const manySmallGrowth = await peakGrowth(GAMES.small, 4, SIZES.huge / SIZES.small)
 
     const fmt = (n: number): string => Number.isNaN(n) ? '   n/a' : n.toFixed(0).padStart(6)
-    console.log(`\n50 MiB downloads, MiB/s (median of ${ROUNDS} interleaved rounds; single: 4 in a row)   single   ${CONCURRENCY} at once`)
+    console.log(`\n50 MiB downloads, MiB/s (median of ${ROUNDS} interleaved rounds; each sample ≥ ${SAMPLE_SECONDS} s of downloads in a row)   single   ${CONCURRENCY} at once`)
     console.log(`  direct from S3 (presigned URL)                           ${fmt(rate('direct', 1))}   ${fmt(rate('direct', CONCURRENCY))}`)
     console.log(`  through replay-gate /stream                              ${fmt(rate('stream', 1))}   ${fmt(rate('stream', CONCURRENCY))}`)
     console.log(`  through nginx proxy_pass                                 ${fmt(rate('nginx', 1))}   ${fmt(rate('nginx', CONCURRENCY))}`)

@@ -42,6 +42,21 @@ process.stdin.once('data', () => { stream.write('{"msg":"second","token":"?token
   t.equal(out, '{"msg":"first"}\n{"msg":"second","token":"?token=[REDACTED]"}\n', 'the buffered line was written on exit, scrubbed')
 })
 
+t.test('standard output: a line written by the timer is not written again when the process exits', async (t) => {
+  const logging = new URL('../../dist/observability/logging.js', import.meta.url).href
+  const script = `import { loggerOptions } from ${JSON.stringify(logging)}
+const { stream } = loggerOptions('info')
+stream.write('{"msg":"only"}\\n')
+setTimeout(() => { process.exit(0) }, 400)`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout.setEncoding('utf8')
+  child.stdout.on('data', (chunk: string) => { out += chunk })
+  const [code] = await once(child, 'close')
+  t.equal(code, 0)
+  t.equal(out, '{"msg":"only"}\n', 'once')
+})
+
 t.test('at trace level, no signature, credential or token reaches the log: a redirect, a stream, an S3 error', async (t) => {
   const { db, bucket } = await seedReplays(t, [
     { id: '1', game_folder: 'g1', replay_file: 'one.rep', body: 'replay bytes' },
