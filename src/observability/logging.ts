@@ -63,19 +63,23 @@ export function standardOutput (): LogSink {
   const out = pino.destination({ dest: 1, sync: true })
   let gathered = ''
   let timer: NodeJS.Timeout | undefined
+  // Armed while lines are gathered: the timer, and the flush at exit.
   const flush = (): void => {
     clearTimeout(timer)
     timer = undefined
+    process.off('exit', flush)
     const lines = gathered
     gathered = ''
-    if (lines !== '') out.write(lines)
+    out.write(lines)
   }
-  process.on('exit', flush)
   return {
     write (line: string): void {
+      if (timer === undefined) {
+        timer = setTimeout(flush, LOG_FLUSH_MS).unref()
+        process.on('exit', flush)
+      }
       gathered += line
       if (gathered.length >= LOG_BATCH_CHARS) flush()
-      else timer ??= setTimeout(flush, LOG_FLUSH_MS).unref()
     }
   }
 }
