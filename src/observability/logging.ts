@@ -57,10 +57,11 @@ const LOG_FLUSH_MS = 100
  * Written line by line, the log cost a system call per request; SonicBoom's
  * own batching (minLength) measures the whole batch's UTF-8 length again for
  * every line added, which under load cost more than the line itself. What is
- * still gathered is written when the process exits.
+ * still gathered is written when the process exits. `dest` is another file
+ * descriptor or a file's path, for tests.
  */
-export function standardOutput (): LogSink {
-  const out = pino.destination({ dest: 1, sync: true })
+export function standardOutput (dest: number | string = 1): LogSink {
+  const out = pino.destination({ dest, sync: true })
   let gathered = ''
   let timer: NodeJS.Timeout | undefined
   // Armed while lines are gathered: the timer, and the flush at exit.

@@ -1,8 +1,11 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { loggerOptions, scrubSecrets } from '../../src/observability/logging.js'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { loggerOptions, scrubSecrets, standardOutput } from '../../src/observability/logging.js'
 import { buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
+import { waitUntil } from '../support/wait.js'
 
 t.test('scrubbing a line', async (t) => {
   const url = 'https://s3.example/replays/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDSECRETID%2F20261126%2Fus-east-1%2Fs3%2Faws4_request' +
@@ -40,6 +43,18 @@ process.stdin.once('data', () => { stream.write('{"msg":"second","token":"?token
   const [code] = await exited
   t.equal(code, 3)
   t.equal(out, '{"msg":"first"}\n{"msg":"second","token":"?token=[REDACTED]"}\n', 'the buffered line was written on exit, scrubbed')
+})
+
+t.test('standard output: a full batch is written at once, the rest when the timer fires', async (t) => {
+  const file = join(t.testdir(), 'out.log')
+  const sink = standardOutput(file)
+  const line = (i: number): string => `{"msg":"line ${String(i).padStart(3, '0')}","pad":"${'x'.repeat(230)}"}\n`
+  for (let i = 0; i < 40; i++) sink.write(line(i))
+  const atOnce = readFileSync(file, 'utf8')
+  t.ok(atOnce.length >= 8192 && atOnce.length < 40 * line(0).length, `${atOnce.length} characters written before the timer`)
+  t.ok(atOnce.endsWith('\n'), 'whole lines')
+  await waitUntil(() => readFileSync(file, 'utf8').length === 40 * line(0).length || undefined)
+  t.equal(readFileSync(file, 'utf8'), Array.from({ length: 40 }, (_, i) => line(i)).join(''), 'every line, once, in order')
 })
 
 t.test('standard output: a line written by the timer is not written again when the process exits', async (t) => {
