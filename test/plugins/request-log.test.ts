@@ -34,9 +34,9 @@ t.test('the request line is the line pino itself writes for the same fields', as
     await app.inject({ url, headers: { 'x-request-id': 'edge-77' } })
     t.equal(written.length, 1, url)
     const ours = JSON.parse(written[0] as string) as Record<string, unknown>
-    // Written by pino from the same fields, with the same bound request id.
-    const { level: _level, time: _time, pid: _pid, hostname: _hostname, reqId, msg, ...fields } = ours
-    app.log.child({ reqId }).info(fields, msg as string)
+    // Written by pino from the same fields in the order the line documents, with the same bound request id.
+    const { reqId, method, route, status, gameId, durationMs } = ours
+    app.log.child({ reqId }).info({ method, route, status, gameId, durationMs }, 'request')
     const theirs = JSON.parse(written[1] as string) as Record<string, unknown>
     t.equal(written[0], (written[1] as string).replace(`"time":${theirs.time as number}`, `"time":${ours.time as number}`), `${url}: the same text, field for field`)
   }
