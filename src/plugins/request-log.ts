@@ -36,15 +36,6 @@ function echoRequestId (request: FastifyRequest, reply: FastifyReply, done: Hook
 
 const { chindingsSym, streamSym, timeSym } = pino.symbols
 
-/** Route patterns as JSON, each written once. */
-const routeJson = new Map<string | undefined, string>()
-
-function jsonOfRoute (route: string | undefined): string {
-  let json = routeJson.get(route)
-  if (json === undefined) routeJson.set(route, json = route === undefined ? 'null' : JSON.stringify(route))
-  return json
-}
-
 /**
  * The request's line, written as pino would write it: the level, the time, the
  * logger's bound fields (the request id; the trace ids when tracing is on),
@@ -56,11 +47,12 @@ function logRequest (request: FastifyRequest, reply: FastifyReply, done: HookHan
   // pino keeps a logger's bound fields, already JSON, its clock and its stream under these (pino.symbols).
   const log = request.log as unknown as Logger & Record<symbol, unknown>
   const bound = log[chindingsSym] as string | undefined
-  const level = request.routeOptions.config.probe === true ? 'debug' : 'info'
+  const { config, url } = request.routeOptions
+  const level = config.probe === true ? 'debug' : 'info'
   if (bound !== undefined && log.isLevelEnabled(level)) {
     const gameId = (request.params as { gameId?: string } | undefined)?.gameId
     const time = (log[timeSym] as () => string).call(log)
-    const line = `{"level":${log.levels.values[level] as number}${time}${bound},"method":${JSON.stringify(request.method)},"route":${jsonOfRoute(request.routeOptions.url)},"status":${reply.statusCode}${gameId === undefined ? '' : `,"gameId":${JSON.stringify(gameId)}`},"durationMs":${Math.round(reply.elapsedTime * 100) / 100},"msg":"request"}\n`
+    const line = `{"level":${log.levels.values[level] as number}${time}${bound},"method":${JSON.stringify(request.method)},"route":${JSON.stringify(url ?? null)},"status":${reply.statusCode}${gameId === undefined ? '' : `,"gameId":${JSON.stringify(gameId)}`},"durationMs":${Math.round(reply.elapsedTime * 100) / 100},"msg":"request"}\n`
     ;(log[streamSym] as { write: (line: string) => unknown }).write(line)
   }
   done()
