@@ -3,9 +3,9 @@
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
 import { cpuSeconds, download, machine, median, MiB, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
 /** The shortest sample: downloads are repeated until it has passed. */
-const SAMPLE_SECONDS = Number(process.env.BENCH_SAMPLE_SECONDS ?? 1)
+const SAMPLE_SECONDS = Number(process.env.BENCH_SAMPLE_SECONDS ?? 2)
 const CONCURRENCY = 16
 const SIZES = { small: 1 * MiB, large: 50 * MiB, huge: 200 * MiB }
 const GAMES = { small: '1', large: '50', huge: '200' }
@@ -40,7 +40,8 @@ async function main (): Promise<void> {
     // One sample: `count` downloads at once, again and again until SAMPLE_SECONDS
     // have passed. A single 50 MiB download from a fast RGW takes a twentieth of
     // a second, over which RGW's pace alone varies by a third: a sample of a
-    // fixed few downloads gave rounds from 0.5 to 1.2 of each other.
+    // fixed few downloads gave rounds from 0.5 to 1.2 of each other, samples of
+    // 1 s from 0.70 to 0.90, samples of 2 s from 0.79 to 0.84.
     const run = async (mode: Mode, count: number): Promise<number> => {
       const urls = await Promise.all(Array.from({ length: count }, async () => await urlFor(mode, GAMES.large)))
       const pids = await proxyPids(mode)
