@@ -41,7 +41,7 @@ async function main (): Promise<void> {
     // have passed. A single 50 MiB download from a fast RGW takes a twentieth of
     // a second, over which RGW's pace alone varies by a third: a sample of a
     // fixed few downloads gave rounds from 0.5 to 1.2 of each other, samples of
-    // 1 s from 0.70 to 0.90, samples of 2 s from 0.79 to 0.84.
+    // 1 s from 0.70 to 0.90, samples of 2 s mostly within 0.03 of the median.
     const run = async (mode: Mode, count: number): Promise<number> => {
       const urls = await Promise.all(Array.from({ length: count }, async () => await urlFor(mode, GAMES.large)))
       const pids = await proxyPids(mode)
