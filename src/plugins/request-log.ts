@@ -44,7 +44,9 @@ const { chindingsSym, streamSym, timeSym } = pino.symbols
  * serializer (2% of a redirect; the log is the dearest layer on by default).
  */
 function logRequest (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  // pino keeps a logger's bound fields, already JSON, its clock and its stream under these (pino.symbols).
+  // pino keeps a logger's bound fields, already JSON, its clock and its stream
+  // under these (pino.symbols). An app built with logging off has Fastify's
+  // stand-in logger, which has none of them: nothing is written then.
   const log = request.log as unknown as Logger & Record<symbol, unknown>
   const bound = log[chindingsSym] as string | undefined
   const { config, url } = request.routeOptions
