@@ -66,7 +66,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
     const started = performance.now()
     const signed = await storage.presign(object, { trace })
     signing.observe((performance.now() - started) / 1000)
-    // The log scrubs the signature and credential from the URL (src/logging.ts).
+    // The log scrubs the signature and credential from the URL (src/observability/logging.ts).
     log.debug({ key: object.key, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')
     return signed
   }
