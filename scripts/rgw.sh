@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Throwaway single-node Ceph RADOS Gateway (S3) on 127.0.0.1 for tests, from Debian's
 # ceph-mon/ceph-osd/radosgw packages: one mon, one in-RAM (memstore) OSD, no mgr, no auth.
+# The gateway answers plain HTTP on RGW_PORT and HTTPS on RGW_TLS_PORT, with a
+# certificate for 127.0.0.1 signed by a throwaway CA (made by openssl, under $RGW_DIR).
 #   scripts/rgw.sh start    # prints `export TEST_S3_...` lines on stdout; progress on stderr
 #   scripts/rgw.sh stop     # idempotent
 #   scripts/rgw.sh status   # exit 0 if the gateway answers HTTP
@@ -8,11 +10,13 @@ set -Eeuo pipefail # -E: the ERR trap in start also covers its helpers
 
 DIR=${RGW_DIR:-/tmp/replay-gate-rgw}
 PORT=${RGW_PORT:-7480}
+TLS_PORT=${RGW_TLS_PORT:-7443}
 MON_PORT=${RGW_MON_PORT:-3300}
 ACCESS_KEY=${RGW_ACCESS_KEY:-replaygate}
 SECRET_KEY=${RGW_SECRET_KEY:-replaygate-secret}
 TIMEOUT=${RGW_TIMEOUT:-60}
 URL=http://127.0.0.1:$PORT
+TLS_URL=https://127.0.0.1:$TLS_PORT
 CONF=$DIR/ceph.conf
 export CEPH_CONF=$CONF # keep every ceph tool away from /etc/ceph
 
@@ -21,6 +25,22 @@ log() { echo "rgw.sh: $*" >&2; }
 cephc() { timeout 10 ceph -c "$CONF" "$@" </dev/null; }
 http_code() { curl -s -o /dev/null -m 2 -w '%{http_code}' "$URL/" 2>/dev/null || true; }
 answers() { local c; c=$(http_code); [[ -n $c && $c != 000 ]]; }
+tls_answers() { local c; c=$(curl -s -o /dev/null -m 2 -w '%{http_code}' --cacert "$DIR/tls/ca.pem" "$TLS_URL/" 2>/dev/null || true); [[ -n $c && $c != 000 ]]; }
+
+# A CA of this run's own and a certificate for 127.0.0.1 signed by it (Node
+# checks the IP address against the certificate's subjectAltName).
+make_certificate() {
+  mkdir -p "$DIR/tls"
+  (
+    cd "$DIR/tls"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+      -subj /CN=rgw.sh-test-ca -keyout ca.key -out ca.pem
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+      -keyout rgw.key -out rgw.csr
+    printf 'subjectAltName = IP:127.0.0.1\nbasicConstraints = CA:FALSE\nextendedKeyUsage = serverAuth\n' >rgw.ext
+    openssl x509 -req -in rgw.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 7 -extfile rgw.ext -out rgw.pem
+  ) >"$DIR/log/openssl.out" 2>&1
+}
 
 # Pids recorded at spawn time (ceph's own `pid file` disappears when a daemon exits cleanly).
 alive_pids() {
@@ -149,7 +169,8 @@ ms mon client mode = crc secure
 # tcp_nodelay: beast writes a small object's headers and body apart, and with
 # Nagle on, the body then waits for the client's delayed ACK (40 ms on Linux):
 # a 1 KiB GET took 22 ms, through the service 44 ms, against 1.5 and 2 ms with it.
-rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
+# ssl_endpoint: the same gateway over TLS (beast's own, OpenSSL), for the https: runs.
+rgw frontends = beast endpoint=127.0.0.1:$PORT ssl_endpoint=127.0.0.1:$TLS_PORT ssl_certificate=$DIR/tls/rgw.pem ssl_private_key=$DIR/tls/rgw.key tcp_nodelay=1
 rgw enable usage log = false
 # A deleted object's data (past its first 4 MiB) waits for rgw's garbage
 # collector, by default for two hours: in a 2 GiB in-RAM store, a few bench
@@ -159,6 +180,8 @@ rgw gc obj min wait = 0
 rgw gc processor period = 5
 rgw gc processor max time = 5
 EOF
+
+  make_certificate
 
   log "mon"
   ceph-authtool --create-keyring "$DIR/mon.keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
@@ -177,6 +200,7 @@ EOF
   log "radosgw"
   spawn rgw.gw radosgw -n client.rgw.gw
   wait_for "S3 on $URL" answers
+  wait_for "S3 on $TLS_URL" tls_answers
 
   timeout 20 radosgw-admin -c "$CONF" user create --uid=replaygate --display-name=replay-gate \
     --access-key="$ACCESS_KEY" --secret="$SECRET_KEY" >"$DIR/log/user-create.out" 2>&1
@@ -186,6 +210,11 @@ EOF
   printf 'export TEST_S3_REGION=%q\n' us-east-1 >&3
   printf 'export TEST_S3_ACCESS_KEY_ID=%q\n' "$ACCESS_KEY" >&3
   printf 'export TEST_S3_SECRET_ACCESS_KEY=%q\n' "$SECRET_KEY" >&3
+  # The same gateway over TLS and the CA that signed its certificate: the
+  # suite runs over TLS with TEST_S3_ENDPOINT=$TEST_S3_TLS_ENDPOINT and
+  # NODE_EXTRA_CA_CERTS=$TEST_S3_CA_FILE (.ci/run); the stream bench reads both.
+  printf 'export TEST_S3_TLS_ENDPOINT=%q\n' "$TLS_URL" >&3
+  printf 'export TEST_S3_CA_FILE=%q\n' "$DIR/tls/ca.pem" >&3
   # What the service itself (npm start, bucket:setup) needs to use this gateway, for a
   # shell or a .env; not exported, so that they never reach the tests' processes.
   {
@@ -199,5 +228,5 @@ case ${1:-} in
   start) start ;;
   stop) stop ;;
   status) answers ;;
-  *) echo "usage: $0 start|stop|status  (env: RGW_DIR RGW_PORT RGW_MON_PORT RGW_ACCESS_KEY RGW_SECRET_KEY RGW_TIMEOUT)" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status  (env: RGW_DIR RGW_PORT RGW_TLS_PORT RGW_MON_PORT RGW_ACCESS_KEY RGW_SECRET_KEY RGW_TIMEOUT)" >&2; exit 2 ;;
 esac
