@@ -8,12 +8,12 @@
 //   security-headers  the security headers
 import { buildApp } from '../dist/app.js'
 import { parseConfig } from '../dist/config/index.js'
-import { connectPostgres } from '../dist/db/database.js'
+import { openDatabase } from '../dist/db/database.js'
 import { loggerOptions } from '../dist/observability/logging.js'
 import { Metrics } from '../dist/observability/metrics.js'
 import { startTracing } from '../dist/observability/telemetry.js'
 import { tuneHeap } from '../dist/heap-tuning.js'
-import { ReplayStorage } from '../dist/storage/replay-storage.js'
+import { openStorage } from '../dist/storage/open-storage.js'
 
 const layers = new Set((process.env.BENCH_LAYERS ?? '').split(',').filter((layer) => layer !== ''))
 tuneHeap()
@@ -21,13 +21,13 @@ const config = parseConfig(process.env)
 if (config.mode !== 'configured') throw new Error('the layered service needs DATABASE_URL and S3_BUCKET')
 const tracing = layers.has('tracing')
 const exporting = tracing ? await startTracing(config.telemetry) : undefined
-const db = connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs })
-const storage = new ReplayStorage({ ...config, headCache: config.lookupCache })
+const database = await openDatabase({ postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs } })
+const storage = openStorage({ ...config, headCache: config.lookupCache })
 const app = await buildApp({
   config,
-  db,
+  db: database.db,
   storage,
-  closeBackends: async () => { storage.close(); await db.destroy() },
+  closeBackends: async () => { storage.close(); await database.close() },
   logger: loggerOptions(config.logLevel),
   metrics: new Metrics(),
   tracing,
@@ -35,5 +35,5 @@ const app = await buildApp({
 })
 await app.listen({ port: config.port, host: config.host })
 process.once('SIGTERM', () => {
-  void app.close().then(() => exporting?.shutdown()).then(() => process.exit(0))
+  app.close().then(() => exporting?.shutdown()).then(() => process.exit(0))
 })

@@ -102,7 +102,7 @@ async function main (): Promise<void> {
           if (error !== undefined || !kind.expected.includes(status)) unexpected.push(`${kind.name}: ${status} ${error ?? ''}`.trim())
         })
         inFlight.add(done)
-        void done.finally(() => inFlight.delete(done))
+        done.finally(() => inFlight.delete(done))
       }
       if (elapsed - lastSample >= 1) {
         lastSample = elapsed

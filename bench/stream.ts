@@ -1,7 +1,7 @@
 // The streaming route beside a direct presigned download and nginx, all
 // against the same S3 in one run, interleaved; and the service's memory.
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
-import { cpuSeconds, download, machine, median, MiB, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
+import { cpuSeconds, download, machine, median, MiB, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
 /** The shortest sample: downloads are repeated until it has passed. */

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { GamesRepository } from '../src/db/games.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
 import { readBucketCors } from '../src/bucket/cors-rules.js'
 import { createS3Client } from '../src/storage/s3-client.js'
@@ -94,7 +95,7 @@ const missed: Target[] = []
 export async function runBench (main: () => Promise<void>): Promise<void> {
   const interrupted = (signal: NodeJS.Signals): void => {
     console.error(`\n${signal}: cleaning up`)
-    void cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
+    cleanUp().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143))
   }
   process.once('SIGINT', interrupted)
   process.once('SIGTERM', interrupted)
@@ -195,9 +196,8 @@ export async function openBenchDatabase (games: Array<{ id: string, game_folder:
   const teardowns: Array<() => unknown> = []
   const { db, url } = await createPostgresDatabase({ teardown: (fn) => { teardowns.unshift(fn) } }, adminUrl)
   const close = onCleanup(async () => { for (const teardown of teardowns) await teardown() })
-  for (let i = 0; i < games.length; i += 10_000) {
-    await db.insertInto('games').values(games.slice(i, i + 10_000)).execute()
-  }
+  const repository = new GamesRepository(db)
+  for (let i = 0; i < games.length; i += 10_000) await repository.insert(games.slice(i, i + 10_000))
   return {
     url,
     description: `PostgreSQL at ${new URL(url).host} (throwaway database ${new URL(url).pathname.slice(1)})`,
@@ -232,7 +232,7 @@ export async function startService (env: Record<string, string>, { entry = new U
   })
   children.add(child)
   const exited = new Promise((resolve) => child.once('exit', resolve))
-  void exited.then(() => children.delete(child))
+  exited.then(() => children.delete(child))
   const stop = onCleanup(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     await exited
