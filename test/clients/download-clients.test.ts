@@ -87,7 +87,7 @@ t.test('every client downloads the replay whole, under its name', { skip }, asyn
     const refused = await folder()
     await cut(refused, NAME, 7_000_000)
     const limit = await run('wget', ['-q', '-c', '--content-disposition', redirect], { cwd: refused }).then(() => 0, (error: { code: number }) => error.code)
-    t.equal(limit, 8, '-c --content-disposition through the redirect: S3 refuses the HEAD on the GET-signed URL (the known limit, README)')
+    t.equal(limit, 8, '-c --content-disposition through the redirect: S3 refuses the HEAD on the GET-signed URL (the known limit, docs/http-contract.md)')
     const spider = await run('wget', ['--spider', '-S', redirect])
     t.match(spider.stderr, /HTTP\/1\.1 200 OK/, '--spider: the service answers the HEAD')
     t.match(spider.stderr, new RegExp(`content-length: ${replay.length}`, 'i'))
