@@ -17,9 +17,12 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
+import { sql } from 'kysely'
+import { openDatabase } from '../src/db/database.js'
+import { GAMES_TABLE } from '../src/db/games.js'
 import { attachment } from '../src/replay/download-name.js'
-import { ReplayStorage } from '../src/storage/replay-storage.js'
-import { UrlSigner } from '../src/storage/url-signer.js'
+import { openStorage } from '../src/storage/open-storage.js'
+import { S3UrlSigner } from '../src/storage/s3-url-signer.js'
 import { machine, median, onCleanup, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, runBench, serviceSettings, startService, target, type BenchS3, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
@@ -91,14 +94,14 @@ const row = (name: string, l: Measured, yardstick?: Measured): string =>
 
 /** Microseconds per URL: getSignedUrl against the project's signer, interleaved. */
 async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, reused: number }> {
-  const storage = new ReplayStorage({
+  const storage = openStorage({
     s3: { bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, publicEndpoint: s3.endpoint, forcePathStyle: true, keyPrefix: '', connectTimeoutMs: 1000, firstByteTimeoutMs: 1000 },
     presignTtlSeconds: 300,
     presignReuseSeconds: 60,
     credentials: s3.credentials
   })
   const { client } = s3
-  const signer = new UrlSigner(client, s3.bucket)
+  const signer = new S3UrlSigner(client, s3.bucket)
   const contentDisposition = attachment('game-42.replay.fafreplay', 'game-42.replay.fafreplay')
   const object = { key: 'season-1/game-42/replay.fafreplay', contentDisposition, contentType: 'application/octet-stream' }
   const perUrl = async (count: number, one: (i: number) => Promise<unknown>): Promise<number> => {
@@ -111,7 +114,7 @@ async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, r
     Bucket: s3.bucket, Key: object.key, ResponseContentDisposition: contentDisposition, ResponseContentType: object.contentType
   }), { signingDate: date(i), expiresIn: 360 })
   const ours = async (i: number): Promise<string> => await signer.sign({ ...object, signingDate: date(i), expiresInSeconds: 360 })
-  const reused = async (): Promise<unknown> => await storage.presign(object)
+  const reused = async (): Promise<unknown> => await storage.urls.presign(object)
   await perUrl(2000, sdk); await perUrl(20_000, ours); await perUrl(20_000, reused) // warm-up
   const runs = { sdk: [] as number[], ours: [] as number[], reused: [] as number[] }
   for (let round = 0; round < 5; round++) {
@@ -124,15 +127,19 @@ async function presignCost (s3: BenchS3): Promise<{ sdk: number, ours: number, r
 }
 
 async function fillGames (url: string, count: number): Promise<void> {
+  const database = await openDatabase({ postgres: { url, timeoutMs: 600_000 } })
+  await database.games.insertSeries(count, {
+    folder: (id) => sql`'season-' || (${id} % 97) || '/game-' || ${id}`,
+    file: (id) => sql`'replay-' || ${id} || '.fafreplay'`
+  })
+  await database.close()
   const client = new pg.Client({ connectionString: url })
   await client.connect()
-  await client.query(`INSERT INTO games (id, game_folder, replay_file)
-    SELECT i, 'season-' || (i % 97) || '/game-' || i, 'replay-' || i || '.fafreplay' FROM generate_series(1, $1::bigint) AS i`, [count])
-  await client.query('ANALYZE games')
+  await client.query(`ANALYZE ${GAMES_TABLE.table}`)
   // The question is how lookups scale with the table, not how fast a disk is: load it into shared buffers.
   try {
     await client.query('CREATE EXTENSION IF NOT EXISTS pg_prewarm')
-    await client.query("SELECT pg_prewarm('games'), pg_prewarm('games_pkey')")
+    await client.query(`SELECT pg_prewarm('${GAMES_TABLE.table}'), pg_prewarm('${GAMES_TABLE.table}_pkey')`)
   } catch (error) {
     console.log(`(pg_prewarm unavailable, the table is read cold: ${(error as Error).message})`)
   }

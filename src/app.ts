@@ -7,11 +7,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Kysely } from 'kysely'
 import type { AppConfig } from './config/index.js'
 import type { Database } from './db/database.js'
+import { GamesRepository } from './db/games.js'
 import { escapeMalformedPercents, handleError, handleNotFound } from './http/error-replies.js'
 import { handleClientError, refuseConnect } from './http/socket-answers.js'
 import { Metrics } from './observability/metrics.js'
 import { scrubSecrets } from './observability/logging.js'
-import backends from './plugins/backends.js'
 import bearerAuth from './plugins/bearer-auth.js'
 import cors from './plugins/cors.js'
 import errorReplies from './plugins/error-replies.js'
@@ -20,7 +20,7 @@ import openApi from './plugins/openapi.js'
 import requestLog, { requestIdOf } from './plugins/request-log.js'
 import requestMetrics from './plugins/request-metrics.js'
 import securityHeaders from './plugins/security-headers.js'
-import { ReplayLocator } from './replay/locate-replay.js'
+import { ReplayLocator } from './lookup/replay-locator.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
 import profilingRoutes from './routes/profiling.js'
@@ -92,7 +92,7 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   }
   await app.register(errorReplies)
   await app.register(requestLog)
-  await app.register(backends, { db, storage, close: closeBackends })
+  if (closeBackends !== undefined) app.addHook('onClose', async function closeTheBackends () { await closeBackends() })
   // Before everything else that runs on a request: a shed request costs next to nothing.
   await app.register(loadShedding, { pressure: config.pressure, metrics, sampleIntervalMs: pressureSampleIntervalMs })
   if (!without.includes('security-headers')) await app.register(securityHeaders)
@@ -102,13 +102,15 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   if (config.metricsPort === undefined) await app.register(metricsRoutes, { metrics })
 
   const lookups = { cache: metrics.lookups.labels({ source: 'cache' }), database: metrics.lookups.labels({ source: 'database' }) }
-  const locator = new ReplayLocator({ db, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { lookups[source].inc() } })
+  // A request's way: route → locator (games table, cache) → replay object → signer or storage.
+  const games = new GamesRepository(db)
+  const locator = new ReplayLocator({ games, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { lookups[source].inc() } })
   await app.register(async function replayApi (api) {
     if (config.auth !== undefined) await api.register(bearerAuth, { auth: config.auth, metrics })
-    await api.register(replayRoutes, { locator, metrics, publicBaseUrl: config.publicBaseUrl })
-    await api.register(replayStreamRoutes, { locator, metrics, rateLimit: config.streamRateLimit, concurrency: config.streamConcurrency, trustsProxy: config.trustProxy !== false })
+    await api.register(replayRoutes, { locator, urls: storage.urls, storage, metrics, publicBaseUrl: config.publicBaseUrl })
+    await api.register(replayStreamRoutes, { locator, storage, metrics, rateLimit: config.streamRateLimit, concurrency: config.streamConcurrency, trustsProxy: config.trustProxy !== false })
   })
-  await app.register(healthRoutes, { checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
+  await app.register(healthRoutes, { games, storage, checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
   return app
 }
 

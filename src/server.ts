@@ -20,16 +20,16 @@ interface Backends {
 }
 
 async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): Promise<Backends> {
-  const [{ openPostgres }, { ReplayStorage }] = await Promise.all([import('./db/database.js'), import('./storage/replay-storage.js')])
-  const { db, pool } = openPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize })
-  metrics.observePool(pool)
-  const storage = new ReplayStorage({ ...config, headCache: config.lookupCache, onRequest: metrics.observeS3Request })
+  const [{ openDatabase }, { openStorage }] = await Promise.all([import('./db/database.js'), import('./storage/open-storage.js')])
+  const database = await openDatabase({ postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize } })
+  metrics.observePool(database.pool)
+  const storage = openStorage({ ...config, headCache: config.lookupCache, onRequest: metrics.observeS3Request })
   return {
-    db,
+    db: database.db,
     storage,
     close: async () => {
       storage.close()
-      await db.destroy()
+      await database.close()
     },
     announce: (app) => {
       app.log.info({ database: redactUrl(config.databaseUrl), bucket: config.s3.bucket, endpoint: config.s3.endpoint, metricsPort: config.metricsPort, auth: config.auth === undefined ? 'off' : 'bearer' }, 'serving replays')

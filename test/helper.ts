@@ -13,12 +13,16 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { parseConfig, type AppConfig, type LookupCacheConfig, type S3Config } from '../src/config/index.js'
-import { openPostgres, type Database } from '../src/db/database.js'
+import { openDatabase, type Database } from '../src/db/database.js'
+import { GamesRepository } from '../src/db/games.js'
 import { migrateToLatest } from '../src/db/migrate.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from '../src/local/s3-emulator.js'
 import { readBucketCors } from '../src/bucket/cors-rules.js'
-import { ReplayStorage } from '../src/storage/replay-storage.js'
-import { createS3Client, type Credentials, type S3RequestObserver } from '../src/storage/s3-client.js'
+import type { S3RequestObserver } from '../src/model/s3-request.js'
+import type { UrlSigner } from '../src/signing/url-signer.js'
+import { openStorage } from '../src/storage/open-storage.js'
+import type { ReplayStorage } from '../src/storage/replay-storage.js'
+import { createS3Client, type Credentials } from '../src/storage/s3-client.js'
 import { deleteBucket } from './support/buckets.js'
 import { clonePGlite } from './support/pglite-template.js'
 
@@ -68,9 +72,9 @@ export async function createPostgresDatabase (t: Tap, adminUrl: string): Promise
   await admin.end()
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
-  const { db, pool } = openPostgres({ url: url.href, timeoutMs: 5000 })
+  const { db, pool, close } = await openDatabase({ postgres: { url: url.href, timeoutMs: 5000 } })
   t.teardown(async () => {
-    await db.destroy()
+    await close()
     const cleanup = new pg.Client({ connectionString: adminUrl })
     await cleanup.connect()
     await cleanup.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
@@ -111,7 +115,7 @@ export interface TestS3 {
   s3: S3Config
   credentials: { accessKeyId: string, secretAccessKey: string }
   /** A storage on this bucket; `ttl` defaults to the contract's 300 s. */
-  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: Credentials, headCache?: LookupCacheConfig, onRequest?: S3RequestObserver }) => ReplayStorage
+  storage: (options?: { presignTtlSeconds?: number, presignReuseSeconds?: number, s3?: Partial<S3Config>, credentials?: Credentials, headCache?: LookupCacheConfig, onRequest?: S3RequestObserver, signer?: UrlSigner }) => ReplayStorage
   put: (key: string, body: Buffer | string, contentType?: string) => Promise<void>
   /** A client of the test's own for the bucket (uploads, its settings): the service's storage only reads. */
   admin: S3Client
@@ -140,8 +144,8 @@ export async function openTestBucket (t: Tap): Promise<TestS3> {
     /* c8 ignore stop */
   }
   const made: ReplayStorage[] = []
-  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, presignReuseSeconds = 0, s3: overrides = {}, credentials: who = credentials, headCache, onRequest } = {}) => {
-    const created = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, presignReuseSeconds, credentials: who, headCache, onRequest })
+  const storage: TestS3['storage'] = ({ presignTtlSeconds = 300, presignReuseSeconds = 0, s3: overrides = {}, credentials: who = credentials, headCache, onRequest, signer } = {}) => {
+    const created = openStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, presignReuseSeconds, credentials: who, headCache, onRequest, signer })
     made.push(created)
     return created
   }
@@ -207,7 +211,7 @@ export interface SeedGame {
 /** A database and a bucket of this test's own, with these games in the table and their replays in the bucket. */
 export async function seedReplays (t: Tap, games: SeedGame[]): Promise<{ db: Kysely<Database>, bucket: TestS3 }> {
   const [db, bucket] = await Promise.all([openTestDatabase(t), openTestBucket(t)])
-  if (games.length > 0) await db.insertInto('games').values(games.map(({ id, game_folder, replay_file }) => ({ id, game_folder, replay_file }))).execute()
+  await new GamesRepository(db).insert(games.map(({ id, game_folder, replay_file }) => ({ id, game_folder, replay_file })))
   for (const { game_folder, replay_file, body, contentType } of games) {
     if (body !== undefined) await bucket.put(`${game_folder}/${String(replay_file)}`, body, contentType)
   }

@@ -122,7 +122,7 @@ export interface LiveCheckOptions {
 
 /** What a browser would get from S3 after the redirect: a preflight, then a signed GET, both from Origin: null. */
 export async function checkLiveCors ({ storage, key, timeoutMs }: LiveCheckOptions): Promise<Finding[]> {
-  const signed = await storage.presign({ key, contentDisposition: attachment('cors-check.bin', 'cors-check.bin'), contentType: undefined })
+  const signed = await storage.urls.presign({ key, contentDisposition: attachment('cors-check.bin', 'cors-check.bin'), contentType: undefined })
   const findings: Finding[] = []
 
   const preflight = await ask('preflight', signed.url, {

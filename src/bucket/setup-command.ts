@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util'
 import { describeNoAnswer, s3Code, s3Status } from '../storage/s3-errors.js'
 import { ConfigError, parseStorageConfig, type Env, type S3Config } from '../config/index.js'
 import { createS3Client, type Credentials } from '../storage/s3-client.js'
-import { ReplayStorage } from '../storage/replay-storage.js'
+import { openStorage } from '../storage/open-storage.js'
+import type { ReplayStorage } from '../storage/replay-storage.js'
 import { applyBucketCors, checkLiveCors, checkStoredCors, describeBucket, ensureBucket, type Finding } from './cors-checks.js'
 import { BUCKET_CORS_FILE, readBucketCors } from './cors-rules.js'
 
@@ -73,7 +74,7 @@ async function run (args: string[], env: Env, out: Output, credentials: Credenti
   const { s3 } = parseStorageConfig(env, { requireBucket: true })
   // Its own client for the bucket's administration; the service's storage signs the GET that is checked.
   const admin = createS3Client({ ...s3, credentials })
-  const storage = new ReplayStorage({ s3, presignTtlSeconds: 60, credentials })
+  const storage = openStorage({ s3, presignTtlSeconds: 60, credentials })
   const code = await setUp(admin, storage, s3, options, out).catch((error: unknown) => error as Error)
   admin.destroy()
   storage.close()

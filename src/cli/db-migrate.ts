@@ -3,7 +3,7 @@
 // migrates its own database at every start.
 import { loadEnvFile } from '../config/env-file.js'
 import { ConfigError, parseDatabaseConfig } from '../config/index.js'
-import { connectPGlite, connectPostgres, localDatabaseDir } from '../db/database.js'
+import { localDatabaseDir, openDatabase } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
 
 loadEnvFile()
@@ -15,15 +15,15 @@ try {
       '(postgres://user:password@host:5432/database). The local mode\'s own database is migrated at its start, or now with --local.')
   }
   const config = parseDatabaseConfig(local ? { ...process.env, DATABASE_URL: undefined } : process.env)
-  const db = config.databaseUrl !== undefined
-    ? connectPostgres({ url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs * 10 })
-    : await connectPGlite(localDatabaseDir(config.localDataDir))
+  const { db, close } = await openDatabase(config.databaseUrl !== undefined
+    ? { postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs * 10 } }
+    : { pglite: { dataDir: localDatabaseDir(config.localDataDir) } })
   try {
     const results = await migrateToLatest(db)
     if (results.length === 0) console.log('Migrations: already up to date.')
     for (const result of results) console.log(`Migration ${result.migrationName}: ${result.status}`)
   } finally {
-    await db.destroy()
+    await close()
   }
 } catch (error) {
   const message = error instanceof ConfigError ? error.message : (error as Error).message

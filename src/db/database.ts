@@ -1,21 +1,12 @@
 // One Database type for both backends: PostgreSQL over `pg`, or PGlite
 // (PostgreSQL compiled to WASM) for zero-setup runs.
-import { Kysely, PostgresDialect, type Selectable } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import { resolve } from 'node:path'
 import pg from 'pg'
+import { GamesRepository } from './games.js'
+import type { Database } from './schema.js'
 
-export interface GamesTable {
-  /** bigint in PostgreSQL; `pg` hands bigints back as strings, so it is typed as one. */
-  id: string
-  game_folder: string
-  replay_file: string | null
-}
-
-export interface Database {
-  games: GamesTable
-}
-
-export type Game = Selectable<GamesTable>
+export type { Database, Game, GamesTable } from './schema.js'
 
 export interface PostgresOptions {
   url: string
@@ -63,10 +54,41 @@ export function localDatabaseDir (localDataDir: string): string {
   return resolve(localDataDir, 'pglite')
 }
 
-export async function connectPGlite (dataDir: string | undefined): Promise<Kysely<Database>> {
+export interface PGliteOptions {
+  /** Where PGlite keeps its files; left out, in memory. */
+  dataDir?: string | undefined
+  /** A data directory's dump to start from (the tests' migrated template). */
+  loadDataDir?: Blob | undefined
+}
+
+export async function connectPGlite ({ dataDir, loadDataDir }: PGliteOptions = {}): Promise<Kysely<Database>> {
   // Loaded on demand: PGlite's WASM is only needed in local mode and tests.
   const { PGlite } = await import('@electric-sql/pglite')
   const { PGliteDialect } = await import('kysely-pglite-dialect')
-  const pglite = await PGlite.create(dataDir)
-  return new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  const pglite = await PGlite.create({ ...(dataDir !== undefined && { dataDir }), ...(loadDataDir !== undefined && { loadDataDir }) })
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
+  // The dialect takes hold of PGlite at its first query, and only closes it on destroy() after one:
+  // a database nobody queried would keep the process from exiting.
+  await sql`select 1`.execute(db)
+  return db
+}
+
+/** PostgreSQL over `pg` (a configured deployment), or PGlite (local mode, the tests). */
+export type DatabaseSource = { postgres: PostgresOptions } | { pglite: PGliteOptions }
+
+export interface GameDatabase {
+  db: Kysely<Database>
+  /** Every query on the games table. */
+  games: GamesRepository
+  /** PostgreSQL's pool, whose counts the metrics read; PGlite has none. */
+  pool: pg.Pool | undefined
+  close: () => Promise<void>
+}
+
+/** Opens the game database: the one factory that server.ts, local mode, db:migrate and the tests use. */
+export async function openDatabase (source: { postgres: PostgresOptions }): Promise<GameDatabase & { pool: pg.Pool }>
+export async function openDatabase (source: DatabaseSource): Promise<GameDatabase>
+export async function openDatabase (source: DatabaseSource): Promise<GameDatabase> {
+  const { db, pool } = 'postgres' in source ? openPostgres(source.postgres) : { db: await connectPGlite(source.pglite), pool: undefined }
+  return { db, games: new GamesRepository(db), pool, close: async () => { await db.destroy() } }
 }

@@ -1,7 +1,7 @@
 // The headers a replay download has, the same whether the bytes come through
 // /stream or HEAD /replay describes what the redirect will give.
-import type { ReplayObject } from '../replay/locate-replay.js'
-import type { ObjectMeta, Validators } from '../storage/object-reads.js'
+import type { ObjectMeta, Validators } from '../model/object-meta.js'
+import type { ReplayObject } from '../model/replay-object.js'
 
 export function validatorHeaders ({ etag, lastModified }: Validators): Record<string, string> {
   const headers: Record<string, string> = {}

@@ -1,7 +1,6 @@
 // The demo data of local mode: one game with a replay, one still without.
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
-import type { Kysely } from 'kysely'
-import type { Database } from '../db/database.js'
+import type { GamesRepository } from '../db/games.js'
 import { replayKey } from '../replay/replay-key.js'
 
 export const DEMO_GAME = { id: '1', folder: 'demo/game-1', file: 'replay.json' } as const
@@ -19,14 +18,11 @@ export function demoReplay (): Buffer {
 }
 
 /** `s3` uploads (the emulator's own client): the service's storage only reads. */
-export async function seedDemo (db: Kysely<Database>, s3: S3Client, { bucket, keyPrefix }: { bucket: string, keyPrefix: string }): Promise<void> {
-  await db.insertInto('games')
-    .values([
-      { id: DEMO_GAME.id, game_folder: DEMO_GAME.folder, replay_file: DEMO_GAME.file },
-      { id: DEMO_GAME_WITHOUT_REPLAY.id, game_folder: DEMO_GAME_WITHOUT_REPLAY.folder, replay_file: null }
-    ])
-    .onConflict((oc) => oc.column('id').doNothing())
-    .execute()
+export async function seedDemo (games: GamesRepository, s3: S3Client, { bucket, keyPrefix }: { bucket: string, keyPrefix: string }): Promise<void> {
+  await games.insert([
+    { id: DEMO_GAME.id, game_folder: DEMO_GAME.folder, replay_file: DEMO_GAME.file },
+    { id: DEMO_GAME_WITHOUT_REPLAY.id, game_folder: DEMO_GAME_WITHOUT_REPLAY.folder, replay_file: null }
+  ], { keepExisting: true })
   await s3.send(new PutObjectCommand({
     Bucket: bucket,
     Key: replayKey(keyPrefix, DEMO_GAME.folder, DEMO_GAME.file),

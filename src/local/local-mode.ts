@@ -4,10 +4,12 @@ import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { readBucketCors } from '../bucket/cors-rules.js'
 import type { LocalConfig } from '../config/index.js'
-import { connectPGlite, localDatabaseDir, type Database } from '../db/database.js'
+import { localDatabaseDir, openDatabase, type Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
-import { createS3Client, type S3RequestObserver } from '../storage/s3-client.js'
-import { ReplayStorage } from '../storage/replay-storage.js'
+import type { S3RequestObserver } from '../model/s3-request.js'
+import { openStorage } from '../storage/open-storage.js'
+import type { ReplayStorage } from '../storage/replay-storage.js'
+import { createS3Client } from '../storage/s3-client.js'
 import { DEMO_GAME, DEMO_GAME_WITHOUT_REPLAY, seedDemo } from './demo-seed.js'
 import { EMULATOR_CREDENTIALS, startS3Emulator } from './s3-emulator.js'
 
@@ -24,14 +26,14 @@ export interface LocalBackends {
 export async function startLocalBackends (config: LocalConfig, { onS3Request }: { onS3Request: S3RequestObserver }): Promise<LocalBackends> {
   const dataDir = resolve(config.localDataDir)
   await mkdir(join(dataDir, 's3'), { recursive: true })
-  const db = await connectPGlite(localDatabaseDir(config.localDataDir))
+  const { db, games, close: closeDatabase } = await openDatabase({ pglite: { dataDir: localDatabaseDir(config.localDataDir) } })
   try {
     await migrateToLatest(db)
     const emulator = await startS3Emulator({ directory: join(dataDir, 's3'), bucket: { name: config.s3.bucket, cors: readBucketCors() } })
     const s3 = { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true }
     const uploader = createS3Client({ ...s3, credentials: EMULATOR_CREDENTIALS })
-    await seedDemo(db, uploader, s3).finally(() => { uploader.destroy() })
-    const storage = new ReplayStorage({ ...config, s3, credentials: EMULATOR_CREDENTIALS, headCache: config.lookupCache, onRequest: onS3Request })
+    await seedDemo(games, uploader, s3).finally(() => { uploader.destroy() })
+    const storage = openStorage({ ...config, s3, credentials: EMULATOR_CREDENTIALS, headCache: config.lookupCache, onRequest: onS3Request })
     return {
       db,
       storage,
@@ -40,11 +42,11 @@ export async function startLocalBackends (config: LocalConfig, { onS3Request }: 
       close: async () => {
         storage.close()
         await emulator.close()
-        await db.destroy()
+        await closeDatabase()
       }
     }
   } catch (error) {
-    await db.destroy()
+    await closeDatabase()
     throw error
   }
 }

@@ -2,7 +2,7 @@
 // values: route patterns (never raw URLs), methods, status codes, and a few
 // fixed kinds.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
-import type { S3RequestObserver } from '../storage/s3-client.js'
+import type { S3RequestObserver } from '../model/s3-request.js'
 import { SERVICE_VERSION } from '../version.js'
 import { PreboundCounter, PreboundHistogram } from './prebound.js'
 

@@ -7,20 +7,25 @@
 // instance is alive and its backends work; it turns requests away itself.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import fp from 'fastify-plugin'
-import { sql, type Kysely } from 'kysely'
-import type { Database } from '../db/database.js'
 import { classifyDatabaseError } from '../db/database-errors.js'
+import type { GamesRepository } from '../db/games.js'
 import { NEVER_SHED } from '../plugins/load-shedding.js'
+import { checkOption, hasMethod } from '../plugins/options.js'
 import { PROBE } from '../plugins/request-log.js'
 import { LivenessBody, ReadinessBody, UnreadyBody } from '../schemas/health.js'
+import type { ReplayStorage } from '../storage/replay-storage.js'
 
 /** Answered while the rest is shed; its request line is logged at debug. */
 const PROBE_ROUTE = { ...NEVER_SHED, ...PROBE }
 
 export interface HealthRouteOptions {
+  games: GamesRepository
+  storage: ReplayStorage
   /** Each check gives up after this long, so a probe never hangs. */
   checkTimeoutMs: number
 }
+
+const NAME = 'replay-gate-health-routes'
 
 /** How long a readiness result is answered again: a flood of probes makes one check a second. */
 const READINESS_CACHE_MS = 1000
@@ -29,8 +34,9 @@ type CheckState = 'ok' | 'unreachable' | 'misconfigured'
 interface Check { state: CheckState, ms: number }
 interface Readiness { status: 'ready' | 'degraded' | 'unavailable', checks: { database: Check, storage: Check } }
 
-const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async function healthRoutes (fastify, { checkTimeoutMs }) {
-  const { db, storage } = fastify
+const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async function healthRoutes (fastify, { games, storage, checkTimeoutMs }) {
+  checkOption(NAME, 'games', hasMethod(games, 'probe'), 'a GamesRepository')
+  checkOption(NAME, 'storage', hasMethod(storage, 'probe'), 'a ReplayStorage')
   fastify.get('/healthz', { schema: { response: { 200: LivenessBody }, security: [] }, config: PROBE_ROUTE }, async function liveness () {
     return { status: 'ok' as const }
   })
@@ -48,7 +54,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async functi
   async function checkReadiness (): Promise<Readiness> {
     const [database, s3] = await Promise.all([
       timed(async () => {
-        const found = await checkDatabase(db, checkTimeoutMs)
+        const found = await checkDatabase(games, checkTimeoutMs)
         report('database', found.state, found.detail)
         return found.state
       }),
@@ -78,12 +84,8 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRouteOptions> = async functi
 }
 
 /** The table the service reads, asked as the lookups ask it: a missing table or missing rights show here. */
-async function checkDatabase (db: Kysely<Database>, timeoutMs: number): Promise<{ state: CheckState, detail?: string }> {
-  // Unref'd: a timer left running after a quick answer holds nothing open.
-  const timeout = new Promise<never>((_resolve, reject) => {
-    setTimeout(reject, timeoutMs, new Error(`no answer within ${timeoutMs} ms`)).unref()
-  })
-  return await Promise.race([db.selectFrom('games').select(sql<number>`1`.as('one')).limit(1).execute(), timeout]).then(
+async function checkDatabase (games: GamesRepository, timeoutMs: number): Promise<{ state: CheckState, detail?: string }> {
+  return await games.probe(timeoutMs).then(
     () => ({ state: 'ok' as const }),
     (error: unknown) => {
       const { kind, detail } = classifyDatabaseError(error)
@@ -98,4 +100,4 @@ async function timed (check: () => Promise<CheckState>): Promise<Check> {
   return { state, ms: Math.round((performance.now() - started) * 10) / 10 }
 }
 
-export default fp(healthRoutes, { name: 'replay-gate-health-routes', dependencies: ['replay-gate-backends'], encapsulate: true })
+export default fp(healthRoutes, { name: NAME, encapsulate: true })

@@ -14,14 +14,20 @@ import { traceParentOf } from '../observability/telemetry.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
 import streamConcurrency from '../plugins/stream-concurrency.js'
 import streamRateLimit from '../plugins/stream-rate-limit.js'
-import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
+import type { ReplayLocator } from '../lookup/replay-locator.js'
+import type { ReplayObject } from '../model/replay-object.js'
+import { checkOption, hasMethod } from '../plugins/options.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
 import { closedWith } from '../storage/cancellation.js'
 import type { ObjectHead, ReadOptions } from '../storage/object-reads.js'
+import type { ReplayStorage } from '../storage/replay-storage.js'
 
 export interface ReplayStreamRouteOptions {
   metrics: Metrics
+  /** Game id → replay object. */
   locator: ReplayLocator
+  /** Replay object → its bytes. */
+  storage: ReplayStorage
   rateLimit: RateLimitConfig
   concurrency: StreamConcurrencyConfig
   /** TRUST_PROXY is set. */
@@ -46,9 +52,11 @@ const schema = {
 }
 
 const STREAMED = { delivery: 'stream', cacheControl: 'private' } as const
+const NAME = 'replay-gate-replay-stream-routes'
 
-const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, metrics, rateLimit, concurrency, trustsProxy }) {
-  const { storage } = fastify
+const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = async function replayStreamRoutes (fastify, { locator, storage, metrics, rateLimit, concurrency, trustsProxy }) {
+  checkOption(NAME, 'locator', hasMethod(locator, 'locate'), 'a ReplayLocator')
+  checkOption(NAME, 'storage', hasMethod(storage, 'read'), 'a ReplayStorage')
   await fastify.register(streamConcurrency, { limits: concurrency, metrics, trustsProxy })
   await fastify.register(streamRateLimit, { limit: rateLimit, metrics })
 
@@ -109,4 +117,4 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
   })
 }
 
-export default fp(replayStreamRoutes, { name: 'replay-gate-replay-stream-routes', dependencies: ['replay-gate-backends'], encapsulate: true })
+export default fp(replayStreamRoutes, { name: NAME, encapsulate: true })

@@ -9,14 +9,23 @@ import { replayHeaders } from '../http/replay-headers.js'
 import type { Metrics } from '../observability/metrics.js'
 import { traceParentOf } from '../observability/telemetry.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
-import type { ReplayLocator, ReplayObject } from '../replay/locate-replay.js'
+import type { ReplayLocator } from '../lookup/replay-locator.js'
+import type { ReplayObject } from '../model/replay-object.js'
+import { checkOption, hasMethod } from '../plugins/options.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
 import { ReplayUrlBody } from '../schemas/replay.js'
+import type { ReplayUrls } from '../signing/replay-urls.js'
 import { closedWith } from '../storage/cancellation.js'
+import type { ReplayStorage } from '../storage/replay-storage.js'
 
 export interface ReplayRouteOptions {
   metrics: Metrics
+  /** Game id → replay object. */
   locator: ReplayLocator
+  /** Replay object → the URL handed out. */
+  urls: ReplayUrls
+  /** What HEAD describes the object from. */
+  storage: ReplayStorage
   /** PUBLIC_BASE_URL, without a trailing slash: streamUrl is absolute when it is set. */
   publicBaseUrl: string | undefined
 }
@@ -55,8 +64,12 @@ function redirect (reply: FastifyReply, url: string): void {
     .redirect(url, 302)
 }
 
-const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, metrics, publicBaseUrl }) {
-  const { storage } = fastify
+const NAME = 'replay-gate-replay-routes'
+
+const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async function replayRoutes (fastify, { locator, urls, storage, metrics, publicBaseUrl }) {
+  checkOption(NAME, 'locator', hasMethod(locator, 'locate'), 'a ReplayLocator')
+  checkOption(NAME, 'urls', hasMethod(urls, 'presign'), 'a ReplayUrls')
+  checkOption(NAME, 'storage', hasMethod(storage, 'describe'), 'a ReplayStorage')
   const signing = metrics.signing.labels({ method: 'GET' })
   /** The signed URL of a game's replay; `known` is its object when the caller has it already. */
   async function presignFor (gameId: string, request: FastifyRequest, known?: ReplayObject) {
@@ -64,7 +77,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
     const trace = traceParentOf(request)
     const object = known ?? await locator.locate(gameId, log, trace)
     const started = performance.now()
-    const signed = await storage.presign(object, { trace })
+    const signed = await urls.presign(object, { trace })
     signing.observe((performance.now() - started) / 1000)
     // The log scrubs the signature and credential from the URL (src/observability/logging.ts).
     log.debug({ key: object.key, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')
@@ -84,7 +97,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
       // at once: no promise, no await. Anything else takes the way that may wait.
       const started = performance.now()
       const object = locator.cached(gameId)
-      const reused = object === undefined ? undefined : storage.reusedUrl(object)
+      const reused = object === undefined ? undefined : urls.reusedUrl(object)
       if (reused !== undefined) {
         signing.observe((performance.now() - started) / 1000)
         redirect(reply, reused.url)
@@ -124,7 +137,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
     const signed = await presignFor(gameId, request)
     reply
       .header('X-Replay-Delivery', 'redirect')
-      .header('Cache-Control', cacheControlFor(signed.expiresAt, new Date(), storage.presignTtlSeconds))
+      .header('Cache-Control', cacheControlFor(signed.expiresAt, new Date(), urls.ttlSeconds))
     const streamPath = `/games/${gameId}/replay/stream`
     return {
       url: signed.url,
@@ -136,4 +149,4 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
   })
 }
 
-export default fp(replayRoutes, { name: 'replay-gate-replay-routes', dependencies: ['replay-gate-backends'], encapsulate: true })
+export default fp(replayRoutes, { name: NAME, encapsulate: true })

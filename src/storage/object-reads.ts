@@ -10,22 +10,10 @@ import type { Readable } from 'node:stream'
 import { ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../http/errors.js'
 import { ifRangeMatches, type ObjectRequest } from '../http/preconditions.js'
 import { inSpan, markFailed, type TraceParent } from '../observability/telemetry.js'
+import type { ObjectMeta, Validators } from '../model/object-meta.js'
 import { Cancellation, type ReadSignal } from './cancellation.js'
 import { s3FailureKind, s3Headers, s3Status, type S3FailureKind } from './s3-errors.js'
-import type { SocketReads } from './socket-reads.js'
-
-export interface ObjectMeta {
-  contentLength: number | undefined
-  contentRange: string | undefined
-  contentType: string | undefined
-  etag: string | undefined
-  lastModified: Date | undefined
-}
-
-export interface Validators {
-  etag: string | undefined
-  lastModified: Date | undefined
-}
+import type { DirectReads } from './direct-reads.js'
 
 export type ObjectHead =
   | { status: 200 | 206, meta: ObjectMeta }
@@ -56,7 +44,7 @@ export interface ReadTarget {
   bucket: string
   firstByteTimeoutMs: number
   /** GetObject over sockets of the service's own, for an http: endpoint; the SDK otherwise. */
-  sockets?: SocketReads | undefined
+  sockets?: DirectReads | undefined
 }
 
 export interface ReadOptions {
@@ -99,7 +87,7 @@ export async function headObject (target: ReadTarget, options: ReadOptions): Pro
 async function getObject (target: ReadTarget, options: ReadOptions, signal: Cancellation): Promise<{ meta: ObjectMeta, body: Readable, progress: () => BodyProgress }> {
   const headers = target.sockets === undefined ? undefined : requestHeaders(options.request)
   if (headers !== undefined) {
-    const answer = await (target.sockets as SocketReads).get(options.key, headers, signal)
+    const answer = await (target.sockets as DirectReads).get(options.key, headers, signal)
     if (answer !== undefined) {
       const { meta, body } = answer
       return { meta, body, progress: () => ({ bytes: body.passed, complete: body.complete }) }

@@ -4,6 +4,7 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import { performance } from 'node:perf_hooks'
+import type { S3RequestObserver } from '../model/s3-request.js'
 
 export type Credentials = AwsCredentialIdentity | AwsCredentialIdentityProvider
 
@@ -18,12 +19,6 @@ export interface S3ClientOptions {
   onRequest?: S3RequestObserver | undefined
 }
 
-/**
- * One request sent to S3: the operation (the SDK command's name without
- * "Command": GetObject, HeadObject), whether S3 answered it with a 2xx, and
- * the seconds until its answer's headers were read.
- */
-export type S3RequestObserver = (operation: string, outcome: 'ok' | 'error', seconds: number) => void
 
 export function createS3Client (options: S3ClientOptions): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: 256 }

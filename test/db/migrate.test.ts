@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises'
 import { Migrator, NO_MIGRATIONS, sql, type Kysely } from 'kysely'
 import t from 'tap'
 import type { Database } from '../../src/db/database.js'
-import { findReplay } from '../../src/db/games.js'
+import { GamesRepository } from '../../src/db/games.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import { migrations } from '../../src/db/migrations/index.js'
 import { openTestDatabase } from '../helper.js'
@@ -16,9 +16,9 @@ t.test('the games table: bigint ids up to 2^53 - 1, a nullable replay file', asy
     { id: '9007199254740991', game_folder: 'f', replay_file: 'r.json' },
     { id: '2', game_folder: 'g', replay_file: null }
   ]).execute()
-  t.same(await findReplay(db, '9007199254740991'), { game_folder: 'f', replay_file: 'r.json' })
-  t.same(await findReplay(db, '2'), { game_folder: 'g', replay_file: null })
-  t.equal(await findReplay(db, '3'), undefined)
+  t.same(await new GamesRepository(db).findReplay('9007199254740991'), { game_folder: 'f', replay_file: 'r.json' })
+  t.same(await new GamesRepository(db).findReplay('2'), { game_folder: 'g', replay_file: null })
+  t.equal(await new GamesRepository(db).findReplay('3'), undefined)
   await t.rejects(db.insertInto('games').values({ id: '4', game_folder: null as unknown as string, replay_file: null }).execute(),
     'game_folder is required')
 })

@@ -15,7 +15,7 @@ const storage = bucket.storage()
 const base = await listen(await buildTestApp(t, { config: testConfig(), db, storage }))
 const object = { key: 'g/r.bin', contentDisposition: attachment('game-1.replay.bin', 'game-1.replay.bin'), contentType: 'application/octet-stream' }
 
-const head = await fetch((await storage.presign(object)).url)
+const head = await fetch((await storage.urls.presign(object)).url)
 const etag = String(head.headers.get('etag'))
 const lastModified = new Date(String(head.headers.get('last-modified')))
 await head.arrayBuffer()
@@ -80,7 +80,7 @@ async function check (t: Test, answer: Response, [status, first, last]: Expect, 
 
 for (const { name, headers, url, stream = url } of cases) {
   t.test(name, async (t) => {
-    const signed = await storage.presign(object)
+    const signed = await storage.urls.presign(object)
     await check(t, await fetch(signed.url, { headers }), url, 'presigned URL')
     const through = await fetch(`${base}/games/1/replay/stream`, { headers })
     if (stream[0] === 416) t.equal(through.headers.get('content-range'), `bytes */${SIZE}`, '/stream: the size in Content-Range')

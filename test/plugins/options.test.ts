@@ -2,16 +2,22 @@
 import Fastify from 'fastify'
 import t from 'tap'
 import { Metrics } from '../../src/observability/metrics.js'
-import backends from '../../src/plugins/backends.js'
 import bearerAuth from '../../src/plugins/bearer-auth.js'
 import cors from '../../src/plugins/cors.js'
 import loadShedding from '../../src/plugins/load-shedding.js'
 import requestMetrics from '../../src/plugins/request-metrics.js'
 import streamRateLimit from '../../src/plugins/stream-rate-limit.js'
 import healthRoutes from '../../src/routes/health.js'
+import replayStreamRoutes from '../../src/routes/replay-stream.js'
+import replayRoutes from '../../src/routes/replay.js'
 
 const cases: Array<[string, (app: ReturnType<typeof Fastify>) => unknown, RegExp]> = [
-  ['backends without a database', async (app) => await app.register(backends, { db: undefined as never, storage: undefined as never }), /^replay-gate-backends: the "db" option must be a Kysely instance$/],
+  ['readiness without the games table', async (app) => await app.register(healthRoutes, { games: undefined as never, storage: undefined as never, checkTimeoutMs: 1000 }),
+    /^replay-gate-health-routes: the "games" option must be a GamesRepository$/],
+  ['the redirect without a signer', async (app) => await app.register(replayRoutes, { locator: { locate: () => {} } as never, urls: {} as never, storage: undefined as never, metrics: new Metrics({ processMetrics: false }), publicBaseUrl: undefined }),
+    /^replay-gate-replay-routes: the "urls" option must be a ReplayUrls$/],
+  ['the stream without a storage', async (app) => await app.register(replayStreamRoutes, { locator: { locate: () => {} } as never, storage: {} as never, metrics: new Metrics({ processMetrics: false }), rateLimit: undefined as never, concurrency: undefined as never, trustsProxy: false }),
+    /^replay-gate-replay-stream-routes: the "storage" option must be a ReplayStorage$/],
   ['cors with no origins', async (app) => await app.register(cors, { origins: [], credentials: false }), /^replay-gate-cors: the "origins" option must be "\*" or a list of origins$/],
   ['request metrics without a registry', async (app) => await app.register(requestMetrics, { metrics: {} as Metrics }), /^replay-gate-request-metrics: the "metrics" option must be a Metrics$/],
   ['a rate limit without a number', async (app) => await app.register(streamRateLimit, { limit: { max: '60' } as never, metrics: new Metrics({ processMetrics: false }) }),
@@ -31,13 +37,6 @@ for (const [name, register, message] of cases) {
     await t.rejects(async () => { await register(app); await app.ready() }, { name: 'TypeError', message })
   })
 }
-
-t.test('routes that need the backends say so when they are missing', async (t) => {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await t.rejects(async () => { await app.register(healthRoutes, { checkTimeoutMs: 1000 }); await app.ready() },
-    { message: /replay-gate-backends/ })
-})
 
 t.test('good options register', async (t) => {
   const app = Fastify()

@@ -152,7 +152,7 @@ t.test('S3 refuses an expired URL and a tampered one', async (t) => {
   t.equal(new URL(location).searchParams.get('X-Amz-Expires'), '61', 'dated a minute early, so valid a minute longer: one second from now')
   // The same URL as that route would have handed out two minutes ago: S3's clock says it has expired.
   const object = { key: 'season-1/game-42/replay.json', contentDisposition: 'attachment; filename="game-42.replay.json"', contentType: 'application/json' }
-  const earlier = await oneSecond.presign(object, { now: new Date(Date.now() - 120_000) })
+  const earlier = await oneSecond.urls.presign(object, { now: new Date(Date.now() - 120_000) })
   t.equal((await fetch(earlier.url)).status, 403, 'expired')
 
   const fresh = (await app.inject({ url: '/games/42/replay' })).headers.location as string

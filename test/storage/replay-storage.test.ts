@@ -3,9 +3,12 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { S3Config } from '../../src/config/index.js'
-import { CLOCK_SKEW_SECONDS, MAX_CACHED_URLS, ReplayStorage, socketReads } from '../../src/storage/replay-storage.js'
-import { SocketReads } from '../../src/storage/socket-reads.js'
-import { UrlSigner } from '../../src/storage/url-signer.js'
+import { MAX_CACHED_URLS } from '../../src/signing/replay-urls.js'
+import { directReads } from '../../src/storage/direct-reads.js'
+import { openStorage } from '../../src/storage/open-storage.js'
+import type { ReplayStorage } from '../../src/storage/replay-storage.js'
+import { CLOCK_SKEW_SECONDS, S3UrlSigner } from '../../src/storage/s3-url-signer.js'
+import { SocketReads } from '../../src/storage/socket-reads/index.js'
 import { openTestBucket } from '../helper.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
 
@@ -24,13 +27,13 @@ const object = { key: 'season 1/game-42/replay.json', contentDisposition: 'attac
 const at = new Date('2026-11-26T10:20:30.999Z')
 
 function storageFor (overrides: Partial<S3Config> = {}, presignTtlSeconds = 300): ReplayStorage {
-  const storage = new ReplayStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, credentials })
+  const storage = openStorage({ s3: { ...s3, ...overrides }, presignTtlSeconds, credentials })
   t.teardown(() => storage.close())
   return storage
 }
 
 t.test('a GET URL for the public endpoint, signing only host, with no checksum parameters', async (t) => {
-  const signed = await storageFor().presign(object, { now: at })
+  const signed = await storageFor().urls.presign(object, { now: at })
   const url = new URL(signed.url)
   t.equal(url.origin, 'https://cdn.example.com', 'the public endpoint, not the one the service uses')
   t.equal(url.pathname, '/replays/season%201/game-42/replay.json')
@@ -50,12 +53,12 @@ t.test('a GET URL for the public endpoint, signing only host, with no checksum p
   t.equal(signed.expiresAt.toISOString(), '2026-11-26T10:25:30.000Z', 'whole seconds, as the URL says')
   t.equal(Date.parse(signed.expiresAt.toISOString()), Date.parse('2026-11-26T10:19:30Z') + 360_000,
     'dated a minute early for a clock ahead of S3\'s, and valid a minute longer to make up for it')
-  t.equal((await storageFor().presign(object, { now: at })).url, signed.url, 'the same inputs sign the same URL')
+  t.equal((await storageFor().urls.presign(object, { now: at })).url, signed.url, 'the same inputs sign the same URL')
 })
 
 t.test('an unknown type is left to S3; only GET URLs are signed', async (t) => {
-  const typed = await storageFor().presign(object, { now: at })
-  const untyped = await storageFor().presign({ ...object, contentType: undefined }, { now: at })
+  const typed = await storageFor().urls.presign(object, { now: at })
+  const untyped = await storageFor().urls.presign({ ...object, contentType: undefined }, { now: at })
   t.equal(untyped.method, 'GET')
   const params = new URL(untyped.url).searchParams
   t.notOk(params.has('response-content-type'))
@@ -65,13 +68,13 @@ t.test('an unknown type is left to S3; only GET URLs are signed', async (t) => {
 })
 
 t.test('TTL and addressing style follow the settings', async (t) => {
-  const week = await storageFor({}, 604_800).presign(object, { now: at })
+  const week = await storageFor({}, 604_800).urls.presign(object, { now: at })
   t.equal(new URL(week.url).searchParams.get('X-Amz-Expires'), '604800', 'never past SigV4\'s week')
   t.equal(new URL(week.url).searchParams.get('X-Amz-Date'), '20261126T102030Z', 'no room left to date it early')
   t.equal(week.expiresAt.toISOString(), '2026-12-03T10:20:30.000Z')
-  const virtualHosted = await storageFor({ forcePathStyle: false }).presign(object, { now: at })
+  const virtualHosted = await storageFor({ forcePathStyle: false }).urls.presign(object, { now: at })
   t.equal(new URL(virtualHosted.url).host, 'replays.cdn.example.com')
-  const samePlace = await storageFor({ publicEndpoint: s3.endpoint }).presign(object, { now: at })
+  const samePlace = await storageFor({ publicEndpoint: s3.endpoint }).urls.presign(object, { now: at })
   t.equal(new URL(samePlace.url).origin, 'http://s3.internal:9000')
 })
 
@@ -80,45 +83,45 @@ const param = (url: string, name: string): string | null => new URL(url).searchP
 
 t.test('URLs are reused within a window: the same one for every request and every instance', async (t) => {
   const options = { s3, presignTtlSeconds: 300, presignReuseSeconds: 60, credentials }
-  const one = new ReplayStorage(options)
-  const two = new ReplayStorage(options)
+  const one = openStorage(options)
+  const two = openStorage(options)
   t.teardown(() => { one.close(); two.close() })
-  const first = await one.presign(object, { now: seconds('2026-11-26T10:21:00.000Z') })
+  const first = await one.urls.presign(object, { now: seconds('2026-11-26T10:21:00.000Z') })
   t.equal(param(first.url, 'X-Amz-Date'), '20261126T102000Z', 'dated at the window\'s start, less the skew allowance')
   t.equal(param(first.url, 'X-Amz-Expires'), String(300 + CLOCK_SKEW_SECONDS))
   t.equal(first.expiresAt.toISOString(), '2026-11-26T10:26:00.000Z', 'valid for the TTL from the window\'s start')
 
-  const later = await one.presign(object, { now: seconds('2026-11-26T10:21:59.999Z') })
+  const later = await one.urls.presign(object, { now: seconds('2026-11-26T10:21:59.999Z') })
   t.equal(later.url, first.url, 'the same URL until the window ends')
   t.equal(later.expiresAt.getTime(), first.expiresAt.getTime())
   t.ok(later.expiresAt.getTime() - Date.parse('2026-11-26T10:21:59.999Z') > (300 - 60) * 1000, 'more than TTL - window is left')
-  t.equal((await two.presign(object, { now: seconds('2026-11-26T10:21:30Z') })).url, first.url, 'another instance signs the same URL')
+  t.equal((await two.urls.presign(object, { now: seconds('2026-11-26T10:21:30Z') })).url, first.url, 'another instance signs the same URL')
 
-  const next = await one.presign(object, { now: seconds('2026-11-26T10:22:00Z') })
+  const next = await one.urls.presign(object, { now: seconds('2026-11-26T10:22:00Z') })
   t.not(next.url, first.url, 'a new window, a new URL')
   t.equal(next.expiresAt.toISOString(), '2026-11-26T10:27:00.000Z')
 
-  t.not((await one.presign({ ...object, contentDisposition: 'attachment; filename="x.json"' }, { now: seconds('2026-11-26T10:22:00Z') })).url, next.url,
+  t.not((await one.urls.presign({ ...object, contentDisposition: 'attachment; filename="x.json"' }, { now: seconds('2026-11-26T10:22:00Z') })).url, next.url,
     'one per download name')
-  t.not((await one.presign({ ...object, contentType: 'text/plain' }, { now: seconds('2026-11-26T10:22:00Z') })).url, next.url, 'one per type')
-  t.equal((await one.presign(object, { now: seconds('2026-11-26T10:22:30Z') })).url, next.url, 'the same object again: the same URL')
-  t.not((await one.presign({ ...object, key: 'other/key.json' }, { now: seconds('2026-11-26T10:22:00Z') })).url, next.url, 'one per object')
+  t.not((await one.urls.presign({ ...object, contentType: 'text/plain' }, { now: seconds('2026-11-26T10:22:00Z') })).url, next.url, 'one per type')
+  t.equal((await one.urls.presign(object, { now: seconds('2026-11-26T10:22:30Z') })).url, next.url, 'the same object again: the same URL')
+  t.not((await one.urls.presign({ ...object, key: 'other/key.json' }, { now: seconds('2026-11-26T10:22:00Z') })).url, next.url, 'one per object')
 })
 
 t.test('without reuse, every URL is signed when asked for, none kept', async (t) => {
   const storage = storageFor()
-  t.equal(storage.presignReuseSeconds, 0)
-  const a = await storage.presign(object, { now: seconds('2026-11-26T10:21:00.100Z') })
-  t.equal((await storage.presign(object, { now: seconds('2026-11-26T10:21:00.900Z') })).url, a.url, 'the same second signs the same URL')
-  t.not((await storage.presign(object, { now: seconds('2026-11-26T10:21:01.000Z') })).url, a.url)
-  t.equal(storage.cachedUrls, 0)
+  t.equal(storage.urls.reuseSeconds, 0)
+  const a = await storage.urls.presign(object, { now: seconds('2026-11-26T10:21:00.100Z') })
+  t.equal((await storage.urls.presign(object, { now: seconds('2026-11-26T10:21:00.900Z') })).url, a.url, 'the same second signs the same URL')
+  t.not((await storage.urls.presign(object, { now: seconds('2026-11-26T10:21:01.000Z') })).url, a.url)
+  t.equal(storage.urls.cachedUrls, 0)
 })
 
 t.test('the kept URLs are bounded', async (t) => {
-  const storage = new ReplayStorage({ s3, presignTtlSeconds: 300, presignReuseSeconds: 60, credentials })
+  const storage = openStorage({ s3, presignTtlSeconds: 300, presignReuseSeconds: 60, credentials })
   t.teardown(() => storage.close())
-  for (let i = 0; i < MAX_CACHED_URLS + 50; i++) await storage.presign({ ...object, key: `k/${i}` }, { now: at })
-  t.equal(storage.cachedUrls, MAX_CACHED_URLS)
+  for (let i = 0; i < MAX_CACHED_URLS + 50; i++) await storage.urls.presign({ ...object, key: `k/${i}` }, { now: at })
+  t.equal(storage.urls.cachedUrls, MAX_CACHED_URLS)
 })
 
 t.test('a URL never outlives the credentials that signed it', async (t) => {
@@ -131,18 +134,18 @@ t.test('a URL never outlives the credentials that signed it', async (t) => {
     calls++
     return { ...credentials, sessionToken: `token-${calls}`, expiration }
   }
-  const storage = new ReplayStorage({ s3, presignTtlSeconds: 300, presignReuseSeconds: 60, credentials: provider })
+  const storage = openStorage({ s3, presignTtlSeconds: 300, presignReuseSeconds: 60, credentials: provider })
   t.teardown(() => storage.close())
-  const short = await storage.presign(object, { now: now })
+  const short = await storage.urls.presign(object, { now: now })
   t.equal(short.expiresAt.getTime(), expiration.getTime(), 'cut to the credentials\' expiry')
   t.equal(param(short.url, 'X-Amz-Expires'), String(90 + CLOCK_SKEW_SECONDS))
   t.match(param(short.url, 'X-Amz-Security-Token'), /^token-/)
 
   expiration = new Date((windowStart + 7200) * 1000)
-  const renewed = await storage.presign(object, { now: now })
+  const renewed = await storage.urls.presign(object, { now: now })
   t.not(renewed.url, short.url, 'a URL cut short is not reused: fresh credentials sign a full one')
   t.equal(renewed.expiresAt.getTime(), (windowStart + 300) * 1000)
-  t.equal((await storage.presign(object, { now: now })).url, renewed.url, 'and that one is reused')
+  t.equal((await storage.urls.presign(object, { now: now })).url, renewed.url, 'and that one is reused')
 })
 
 t.test('a server clock a little ahead of or behind S3\'s still hands out URLs that work', async (t) => {
@@ -151,14 +154,14 @@ t.test('a server clock a little ahead of or behind S3\'s still hands out URLs th
   const replay = { key: 'skew/replay.bin', contentDisposition: 'attachment; filename="r.bin"', contentType: undefined }
   for (const offsetSeconds of [-50, 0, 50]) {
     const storage = bucket.storage({ presignTtlSeconds: 120 })
-    const signed = await storage.presign(replay, { now: new Date(Date.now() + offsetSeconds * 1000) })
+    const signed = await storage.urls.presign(replay, { now: new Date(Date.now() + offsetSeconds * 1000) })
     const answer = await fetch(signed.url)
     t.equal(answer.status, 200, `a clock ${offsetSeconds} s off`)
     t.equal(await answer.text(), 'on time')
   }
   // AWS S3 and MinIO refuse a URL dated ahead of their clock ("Request is not yet valid"); Ceph RGW and
   // the emulator do not look, so the minute's margin is asserted on the URL itself.
-  const ahead = await bucket.storage({ presignTtlSeconds: 120 }).presign(replay, { now: new Date(Date.now() + 50_000) })
+  const ahead = await bucket.storage({ presignTtlSeconds: 120 }).urls.presign(replay, { now: new Date(Date.now() + 50_000) })
   const dated = String(new URL(ahead.url).searchParams.get('X-Amz-Date')).replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z')
   t.ok(Date.parse(dated) <= Date.now(), 'a clock 50 s ahead still dates its URL in S3\'s past')
 })
@@ -196,11 +199,11 @@ t.test('readiness probe: a GET that S3 answers with its error code', async (t) =
   }
 })
 
-t.test('the streaming route reads S3 over its own sockets for an http: endpoint only; TLS and AWS go through the SDK', async (t) => {
+t.test('the streaming route reads S3 over its own sockets, for http:, https: and AWS\'s own endpoint alike', async (t) => {
   const client = new S3Client({ region: s3.region, credentials })
   t.teardown(() => { client.destroy() })
-  const signer = new UrlSigner(client, s3.bucket)
-  t.ok(socketReads(s3, signer, undefined) instanceof SocketReads, 'http://s3.internal:9000')
-  t.equal(socketReads({ ...s3, endpoint: 'https://s3.internal:9000' }, signer, undefined), undefined, 'an https: endpoint')
-  t.equal(socketReads({ ...s3, endpoint: undefined }, signer, undefined), undefined, 'AWS itself')
+  const signer = new S3UrlSigner(client, s3.bucket)
+  t.ok(directReads(s3, signer, undefined) instanceof SocketReads, 'http://s3.internal:9000')
+  t.ok(directReads({ ...s3, endpoint: 'https://s3.internal:9000' }, signer, undefined) instanceof SocketReads, 'an https: endpoint')
+  t.ok(directReads({ ...s3, endpoint: undefined }, signer, undefined) instanceof SocketReads, 'AWS itself')
 })

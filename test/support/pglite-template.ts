@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Kysely } from 'kysely'
-import type { Database } from '../../src/db/database.js'
+import { openDatabase, type Database } from '../../src/db/database.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 
 const ROOT = new URL('../../', import.meta.url)
@@ -59,7 +59,5 @@ async function kyselyOn (pglite: import('@electric-sql/pglite').PGlite): Promise
 
 /** A migrated database cloned from the template: in memory, or in `dataDir` (a local-mode folder). */
 export async function clonePGlite (dataDir?: string): Promise<Kysely<Database>> {
-  const { PGlite } = await import('@electric-sql/pglite')
-  const pglite = await PGlite.create({ ...(dataDir !== undefined && { dataDir }), loadDataDir: await pgliteTemplate() })
-  return await kyselyOn(pglite)
+  return (await openDatabase({ pglite: { dataDir, loadDataDir: await pgliteTemplate() } })).db
 }

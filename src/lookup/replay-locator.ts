@@ -9,28 +9,19 @@
 // own. What the row means (the key, the download's name) is worked out once,
 // when the row is read.
 import type { FastifyBaseLogger } from 'fastify'
-import type { Kysely } from 'kysely'
 import { LRUCache } from 'lru-cache'
 import type { LookupCacheConfig } from '../config/index.js'
-import type { Database } from '../db/database.js'
-import { findReplay, type ReplayRow } from '../db/games.js'
 import { classifyDatabaseError } from '../db/database-errors.js'
+import type { GamesRepository, ReplayRow } from '../db/games.js'
 import { databaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from '../http/errors.js'
+import type { ReplayObject } from '../model/replay-object.js'
 import type { LookupSource } from '../observability/metrics.js'
 import { inSpan, type TraceParent } from '../observability/telemetry.js'
-import { downloadHeaders } from './download-name.js'
-import { replayKey, type UnsafeReplayKeyError } from './replay-key.js'
-
-/** Where a game's replay is, and what a download of it is called: what the signer and the stream need. */
-export interface ReplayObject {
-  key: string
-  contentDisposition: string
-  /** Undefined when the file name says nothing: the type stored with the object stands. */
-  contentType: string | undefined
-}
+import { downloadHeaders } from '../replay/download-name.js'
+import { replayKey, type UnsafeReplayKeyError } from '../replay/replay-key.js'
 
 export interface ReplayLocatorOptions {
-  db: Kysely<Database>
+  games: GamesRepository
   keyPrefix: string
   cache: LookupCacheConfig
   /** Told where each answer came from. */
@@ -47,7 +38,7 @@ type Lookup =
   | { found: 'unsafe-key', row: ReplayRow & { replay_file: string }, reason: string }
 
 export class ReplayLocator {
-  private readonly db: Kysely<Database>
+  private readonly games: GamesRepository
   private readonly keyPrefix: string
   /** Games with a replay. */
   private readonly known: LRUCache<string, Lookup> | undefined
@@ -57,8 +48,8 @@ export class ReplayLocator {
   private readonly reading = new Map<string, Promise<Lookup>>()
   private readonly onLookup: (source: LookupSource) => void
 
-  constructor ({ db, keyPrefix, cache, onLookup = () => {}, clock = performance }: ReplayLocatorOptions) {
-    this.db = db
+  constructor ({ games, keyPrefix, cache, onLookup = () => {}, clock = performance }: ReplayLocatorOptions) {
+    this.games = games
     this.keyPrefix = keyPrefix
     this.onLookup = onLookup
     if (cache.size > 0) {
@@ -145,7 +136,7 @@ export class ReplayLocator {
   private async read (gameId: string): Promise<Lookup> {
     let row: ReplayRow | undefined
     try {
-      row = await findReplay(this.db, gameId)
+      row = await this.games.findReplay(gameId)
     } catch (error) {
       // Logged once, by the error handler, with what happened as its cause.
       throw databaseUnavailable(classifyDatabaseError(error))

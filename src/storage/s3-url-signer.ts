@@ -5,11 +5,21 @@
 // each day's signing key kept. The bucket's base URL and signing scope come
 // from one getSignedUrl call at start, so the SDK's endpoint rules (path style,
 // virtual hosts, regions) still decide them, and the URLs are the same, byte
-// for byte, as getSignedUrl's (test/storage/url-signer.test.ts).
+// for byte, as getSignedUrl's (test/storage/s3-url-signer.test.ts).
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { AwsCredentialIdentity } from '@smithy/types'
 import { createHash, createHmac } from 'node:crypto'
+import { MAX_PRESIGN_TTL_SECONDS } from '../config/index.js'
+import type { ReplayObject } from '../model/replay-object.js'
+import type { UrlSigner, WindowUrl } from '../signing/url-signer.js'
+
+/**
+ * A URL's X-Amz-Date is set this far before its window starts (and its
+ * X-Amz-Expires this much longer), so that a server whose clock runs ahead
+ * of S3's never hands out a URL that S3 calls not yet valid.
+ */
+export const CLOCK_SKEW_SECONDS = 60
 
 export interface SignRequest {
   key: string
@@ -39,7 +49,8 @@ function hmac (key: Uint8Array | string, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest()
 }
 
-export class UrlSigner {
+export class S3UrlSigner implements UrlSigner {
+  readonly kind = 's3'
   private target: Promise<Target> | undefined
   private resolved: Target | undefined
   /** Each day's signing key, by day, scope and credentials: a few a day at most. */
@@ -50,6 +61,38 @@ export class UrlSigner {
   constructor (private readonly client: S3Client, private readonly bucket: string) {
     const { config } = client
     this.credentials = async () => await config.credentials()
+  }
+
+  /**
+   * The URL handed out for a window: dated CLOCK_SKEW_SECONDS before it and
+   * valid that much longer (never past SigV4's seven days), and never
+   * outliving the credentials that sign it.
+   */
+  async signWindow (object: ReplayObject, windowStart: number, ttlSeconds: number): Promise<WindowUrl> {
+    const { expiration } = await this.credentials()
+    const skew = Math.min(CLOCK_SKEW_SECONDS, MAX_PRESIGN_TTL_SECONDS - ttlSeconds)
+    const signedAt = windowStart - skew
+    const expiresAt = Math.min(windowStart + ttlSeconds, Math.floor((expiration?.getTime() ?? Infinity) / 1000))
+    const url = await this.sign({
+      key: object.key,
+      contentDisposition: object.contentDisposition,
+      contentType: object.contentType,
+      signingDate: new Date(signedAt * 1000),
+      expiresInSeconds: Math.max(1, expiresAt - signedAt)
+    })
+    return {
+      signed: { url, method: 'GET', expiresAt: new Date(Math.max(signedAt + 1, expiresAt) * 1000) },
+      cutShort: expiresAt < windowStart + ttlSeconds
+    }
+  }
+
+  /**
+   * The service's own read of `key` (the streaming route's sockets), dated
+   * back like a handed-out URL so that a clock running ahead of S3's or
+   * behind it by up to a minute does not matter.
+   */
+  async signRead (key: string, now = Date.now()): Promise<string> {
+    return await this.sign({ key, contentDisposition: undefined, contentType: undefined, signingDate: new Date(now - CLOCK_SKEW_SECONDS * 1000), expiresInSeconds: 3 * CLOCK_SKEW_SECONDS })
   }
 
   /**

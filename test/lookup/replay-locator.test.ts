@@ -3,7 +3,8 @@ import type { Kysely, KyselyPlugin } from 'kysely'
 import t from 'tap'
 import type { LookupCacheConfig } from '../../src/config/index.js'
 import { connectPostgres, type Database } from '../../src/db/database.js'
-import { ReplayLocator } from '../../src/replay/locate-replay.js'
+import { GamesRepository } from '../../src/db/games.js'
+import { ReplayLocator } from '../../src/lookup/replay-locator.js'
 import { createPostgresDatabase, MACHINE_POSTGRES, openTestDatabase, postgresMissing, requireRealPart, type Tap } from '../helper.js'
 import { TestClock } from '../support/clock.js'
 import { startTcpProxy } from '../support/tcp-proxy.js'
@@ -39,7 +40,7 @@ async function seeded (t: Tap, db?: Kysely<Database>): Promise<Kysely<Database>>
 t.test('a recorded replay is looked up once, then served from the cache', async (t) => {
   const base = await seeded(t)
   const { db, queries } = counted(base)
-  const locator = new ReplayLocator({ db, keyPrefix: 'p/', cache: cache() })
+  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: 'p/', cache: cache() })
   t.match(await locator.locate('1', log), { key: 'p/g1/one.rep' })
   await base.updateTable('games').set({ game_folder: 'moved' }).where('id', '=', '1').execute()
   t.match(await locator.locate('1', log), { key: 'p/g1/one.rep' }, 'within its age the database is not asked')
@@ -54,7 +55,7 @@ t.test('a game without replay, or no game, is kept only briefly', async (t) => {
   const base = await seeded(t)
   const { db, queries } = counted(base)
   const clock = new TestClock()
-  const locator = new ReplayLocator({ db, keyPrefix: '', cache: cache({ missTtlSeconds: 1 }), clock })
+  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ missTtlSeconds: 1 }), clock })
   await t.rejects(locator.locate('2', log), { code: 'REPLAY_NOT_AVAILABLE' })
   await t.rejects(locator.locate('99', log), { code: 'GAME_NOT_FOUND' })
   await base.updateTable('games').set({ replay_file: 'two.rep' }).where('id', '=', '2').execute()
@@ -65,7 +66,7 @@ t.test('a game without replay, or no game, is kept only briefly', async (t) => {
   t.match(await locator.locate('2', log), { key: 'g2/two.rep' }, 'the new recording is seen once the entry ends, never an old answer')
   t.match(await locator.locate('99', log), { key: 'g99/late.rep' })
 
-  const never = new ReplayLocator({ db, keyPrefix: '', cache: cache({ missTtlSeconds: 0 }), clock })
+  const never = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ missTtlSeconds: 0 }), clock })
   await base.updateTable('games').set({ replay_file: null }).where('id', '=', '4').execute()
   await t.rejects(never.locate('4', log), { code: 'REPLAY_NOT_AVAILABLE' })
   await base.updateTable('games').set({ replay_file: 'four.rep' }).where('id', '=', '4').execute()
@@ -76,12 +77,12 @@ t.test('a game without replay, or no game, is kept only briefly', async (t) => {
 t.test('the cache is bounded in size; size 0 turns it off', async (t) => {
   const base = await seeded(t)
   const { db, queries } = counted(base)
-  const small = new ReplayLocator({ db, keyPrefix: '', cache: cache({ size: 2 }) })
+  const small = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ size: 2 }) })
   for (const id of ['1', '3', '4', '1']) await small.locate(id, log)
   t.equal(queries(), 4, 'the first game was pushed out by two others')
 
   const { db: db2, queries: queries2 } = counted(base)
-  const off = new ReplayLocator({ db: db2, keyPrefix: '', cache: cache({ size: 0 }) })
+  const off = new ReplayLocator({ games: new GamesRepository(db2), keyPrefix: '', cache: cache({ size: 0 }) })
   for (const id of ['1', '1', '1']) await off.locate(id, log)
   t.equal(queries2(), 3)
 })
@@ -89,7 +90,7 @@ t.test('the cache is bounded in size; size 0 turns it off', async (t) => {
 t.test('unknown ids never push a known game out of the cache', async (t) => {
   const base = await seeded(t)
   const { db, queries } = counted(base)
-  const locator = new ReplayLocator({ db, keyPrefix: '', cache: cache({ size: 3, missTtlSeconds: 60 }) })
+  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ size: 3, missTtlSeconds: 60 }) })
   for (const id of ['1', '3', '4']) await locator.locate(id, log)
   // Anonymous requests for ids of no game (or of a game without a replay), far more than the cache holds.
   for (let id = 1000; id < 1100; id++) await t.rejects(locator.locate(String(id), log), { code: 'GAME_NOT_FOUND' })
@@ -107,7 +108,7 @@ t.test('an entry past its age is answered at once and read again in the backgrou
   const base = await seeded(t)
   const { db, queries } = counted(base)
   const clock = new TestClock()
-  const locator = new ReplayLocator({ db, keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
+  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
   await locator.locate('1', log)
   await base.updateTable('games').set({ game_folder: 'moved' }).where('id', '=', '1').execute()
   await clock.advance(1100)
@@ -130,7 +131,7 @@ t.test('while the database is down, cached games are served and others get DATAB
   t.teardown(async () => { await database.destroy() })
   await seeded(t, database)
   const clock = new TestClock()
-  const locator = new ReplayLocator({ db: database, keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
+  const locator = new ReplayLocator({ games: new GamesRepository(database), keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
   await locator.locate('1', log)
   await proxy.setMode('hang')
   await clock.advance(1100)

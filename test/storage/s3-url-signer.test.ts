@@ -3,7 +3,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import t from 'tap'
 import { attachment } from '../../src/replay/download-name.js'
 import { createS3Client } from '../../src/storage/s3-client.js'
-import { UrlSigner } from '../../src/storage/url-signer.js'
+import { S3UrlSigner } from '../../src/storage/s3-url-signer.js'
 import { openTestBucket } from '../helper.js'
 import { sha256 } from '../support/bytes.js'
 
@@ -39,7 +39,7 @@ t.test('the same URL, byte for byte, as getSignedUrl', async (t) => {
     for (const who of [credentials, sessionCredentials]) {
       const client = createS3Client({ ...place, connectTimeoutMs: 1000, credentials: who })
       t.teardown(() => client.destroy())
-      const signer = new UrlSigner(client, 'replays')
+      const signer = new S3UrlSigner(client, 'replays')
       for (const key of keys) {
         for (const contentDisposition of dispositions) {
           for (const contentType of ['application/json', undefined]) {
@@ -69,7 +69,7 @@ t.test('the same URL, byte for byte, as getSignedUrl', async (t) => {
 t.test('the same URLs as getSignedUrl across days and credentials, whose signing keys it keeps', async (t) => {
   const client = createS3Client({ endpoint: 'http://127.0.0.1:7480', forcePathStyle: true, region: 'us-east-1', connectTimeoutMs: 1000, credentials })
   t.teardown(() => client.destroy())
-  const signer = new UrlSigner(client, 'replays')
+  const signer = new S3UrlSigner(client, 'replays')
   const key = keys[1] as string
   const contentDisposition = dispositions[0] as string
   const differ: string[] = []
@@ -92,7 +92,7 @@ t.test('a URL of the fast signer downloads from the real S3, and S3 holds it to 
   const body = Buffer.from('a replay, signed the fast way')
   const key = 'season 1/gåme-7/replay.rep'
   await bucket.put(key, body)
-  const signer = new UrlSigner(bucket.admin, bucket.s3.bucket)
+  const signer = new S3UrlSigner(bucket.admin, bucket.s3.bucket)
   const common = { key, contentDisposition: attachment('game-7.replay.rep', 'game-7.replay.rep'), contentType: 'application/octet-stream', expiresInSeconds: 120 }
   const get = await signer.sign({ ...common, signingDate: new Date() })
   const answer = await fetch(get)

@@ -1,0 +1,43 @@
+// The games repository: every query the service makes on the games table.
+import { sql, type KyselyPlugin } from 'kysely'
+import t from 'tap'
+import { GAMES_TABLE, GamesRepository } from '../../src/db/games.js'
+import { openTestDatabase } from '../helper.js'
+
+const db = await openTestDatabase(t)
+const games = new GamesRepository(db)
+
+t.test('games go in, and a lookup finds the replay of each', async (t) => {
+  await games.insert([
+    { id: '1', game_folder: 'season-1/game-1', replay_file: 'replay.json' },
+    { id: '2', game_folder: 'season-1/game-2', replay_file: null }
+  ])
+  await games.insert([])
+  t.same(await games.findReplay('1'), { game_folder: 'season-1/game-1', replay_file: 'replay.json' })
+  t.same(await games.findReplay('2'), { game_folder: 'season-1/game-2', replay_file: null })
+  t.equal(await games.findReplay('3'), undefined)
+
+  await t.rejects(games.insert([{ id: '1', game_folder: 'elsewhere', replay_file: 'x' }]), 'an id that is there already is refused')
+  await games.insert([{ id: '1', game_folder: 'elsewhere', replay_file: 'x' }, { id: '3', game_folder: 'g3', replay_file: 'r' }], { keepExisting: true })
+  t.same(await games.findReplay('1'), { game_folder: 'season-1/game-1', replay_file: 'replay.json' }, 'kept as it was')
+  t.same(await games.findReplay('3'), { game_folder: 'g3', replay_file: 'r' }, 'the new one added')
+})
+
+t.test('a series of games made by the database in one statement', async (t) => {
+  const own = new GamesRepository(await openTestDatabase(t))
+  await own.insertSeries(1000, { folder: (id) => sql`'season-' || (${id} % 7) || '/game-' || ${id}`, file: (id) => sql`'replay-' || ${id} || '.json'` })
+  t.same(await own.findReplay('1000'), { game_folder: 'season-6/game-1000', replay_file: 'replay-1000.json' })
+  t.equal(await own.findReplay('1001'), undefined)
+})
+
+t.test('the readiness probe answers, refuses with the driver\'s error, or gives up in time', async (t) => {
+  await games.probe(5000)
+  t.equal(GAMES_TABLE.table, 'games')
+  const unmigrated = new GamesRepository(db.withSchema('no_such_schema'))
+  await t.rejects(unmigrated.probe(5000), /no_such_schema/, 'a missing table')
+  // A database that takes the query and never answers.
+  const never: KyselyPlugin = { transformQuery: (args) => args.node, transformResult: async () => await new Promise(() => {}) }
+  const started = performance.now()
+  await t.rejects(new GamesRepository(db.withPlugin(never)).probe(200), { message: 'no answer within 200 ms' })
+  t.ok(performance.now() - started < 5000)
+})
