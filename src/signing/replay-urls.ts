@@ -30,18 +30,13 @@ interface CachedUrl {
 export class ReplayUrls {
   readonly ttlSeconds: number
   readonly reuseSeconds: number
-  readonly #signer: UrlSigner
+  private readonly signer: UrlSigner
   readonly #urls = new Map<string, CachedUrl>()
 
   constructor (signer: UrlSigner, { ttlSeconds, reuseSeconds }: ReplayUrlsOptions) {
-    this.#signer = signer
+    this.signer = signer
     this.ttlSeconds = ttlSeconds
     this.reuseSeconds = reuseSeconds
-  }
-
-  /** The signer behind these URLs: `s3`, `cloudfront`. */
-  get signer (): string {
-    return this.#signer.kind
   }
 
   /** The URL of this window, when one was signed already for the object (presign signs one when not). */
@@ -61,11 +56,11 @@ export class ReplayUrls {
     const seconds = Math.floor(Number(now) / 1000)
     const windowStart = this.reuseSeconds > 0 ? seconds - (seconds % this.reuseSeconds) : seconds
     // A span only when a URL is signed: one handed out again is a lookup in memory.
-    return await inSpan(trace, 'replay.sign', { 'http.request.method': 'GET', 'replay.signer': this.#signer.kind }, async () => await this.#sign(object, windowStart))
+    return await inSpan(trace, 'replay.sign', { 'http.request.method': 'GET', 'replay.signer': this.signer.kind }, async () => await this.signNow(object, windowStart))
   }
 
-  async #sign (object: ReplayObject, windowStart: number): Promise<Readonly<SignedUrl>> {
-    const { signed, cutShort } = await this.#signer.signWindow(object, windowStart, this.ttlSeconds)
+  private async signNow (object: ReplayObject, windowStart: number): Promise<Readonly<SignedUrl>> {
+    const { signed, cutShort } = await this.signer.signWindow(object, windowStart, this.ttlSeconds)
     if (this.reuseSeconds > 0) {
       this.#urls.delete(object.key)
       if (this.#urls.size >= MAX_CACHED_URLS) this.#urls.delete(this.#urls.keys().next().value as string)

@@ -24,7 +24,7 @@ export interface UrlSigner {
    * A GET URL of `object` meant to be valid from `windowStart` (Unix seconds)
    * for `ttlSeconds`, within the signer's own limits.
    */
-  signWindow: (object: ReplayObject, windowStart: number, ttlSeconds: number) => Promise<WindowUrl>
+  signWindow (object: ReplayObject, windowStart: number, ttlSeconds: number): Promise<WindowUrl>
   /** What the signer is, for logs and spans: `s3`, `cloudfront`. */
   readonly kind: string
 }
