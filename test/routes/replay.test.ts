@@ -139,7 +139,7 @@ t.test('streamUrl: absolute with PUBLIC_BASE_URL, else a path the page resolves 
   const behindProxy = await buildTestApp(t, { config: testConfig({ publicBaseUrl: 'https://replays.example/api' }), db, storage })
   const body = (await behindProxy.inject({ url: '/games/42/replay/url', headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } })).json()
   t.equal(body.streamUrl, 'https://replays.example/api/games/42/replay/stream', 'the operator\'s URL, never Host or X-Forwarded-Host')
-  t.equal(new URL('/games/42/replay/stream', base).href, `${base}/games/42/replay/stream`, 'a relative one, resolved as the README shows')
+  t.equal(new URL('/games/42/replay/stream', base).href, `${base}/games/42/replay/stream`, 'a relative one, resolved as docs/http-contract.md shows')
 })
 
 t.test('S3 refuses an expired URL and a tampered one', async (t) => {
