@@ -211,9 +211,9 @@ export interface SeedGame {
 /** A database and a bucket of this test's own, with these games in the table and their replays in the bucket. */
 export async function seedReplays (t: Tap, games: SeedGame[]): Promise<{ db: Kysely<Database>, bucket: TestS3 }> {
   const [db, bucket] = await Promise.all([openTestDatabase(t), openTestBucket(t)])
-  await new GamesRepository(db).insert(games.map(({ id, game_folder, replay_file }) => ({ id, game_folder, replay_file })))
-  for (const { game_folder, replay_file, body, contentType } of games) {
-    if (body !== undefined) await bucket.put(`${game_folder}/${String(replay_file)}`, body, contentType)
+  await new GamesRepository(db).insert(games.map((game) => ({ id: game.id, game_folder: game.game_folder, replay_file: game.replay_file })))
+  for (const game of games) {
+    if (game.body !== undefined) await bucket.put(`${game.game_folder}/${String(game.replay_file)}`, game.body, game.contentType)
   }
   return { db, bucket }
 }

@@ -106,4 +106,3 @@ async function setUp (admin: S3Client, storage: ReplayStorage, s3: S3Config, opt
   out.log('A page on any origin can follow the redirect to this bucket and read the replay.')
   return 0
 }
-

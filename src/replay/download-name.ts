@@ -50,7 +50,6 @@ export function downloadHeaders (gameId: string, replayFile: string): DownloadHe
  * only when the name is not plain ASCII, with an ASCII fallback first.
  */
 export function attachment (name: string, asciiFallback: string): string {
-  // eslint-disable-next-line no-control-regex
   if (/^[\u0020-\u007e]*$/.test(name) && !/["\\]/.test(name)) return `attachment; filename="${name}"`
   return `attachment; filename="${asciiFallback}"; filename*=UTF-8''${encodeRfc5987(name)}`
 }

@@ -19,7 +19,6 @@ export interface S3ClientOptions {
   onRequest?: S3RequestObserver | undefined
 }
 
-
 export function createS3Client (options: S3ClientOptions): S3Client {
   const agentOptions = { keepAlive: true, maxSockets: 256 }
   const client = new S3Client({

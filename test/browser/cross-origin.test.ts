@@ -242,4 +242,3 @@ async function servePage (t: Tap): Promise<{ origin: string, setBody: (html: str
   t.teardown(() => { server.closeAllConnections(); server.close() })
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, setBody: (html) => { body = html } }
 }
-

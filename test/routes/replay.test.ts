@@ -86,7 +86,9 @@ t.test('HEAD: what S3 said is kept like the lookup; a missing object is 404, S3 
 
   const lines: string[] = []
   const refused = await buildTestApp(t, {
-    config: testConfig(), db: own, storage: store.storage({ credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' }, headCache: cache }),
+    config: testConfig(),
+    db: own,
+    storage: store.storage({ credentials: { accessKeyId: 'nobody', secretAccessKey: 'wrong' }, headCache: cache }),
     logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } }
   })
   t.equal((await refused.inject({ method: 'HEAD', url: '/games/1/replay' })).statusCode, 502, 'S3 refused: the contract\'s 502')
