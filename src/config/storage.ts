@@ -16,6 +16,8 @@ export interface S3Config {
   keyPrefix: string
   connectTimeoutMs: number
   firstByteTimeoutMs: number
+  /** The streaming route reads S3's bodies over sockets of its own (S3_DIRECT_READS); false: through the SDK. Left out: on. */
+  directReads?: boolean
 }
 
 export interface StorageSettings {
@@ -55,7 +57,8 @@ export function readStorage (read: Reader, { requireBucket = false } = {}): Stor
       forcePathStyle: read.boolean('S3_FORCE_PATH_STYLE', endpoint !== undefined),
       keyPrefix: readKeyPrefix(read),
       connectTimeoutMs: read.integer('S3_CONNECT_TIMEOUT_MS', 3000, 1, 600_000),
-      firstByteTimeoutMs: read.integer('S3_FIRST_BYTE_TIMEOUT_MS', 10_000, 1, 600_000)
+      firstByteTimeoutMs: read.integer('S3_FIRST_BYTE_TIMEOUT_MS', 10_000, 1, 600_000),
+      directReads: read.boolean('S3_DIRECT_READS', true)
     },
     presignTtlSeconds,
     presignReuseSeconds

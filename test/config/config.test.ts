@@ -27,7 +27,7 @@ t.test('no database and no bucket: local mode on the defaults', async (t) => {
     presignTtlSeconds: 300,
     corsOrigins: '*',
     logLevel: 'info',
-    s3: { bucket: 'replays', region: 'us-east-1', endpoint: undefined, publicEndpoint: undefined, forcePathStyle: false, keyPrefix: '', connectTimeoutMs: 3000, firstByteTimeoutMs: 10_000 }
+    s3: { bucket: 'replays', region: 'us-east-1', endpoint: undefined, publicEndpoint: undefined, forcePathStyle: false, keyPrefix: '', connectTimeoutMs: 3000, firstByteTimeoutMs: 10_000, directReads: true }
   })
 })
 
@@ -43,6 +43,7 @@ t.test('a configured deployment', async (t) => {
     PRESIGN_TTL_SECONDS: '604800',
     S3_CONNECT_TIMEOUT_MS: '500',
     S3_FIRST_BYTE_TIMEOUT_MS: '2000',
+    S3_DIRECT_READS: 'false',
     CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
     LOG_LEVEL: 'debug',
     DATABASE_TIMEOUT_MS: '1500',
@@ -66,7 +67,8 @@ t.test('a configured deployment', async (t) => {
       forcePathStyle: true,
       keyPrefix: 'prod/',
       connectTimeoutMs: 500,
-      firstByteTimeoutMs: 2000
+      firstByteTimeoutMs: 2000,
+      directReads: false
     }
   })
   t.equal(parseConfig(configured).corsOrigins, undefined, 'no CORS unless asked for, outside local mode')

@@ -2,18 +2,24 @@
 // that misbehaves on cue: the ways S3 and the network can go wrong at the
 // socket level (kept sockets closed, bodies cut, bytes where none belong).
 // The route's tests read through it from the S3 emulator, and from Ceph RGW
-// in the real-services run.
-import { spawn } from 'node:child_process'
+// (over http: and over TLS) in the real-services run.
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
+import { createServer as createTlsServer } from 'node:tls'
 import t from 'tap'
-import type { Tap } from '../helper.js'
+import { requireRealPart, type Tap } from '../helper.js'
+import { parseConfig } from '../../src/config/index.js'
+import { directReads } from '../../src/storage/direct-reads.js'
 import { readObject, requestHeaders } from '../../src/storage/object-reads.js'
 import { createS3Client } from '../../src/storage/s3-client.js'
-import { address, CHUNK_BYTES, KEPT_BUFFERS, ObjectBody, parseHead, pooledBuffers, SocketReads, type SocketReadsOptions } from '../../src/storage/socket-reads.js'
+import { address, CHUNK_BYTES, KEPT_BUFFERS, ObjectBody, parseHead, pooledBuffers, SocketReads, type SocketReadsOptions } from '../../src/storage/socket-reads/index.js'
 import { closedPort } from '../support/silent-server.js'
 import { waitUntil } from '../support/wait.js'
 
@@ -105,6 +111,22 @@ t.test('address: the host and port a URL names, 80 when it names none, IPv6 with
   t.same(address(new URL('http://rgw.internal/bucket/k')), { host: 'rgw.internal', port: 80 })
   t.same(address(new URL('http://127.0.0.1:7480/bucket/k')), { host: '127.0.0.1', port: 7480 })
   t.same(address(new URL('http://[::1]:9000/k')), { host: '::1', port: 9000 })
+  t.same(address(new URL('https://bucket.s3.eu-west-3.amazonaws.com/k')), { host: 'bucket.s3.eu-west-3.amazonaws.com', port: 443 }, 'https: 443')
+})
+
+t.test('directReads: every endpoint, http:, https: and AWS\'s own, unless S3_DIRECT_READS is false', async (t) => {
+  const signer = { signRead: async (key: string) => `http://127.0.0.1:1/bucket/${key}` }
+  const s3 = parseConfig({ DATABASE_URL: 'postgres://127.0.0.1/x', S3_BUCKET: 'replays' }).s3
+  for (const endpoint of ['http://s3.internal:9000', 'https://s3.internal:9000', undefined]) {
+    const reads = directReads({ ...s3, endpoint }, signer, undefined)
+    t.ok(reads instanceof SocketReads, String(endpoint ?? 'AWS'))
+    reads?.close()
+  }
+  t.equal(directReads({ ...s3, directReads: false }, signer, undefined), undefined, 'S3_DIRECT_READS=false: the SDK reads every body')
+  const outcomes: string[] = []
+  const observed = directReads(s3, signer, (operation, outcome) => { outcomes.push(`${operation} ${outcome}`) }) as SocketReads
+  await t.rejects(observed.get('k', '', new AbortController().signal), { code: 'ECONNREFUSED' })
+  t.same(outcomes, ['GetObject error'], 'each answer is told to onRequest')
 })
 
 t.test('requestHeaders: the range and conditions as header lines; a line break in a value sends nothing', async (t) => {
@@ -310,6 +332,8 @@ t.test('no answer: refused, closed before answering, an oversized head, aborted'
 })
 
 t.test('no connection in time, or aborted while connecting', async (t) => {
+  const python = spawnSync('python3', ['-c', ''])
+  if (requireRealPart(t, 'the connect timeout test (a listener that never accepts)', python.error === undefined ? undefined : `python3 cannot run (${python.error.message})`) !== false) return
   // A listener that never accepts, its queue filled: a SYN to it goes unanswered.
   const listener = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => listener.kill())
@@ -425,4 +449,53 @@ t.test('a 200 without a length is read through the SDK, counted the same way', a
   sdkOnly.body.resume()
   await once(sdkOnly.body, 'end')
   t.equal(peer.requests.length, 3, 'without socket reads (an https: endpoint), through the SDK alone')
+})
+
+/** A certificate for 127.0.0.1 and localhost, self-signed, from openssl; undefined when openssl cannot run. */
+async function certificate (t: Tap): Promise<{ key: Buffer, cert: Buffer } | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'replay-gate-tls-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' })
+  /* c8 ignore next: the machines this runs on have openssl */
+  if (made.status !== 0) return undefined
+  return { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) }
+}
+
+t.test('an https: endpoint: the same reads over TLS, the socket kept; a certificate that is not trusted is no answer', async (t) => {
+  const pair = await certificate(t)
+  if (requireRealPart(t, 'the TLS test', pair === undefined ? 'openssl cannot make a certificate' : undefined) !== false || pair === undefined) return
+  const replay = randomBytes(5 * CHUNK_BYTES + 3)
+  let connections = 0
+  const servernames: Array<string | false> = []
+  const server = createTlsServer({ ...pair }, (socket) => {
+    connections++
+    servernames.push((socket as unknown as { servername: string | false }).servername)
+    socket.on('error', () => {})
+    let pending = ''
+    socket.on('data', (data: Buffer) => {
+      pending += data.toString('latin1')
+      if (!pending.includes('\r\n\r\n')) return
+      pending = ''
+      socket.write(Buffer.concat([Buffer.from(head('200 OK', replay.length)), replay]))
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  t.teardown(() => { server.close() })
+  const trusted = reads(t, port, { sign: async (key) => `https://127.0.0.1:${port}/bucket/${key}`, tls: { ca: pair.cert } })
+  for (let i = 0; i < 2; i++) {
+    const destination = sink()
+    ;(await body(await trusted.get('k', '', new AbortController().signal))).pipe(destination)
+    await once(destination, 'finish')
+    t.ok(destination.bytes().equals(replay), 'every byte, decrypted into the pooled buffers')
+  }
+  t.equal(connections, 1, 'one TLS connection for both')
+  const named = reads(t, port, { sign: async (key) => `https://localhost:${port}/bucket/${key}`, tls: { ca: pair.cert } })
+  const destination = sink()
+  ;(await body(await named.get('k', '', new AbortController().signal))).pipe(destination)
+  await once(destination, 'finish')
+  t.same(servernames, [false, 'localhost'], 'SNI names a host, never an address')
+  await t.rejects(reads(t, port, { sign: async (key) => `https://127.0.0.1:${port}/bucket/${key}` }).get('k', '', new AbortController().signal),
+    { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }, 'a certificate no CA vouches for: no answer')
 })
