@@ -77,7 +77,9 @@ t.test('S3 cuts the transfer midway: the client\'s connection is destroyed, neve
   t.equal((await get('/games/1/replay/stream')).status, 200, 'the next download is whole')
 })
 
-t.test('S3 refuses a range, then fails the call that asks for the object\'s size: a 502 that is counted, not a bare 416', async (t) => {
+// The proxy recognises S3's 416 by its status line, which TLS hides from it.
+const overTls = bucket.s3.endpoint?.startsWith('https:') === true
+t.test('S3 refuses a range, then fails the call that asks for the object\'s size: a 502 that is counted, not a bare 416', { skip: overTls && 'over TLS the proxy cannot read S3\'s status line' }, async (t) => {
   const proxy = await startTcpProxy(t, bucket.s3.endpoint as string)
   const metrics = new Metrics({ processMetrics: false })
   const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ s3: { endpoint: proxy.endpoint } }), metrics })

@@ -100,7 +100,8 @@ export async function startTcpProxy (t: Tap, target: string, { cutAfterBytes }: 
     server.close()
   })
   return {
-    endpoint: `http://127.0.0.1:${proxyPort}`,
+    // The target's scheme: over TLS, the bytes relayed are the encrypted ones (a certificate for 127.0.0.1 holds for both).
+    endpoint: `${new URL(target).protocol}//127.0.0.1:${proxyPort}`,
     port: proxyPort,
     open: () => sockets.size,
     returned: () => totalReturned,
