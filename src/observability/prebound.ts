@@ -1,8 +1,12 @@
 // Counters and histograms whose label sets are resolved once. prom-client
 // hashes the label object on every observation; on the redirect's path that
-// was a measurable share of a request. Here `labels()` gives a series that is
-// kept, and counting on it only adds numbers. Registered in a prom-client
-// Registry, they are exported in the same text format as its own metrics.
+// was a measurable share of a request, and a child of prom-client's
+// (`histogram.labels(...)`, kept) validates and hashes them all the same
+// (bench/metric-series.ts). Here `labels()` gives a series that is kept, and
+// counting on it only adds numbers. Registered in a prom-client
+// Registry, they are exported in the same text, line for line, as its own
+// Counter and Histogram would write for the same observations
+// (test/observability/prebound-exposition.test.ts).
 import type { Registry } from 'prom-client'
 
 type LabelValues<L extends string> = Record<L, string | number>
@@ -17,7 +21,7 @@ abstract class PreboundFamily<L extends string, S> {
   readonly aggregator = 'sum'
   private readonly series = new Map<string, { labels: LabelValues<L>, series: S }>()
 
-  constructor (readonly name: string, readonly help: string, private readonly labelNames: readonly L[], registry: Registry) {
+  constructor (readonly name: string, readonly help: string, readonly labelNames: readonly L[], registry: Registry) {
     // A prom-client Registry takes any object with a name and get(); its type names only its own classes.
     registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0])
   }
@@ -78,7 +82,9 @@ export class HistogramSeries {
 export class PreboundHistogram<L extends string> extends PreboundFamily<L, HistogramSeries> {
   readonly type = 'histogram'
 
-  constructor (name: string, help: string, labelNames: readonly L[], private readonly bounds: readonly number[], registry: Registry) {
+  constructor (name: string, help: string, labelNames: readonly L[], readonly bounds: readonly number[], registry: Registry) {
+    // As prom-client's Histogram: a label of that name would take the place of the bucket's bound.
+    if ((labelNames as readonly string[]).includes('le')) throw new Error('le is a reserved label keyword')
     super(name, help, labelNames, registry)
   }
 
@@ -88,7 +94,8 @@ export class PreboundHistogram<L extends string> extends PreboundFamily<L, Histo
     let cumulated = 0
     const buckets = [...this.bounds, '+Inf' as const].map((le, i) => {
       cumulated += series.counts[i] as number
-      return { labels: { ...labels, le }, value: cumulated, metricName: `${this.name}_bucket` }
+      // `le` first, where prom-client writes it.
+      return { labels: { le, ...labels }, value: cumulated, metricName: `${this.name}_bucket` }
     })
     return [
       ...buckets,
