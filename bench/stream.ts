@@ -1,7 +1,13 @@
 // The streaming route beside a direct presigned download and nginx, all
-// against the same S3 in one run, interleaved; and the service's memory.
+// against the same S3 in one run, interleaved; with an S3 that also answers
+// over TLS (scripts/rgw.sh prints TEST_S3_TLS_ENDPOINT and TEST_S3_CA_FILE),
+// the same over https:, and the SDK's body there (S3_DIRECT_READS=false, the
+// route's path before it read TLS sockets of its own); and the service's memory.
+import { readFileSync } from 'node:fs'
+import { connect as connectTls, type ConnectionOptions } from 'node:tls'
+import { parseHead } from '../src/storage/socket-reads/index.js'
 import { nginxBinary, startNginx, type Nginx } from './nginx.js'
-import { cpuSeconds, download, machine, median, MiB, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target } from './support.js'
+import { cpuSeconds, download as downloadHttp, machine, median, MiB, pairedRatio, roundRatios, openBenchDatabase, openBenchS3, printTargets, withChildren, runBench, sampleRss, serviceSettings, startService, target, type Service } from './support.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9)
 /** The shortest sample: downloads are repeated until it has passed. */
@@ -10,7 +16,58 @@ const CONCURRENCY = 16
 const SIZES = { small: 1 * MiB, large: 50 * MiB, huge: 200 * MiB }
 const GAMES = { small: '1', large: '50', huge: '200' }
 
-type Mode = 'direct' | 'stream' | 'nginx'
+type Mode = 'direct' | 'stream' | 'nginx' | 'direct-tls' | 'stream-tls' | 'sdk-tls'
+
+const TLS_ENDPOINT = process.env.TEST_S3_TLS_ENDPOINT
+const CA_FILE = process.env.TEST_S3_CA_FILE
+const CA = CA_FILE === undefined ? undefined : readFileSync(CA_FILE)
+
+/** support.ts's download for http:; for https:, the same client over TLS (decrypted into one buffer, counted, never kept). */
+async function download (url: string): Promise<number> {
+  if (!url.startsWith('https:')) return await downloadHttp(url)
+  const target = new URL(url)
+  return await new Promise((resolve, reject) => {
+    let head = ''
+    let length = -1
+    let bytes = 0
+    const options: ConnectionOptions & { onread: unknown } = {
+      host: target.hostname,
+      port: Number(target.port === '' ? 443 : target.port),
+      ca: CA,
+      onread: {
+        buffer: TLS_BUFFER,
+        callback: (size: number): boolean => {
+          if (length !== -1) {
+            bytes += size
+            return true
+          }
+          head += TLS_BUFFER.toString('latin1', 0, size)
+          const end = head.indexOf('\r\n\r\n')
+          if (end === -1) return true
+          const parsed = parseHead(head.slice(0, end))
+          if (parsed === undefined) {
+            socket.destroy()
+            reject(new Error(`${url}: not a 200 with a Content-Length: ${head.slice(0, head.indexOf('\r\n'))}`))
+            return false
+          }
+          length = parsed.length
+          bytes = head.length - end - 4
+          return true
+        }
+      }
+    }
+    const socket = connectTls(options, () => {
+      socket.write(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nConnection: close\r\n\r\n`)
+    })
+    socket.on('error', reject)
+    socket.on('end', () => {
+      if (length === -1) reject(new Error(`${url}: the connection closed before the head`))
+      else if (bytes !== length) reject(new Error(`${url}: ${bytes} bytes of ${length}`))
+      else resolve(bytes)
+    })
+  })
+}
+const TLS_BUFFER = Buffer.allocUnsafe(256 * 1024)
 
 async function main (): Promise<void> {
   const s3 = await openBenchS3()
@@ -22,20 +79,26 @@ async function main (): Promise<void> {
     const serviceEnv = serviceSettings(s3, db.url)
     const service = await startService(serviceEnv)
     if (nginxPath !== undefined) nginx = await startNginx(nginxPath, s3.endpoint)
+    // The same S3 over TLS: the service with its own TLS sockets, and with the SDK reading the bodies.
+    const tlsEnv = TLS_ENDPOINT === undefined ? undefined : { ...serviceEnv, S3_ENDPOINT: TLS_ENDPOINT, ...(CA_FILE !== undefined && { NODE_EXTRA_CA_CERTS: CA_FILE }) }
+    const tlsService = tlsEnv === undefined ? undefined : await startService(tlsEnv)
+    const sdkService = tlsEnv === undefined ? undefined : await startService({ ...tlsEnv, S3_DIRECT_READS: 'false' })
 
     console.log(`stream benchmark: ${s3.description}; ${db.description}; ${machine()}`)
     console.log(`nginx: ${nginxPath === undefined ? 'not installed (apt-get install nginx-light), its rows are left out' : nginxPath}`)
+    console.log(`https: ${TLS_ENDPOINT === undefined ? 'TEST_S3_TLS_ENDPOINT is not set (scripts/rgw.sh sets it), its rows are left out' : `${TLS_ENDPOINT} (CA ${CA_FILE ?? 'Node\'s own'})`}`)
     const svc = service
+    const serviceFor = (mode: Mode): Service => mode === 'stream-tls' || mode === 'direct-tls' ? tlsService as Service : mode === 'sdk-tls' ? sdkService as Service : svc
     const urlFor = async (mode: Mode, game: string): Promise<string> => {
-      if (mode === 'stream') return `${svc.url}/games/${game}/replay/stream`
-      const { url } = await (await fetch(`${svc.url}/games/${game}/replay/url`)).json() as { url: string }
-      return mode === 'direct' ? url : url.replace(s3.endpoint, (nginx as Nginx).url)
+      if (mode === 'stream' || mode === 'stream-tls' || mode === 'sdk-tls') return `${serviceFor(mode).url}/games/${game}/replay/stream`
+      const { url } = await (await fetch(`${serviceFor(mode).url}/games/${game}/replay/url`)).json() as { url: string }
+      return mode === 'direct' || mode === 'direct-tls' ? url : url.replace(s3.endpoint, (nginx as Nginx).url)
     }
     // The proxy's own CPU time per GiB it passed on, summed over the rounds: a
     // figure that, unlike the throughput, does not depend on how many cores the
     // client, the proxy and S3 share.
     const proxyPids = async (mode: Mode): Promise<number[]> =>
-      mode === 'stream' ? [svc.child.pid as number] : mode === 'nginx' ? await withChildren((nginx as Nginx).pid) : []
+      mode === 'stream' || mode === 'stream-tls' || mode === 'sdk-tls' ? [serviceFor(mode).child.pid as number] : mode === 'nginx' ? await withChildren((nginx as Nginx).pid) : []
     const cpu = new Map<string, { seconds: number, bytes: number }>()
     // One sample: `count` downloads at once, again and again until SAMPLE_SECONDS
     // have passed. A single 50 MiB download from a fast RGW takes a twentieth of
@@ -62,8 +125,12 @@ async function main (): Promise<void> {
       return (times * count * SIZES.large / MiB) / seconds
     }
 
-    const modes: Mode[] = nginx === undefined ? ['direct', 'stream'] : ['direct', 'stream', 'nginx']
-    await run('stream', 2) // warm-up: JIT, connection pools
+    const modes: Mode[] = [
+      ...(nginx === undefined ? ['direct', 'stream'] as const : ['direct', 'stream', 'nginx'] as const),
+      ...(tlsService === undefined ? [] : ['direct-tls', 'stream-tls', 'sdk-tls'] as const)
+    ]
+    // warm-up: JIT, connection pools
+    for (const mode of modes) if (mode !== 'direct' && mode !== 'direct-tls' && mode !== 'nginx') await run(mode, 2)
     const results = new Map<string, number[]>()
     for (let round = 0; round < ROUNDS; round++) {
       for (const count of [1, CONCURRENCY]) {
@@ -119,6 +186,9 @@ async function main (): Promise<void> {
     console.log(`  direct from S3 (presigned URL)                           ${fmt(rate('direct', 1))}   ${fmt(rate('direct', CONCURRENCY))}`)
     console.log(`  through replay-gate /stream                              ${fmt(rate('stream', 1))}   ${fmt(rate('stream', CONCURRENCY))}`)
     console.log(`  through nginx proxy_pass                                 ${fmt(rate('nginx', 1))}   ${fmt(rate('nginx', CONCURRENCY))}`)
+    console.log(`  https: direct from S3 (presigned URL)                    ${fmt(rate('direct-tls', 1))}   ${fmt(rate('direct-tls', CONCURRENCY))}`)
+    console.log(`  https: through /stream (its own TLS sockets)             ${fmt(rate('stream-tls', 1))}   ${fmt(rate('stream-tls', CONCURRENCY))}`)
+    console.log(`  https: through /stream, the SDK's body (S3_DIRECT_READS=false) ${fmt(rate('sdk-tls', 1))}   ${fmt(rate('sdk-tls', CONCURRENCY))}`)
     const cpuPerGiB = (mode: Mode, count: number): string => {
       const used = cpu.get(`${mode}/${count}`)
       return used === undefined ? '   n/a' : (used.seconds / (used.bytes / (1024 * MiB))).toFixed(2).padStart(6)
@@ -126,6 +196,8 @@ async function main (): Promise<void> {
     console.log('the proxy\'s CPU seconds per GiB passed on (all rounds)')
     console.log(`  replay-gate /stream                                      ${cpuPerGiB('stream', 1)}   ${cpuPerGiB('stream', CONCURRENCY)}`)
     console.log(`  nginx proxy_pass (master and workers)                    ${cpuPerGiB('nginx', 1)}   ${cpuPerGiB('nginx', CONCURRENCY)}`)
+    console.log(`  https: replay-gate /stream, its own TLS sockets          ${cpuPerGiB('stream-tls', 1)}   ${cpuPerGiB('stream-tls', CONCURRENCY)}`)
+    console.log(`  https: replay-gate /stream, the SDK's body               ${cpuPerGiB('sdk-tls', 1)}   ${cpuPerGiB('sdk-tls', CONCURRENCY)}`)
     if (nginx === undefined) console.log('nginx is not installed: its targets are missed (apt-get install nginx-light)')
     for (const count of [1, CONCURRENCY]) {
       const label = count === 1 ? 'one download' : `${count} at once`
@@ -134,6 +206,9 @@ async function main (): Promise<void> {
       }
       target(`/stream ÷ direct from S3, MiB/s, ${label}`, compare('stream', 'direct', count), 'min', 0.8)
       target(`/stream ÷ nginx proxy_pass, MiB/s, ${label}`, compare('stream', 'nginx', count), 'min', 0.9)
+      if (tlsService === undefined) continue
+      console.log(`  https: /stream ÷ direct, ${label}, each round: ${roundRatios(rounds('stream-tls', count), rounds('direct-tls', count)).map((ratio) => ratio.toFixed(2)).join(' ')}`)
+      target(`https: /stream ÷ direct from S3, MiB/s, ${label}`, compare('stream-tls', 'direct-tls', count), 'min', 0.8)
     }
     console.log('\nservice memory (RSS growth of a fresh process, peak over the run)')
     console.log(`  16 × 50 MiB at once through /stream        ${concurrentGrowth.toFixed(1).padStart(6)} MiB`)
