@@ -13,10 +13,10 @@
 // every chunk (the socket's read, then the parser's copy of the body), undici
 // one (the socket's read, then a copy into its parser's memory); at hundreds
 // of MiB a second, their memory outside the heap makes V8 collect garbage
-// many times a second. In the stream readers benchmark (bench/stream-readers.ts,
-// Ceph RGW, two cores) undici at its lowest level (a dispatch handler writing
-// each chunk to the client's socket) used 2.7 to 6.6 times this reader's CPU
-// per GiB over http:, and 1.3 to 1.9 times over https:; see docs/streaming.md.
+// many times a second. Against Ceph RGW on two cores, undici at its lowest
+// level (a dispatch handler writing each chunk to the client's socket) used
+// 2.0 to 2.5 times this reader's CPU per GiB over http:, and 1.2 to 1.5 times
+// over https: (docs/streaming.md), so the service keeps its own.
 //
 //   buffer-pool.ts      the 64 KiB buffers sockets are read into
 //   head-parser.ts      S3's head: a 200 or 206 with one Content-Length
