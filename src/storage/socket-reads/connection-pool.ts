@@ -7,7 +7,7 @@ import type { ReadSignal } from '../cancellation.js'
 import type { ObjectMeta } from '../../model/object-meta.js'
 import { giveBuffer, release, takeBuffer } from './buffer-pool.js'
 import { MAX_HEAD_BYTES, parseHead } from './head-parser.js'
-import { ObjectBody } from './object-body.js'
+import { ObjectBody, type BodyConnection, type ReadHandler } from './object-body.js'
 
 /** What S3 answered before any byte of the body, and the body to pass on. */
 export interface SocketAnswer {
@@ -28,8 +28,6 @@ export interface SocketReadsOptions {
   onAnswer?: ((outcome: 'ok' | 'error', seconds: number) => void) | undefined
 }
 
-export type ReadHandler = (length: number, buffer: Buffer) => boolean
-
 /**
  * A kept socket's error listener, defined here: one made where the socket was
  * opened would keep that first request's closures (its signal among them)
@@ -42,7 +40,7 @@ function noAnswer (message: string, fields: { name?: string, code?: string } = {
   return Object.assign(new Error(message), fields)
 }
 
-export class Connection {
+export class Connection implements BodyConnection {
   readonly socket: Socket
   /** Whoever reads from the socket now: a response's head, a body, or the pool (which expects nothing). */
   handler: ReadHandler

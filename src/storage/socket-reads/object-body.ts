@@ -1,9 +1,22 @@
 // The body of S3's answer as a Readable: piped (as Fastify sends a stream),
 // its chunks go from the pooled buffers to the client's socket without a
 // copy, and S3's socket is read only as fast as the client takes them.
+import type { Socket } from 'node:net'
 import { Readable, type Writable } from 'node:stream'
 import { EMPTY, giveBuffer, release } from './buffer-pool.js'
-import type { Connection, ReadHandler } from './connection-pool.js'
+
+/** Whoever reads a socket's bytes as they arrive (into a pooled buffer): true to go on reading. */
+export type ReadHandler = (length: number, buffer: Buffer) => boolean
+
+/** The kept connection a body is read from (connection-pool.ts's Connection). */
+export interface BodyConnection {
+  readonly socket: Socket
+  handler: ReadHandler
+  /** The socket may carry another request after this answer. */
+  keepAlive: boolean
+  /** Hands the socket back to its pool, or closes it. */
+  release: () => void
+}
 
 /**
  * The body of S3's answer. Piped (as Fastify sends a stream), its chunks go
@@ -18,7 +31,7 @@ export class ObjectBody extends Readable {
   #firstBuffer: Buffer | undefined
   #destination: Writable | undefined
 
-  constructor (private readonly connection: Connection, length: number, first: Buffer, firstBuffer: Buffer | undefined) {
+  constructor (private readonly connection: BodyConnection, length: number, first: Buffer, firstBuffer: Buffer | undefined) {
     super()
     this.#first = first.subarray(0, length)
     this.#firstBuffer = firstBuffer
