@@ -3,13 +3,14 @@
 // tap's coverage, which maps it back to src/ through the source maps.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { cp, mkdtemp, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Tap } from '../helper.js'
-import { clonePGlite } from './pglite-template.js'
+import { clonePGlite, pgliteTemplate } from './pglite-template.js'
 import { waitUntil } from './wait.js'
 
 const ROOT = new URL('../../', import.meta.url)
@@ -93,10 +94,37 @@ export function spawnEntry (entry: string, env: Record<string, string>, args: st
   }
 }
 
-/** A local-mode data folder whose database is already migrated (a clone of the template), removed in teardown. */
+const CACHE = fileURLToPath(new URL('node_modules/.cache/replay-gate/', ROOT))
+let templateFolder: Promise<string> | undefined
+
+/**
+ * The template cloned into a folder once, and shut down: the files a clone in
+ * a local-mode folder leaves there. Kept beside the template's tarball, named
+ * by its hash, so that the suite's test files clone it once between them.
+ */
+async function pgliteTemplateFolder (): Promise<string> {
+  templateFolder ??= (async () => {
+    const hash = createHash('sha256').update(new Uint8Array(await (await pgliteTemplate()).arrayBuffer())).digest('hex').slice(0, 16)
+    const folder = join(CACHE, `pglite-folder-${hash}`)
+    if (statSync(folder, { throwIfNoEntry: false }) === undefined) {
+      // Made aside, then renamed: a test file running beside this one never copies half a folder.
+      const partial = `${folder}.${process.pid}`
+      await (await clonePGlite(partial)).destroy()
+      /* c8 ignore next: another test file made it first */
+      await rename(partial, folder).catch(async () => { await rm(partial, { recursive: true, force: true }) })
+    }
+    return folder
+  })()
+  return await templateFolder
+}
+
+/**
+ * A local-mode data folder whose database is already migrated (a copy of a
+ * clone of the template: no PGlite starts for it), removed in teardown.
+ */
 export async function localDataDir (t: Tap, { database = true }: { database?: boolean } = {}): Promise<string> {
   const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-local-'))
   t.teardown(async () => { await rm(dataDir, { recursive: true, force: true }) })
-  if (database) await (await clonePGlite(join(dataDir, 'pglite'))).destroy()
+  if (database) await cp(await pgliteTemplateFolder(), join(dataDir, 'pglite'), { recursive: true })
   return dataDir
 }
