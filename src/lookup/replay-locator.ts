@@ -12,13 +12,13 @@ import type { FastifyBaseLogger } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import type { LookupCacheConfig } from '../config/index.js'
 import { classifyDatabaseError } from '../db/database-errors.js'
-import type { GamesRepository, ReplayRow } from '../db/games.js'
+import type { GamesRepository, RecordedVariant, ReplayRow, ReplayRowWithVariants } from '../db/games.js'
 import { databaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from '../http/errors.js'
 import type { ReplayObject } from '../model/replay-object.js'
 import type { LookupSource } from '../observability/metrics.js'
 import { inSpan, type TraceParent } from '../observability/telemetry.js'
 import { downloadHeaders } from '../replay/download-name.js'
-import { replayKey, type UnsafeReplayKeyError } from '../replay/replay-key.js'
+import { replayKey, variantKey, type UnsafeReplayKeyError } from '../replay/replay-key.js'
 
 export interface ReplayLocatorOptions {
   games: GamesRepository
@@ -134,9 +134,9 @@ export class ReplayLocator {
   }
 
   private async read (gameId: string): Promise<Lookup> {
-    let row: ReplayRow | undefined
+    let row: ReplayRowWithVariants | undefined
     try {
-      row = await this.games.findReplay(gameId)
+      row = await this.games.findReplayWithVariants(gameId)
     } catch (error) {
       // Logged once, by the error handler, with what happened as its cause.
       throw databaseUnavailable(classifyDatabaseError(error))
@@ -146,10 +146,21 @@ export class ReplayLocator {
     if (replayFile === null) return { found: 'no-replay' }
     try {
       const key = replayKey(this.keyPrefix, row.game_folder, replayFile)
-      return { found: 'replay', object: { key, ...downloadHeaders(gameId, replayFile) } }
+      return { found: 'replay', object: { key, ...downloadHeaders(gameId, replayFile), ...variantsOf(key, row.variants) } }
     } catch (error) {
       // replayKey throws nothing but UnsafeReplayKeyError.
-      return { found: 'unsafe-key', row: { ...row, replay_file: replayFile }, reason: (error as UnsafeReplayKeyError).reason }
+      return { found: 'unsafe-key', row: { game_folder: row.game_folder, replay_file: replayFile }, reason: (error as UnsafeReplayKeyError).reason }
     }
   }
+}
+
+/**
+ * The variants made from this very object: one recorded for another key
+ * (the row was changed since) is left out, and each variant's key is the
+ * one the compress command gives it, never a key read from the table.
+ */
+function variantsOf (key: string, recorded: readonly RecordedVariant[]): Pick<ReplayObject, 'variants' | 'identitySize'> {
+  const variants = recorded.filter((variant) => variant.identityKey === key && variant.key === variantKey(key, variant.encoding))
+  if (variants.length === 0) return {}
+  return { variants: variants.map(({ encoding, size }) => ({ encoding, key: variantKey(key, encoding), size })), identitySize: variants[0]?.identitySize }
 }

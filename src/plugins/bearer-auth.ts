@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import { createLocalJWKSet, createRemoteJWKSet, jwksCache, jwtVerify, type JSONWebKeySet, type JWKSCacheInput, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose'
 import { LRUCache } from 'lru-cache'
 import type { AuthConfig } from '../config/index.js'
+import { varyOn } from '../http/vary.js'
 import { AuthenticationRequired, AuthUnavailable, InvalidAuthorizationHeader, InvalidToken } from '../http/errors.js'
 import type { Metrics } from '../observability/metrics.js'
 import { checkOption } from './options.js'
@@ -208,12 +209,6 @@ async function bearerAuth (fastify: FastifyInstance, { auth, metrics }: BearerAu
     request.tokenSubject = check.subject
     done()
   }
-}
-
-/** Adds a header name to Vary, keeping what CORS put there (Origin). */
-function varyOn (reply: FastifyReply, name: string): void {
-  const current = reply.getHeader('vary')
-  reply.header('Vary', current === undefined ? name : `${String(current)}, ${name}`)
 }
 
 // Not encapsulated away from its caller: the hook must reach the routes registered beside it.

@@ -20,7 +20,7 @@ const NAME = 'replay-gate-cors'
 
 /** What a page may read of an answer: the download's headers, the limits' and the challenge's. */
 const EXPOSED_HEADERS = [
-  'X-Replay-Delivery', 'Content-Disposition', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified',
+  'X-Replay-Delivery', 'Content-Disposition', 'Content-Encoding', 'Content-Length', 'Content-Range', 'Accept-Ranges', 'ETag', 'Last-Modified',
   'Retry-After', 'WWW-Authenticate', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'X-Request-Id'
   // Joined once: given a list, @fastify/cors joins it again on every request.
 ].join(', ')

@@ -60,3 +60,12 @@ function textProblem (what: string, text: string): string | undefined {
   if (!text.isWellFormed()) return `the ${what} is not valid Unicode`
   return undefined
 }
+
+/**
+ * Where a compressed variant of the object at `key` is stored: beside it,
+ * under a name that does not end in .gz, .br or .zst (wget never decodes a
+ * path that does, whatever Content-Encoding says).
+ */
+export function variantKey (key: string, encoding: string): string {
+  return `${key}.variant-${encoding}`
+}

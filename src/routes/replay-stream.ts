@@ -8,7 +8,9 @@ import { Type } from 'typebox'
 import type { RateLimitConfig, StreamConcurrencyConfig } from '../config/index.js'
 import { PreconditionFailed, RangeNotSatisfiable } from '../http/errors.js'
 import { objectRequestFrom } from '../http/preconditions.js'
-import { replayHeaders, validatorHeaders } from '../http/replay-headers.js'
+import { ANY_CODING, negotiate } from '../http/accept-encoding.js'
+import { missingVariant, replayHeaders, validatorHeaders } from '../http/replay-headers.js'
+import { varyOn } from '../http/vary.js'
 import type { Metrics } from '../observability/metrics.js'
 import { traceParentOf } from '../observability/telemetry.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
@@ -19,7 +21,7 @@ import type { ReplayObject } from '../model/replay-object.js'
 import { checkOption, hasMethod } from '../plugins/options.js'
 import { errorResponse, GameIdParams, replayRouteErrors } from '../schemas/common.js'
 import { closedWith } from '../storage/cancellation.js'
-import type { ObjectHead, ReadOptions } from '../storage/object-reads.js'
+import type { ObjectHead, ObjectRead, ReadOptions } from '../storage/object-reads.js'
 import type { ReplayStorage } from '../storage/replay-storage.js'
 
 export interface ReplayStreamRouteOptions {
@@ -60,11 +62,23 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
   await fastify.register(streamConcurrency, { limits: concurrency, metrics, trustsProxy })
   await fastify.register(streamRateLimit, { limit: rateLimit, metrics })
 
-  async function prepare (gameId: string, request: FastifyRequest): Promise<{ object: ReplayObject, read: ReadOptions }> {
+  async function prepare (gameId: string, request: FastifyRequest): Promise<{ replay: ReplayObject, object: ReplayObject, read: ReadOptions }> {
     const trace = traceParentOf(request)
-    const object = await locator.locate(gameId, request.log, trace)
+    const replay = await locator.locate(gameId, request.log, trace)
+    // The variant the redirect would pick, by the request's own Accept-Encoding: these bytes come
+    // from this service, so the coding is the one this very request says it decodes.
+    const object = negotiate(replay, request.headers, ANY_CODING)
     // Aborts the S3 request as soon as the client goes away, even before S3 answers.
-    return { object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: closedWith(request.raw), trace } }
+    return { replay, object, read: { gameId, key: object.key, request: objectRequestFrom(request.headers), signal: closedWith(request.raw), trace } }
+  }
+
+  /** A recorded variant that the bucket does not have: the replay itself instead, said once. */
+  function fellBack<T extends ObjectHead | ObjectRead> (answer: T, request: FastifyRequest, prepared: { replay: ReplayObject, object: ReplayObject, read: ReadOptions }): boolean {
+    if (answer.status !== 'failed' || answer.kind !== 'missing' || prepared.object === prepared.replay) return false
+    missingVariant(request.log, prepared.read.gameId, prepared.object)
+    prepared.object = prepared.replay
+    prepared.read = { ...prepared.read, key: prepared.replay.key }
+    return true
   }
 
   /** The answers that carry no bytes (304, 412, 416, a failure); counts S3's failures. */
@@ -88,8 +102,11 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     schema,
     config: EMBEDDABLE,
     handler: async function streamReplay (request, reply) {
-      const { object, read } = await prepare(request.params.gameId, request)
-      const answer = await storage.read(read)
+      const prepared = await prepare(request.params.gameId, request)
+      let answer = await storage.read(prepared.read)
+      if (fellBack(answer, request, prepared)) answer = await storage.read(prepared.read)
+      const { object } = prepared
+      varyOn(reply, 'Accept-Encoding')
       if (!('body' in answer)) return notSent(reply, answer)
       const { body, progress } = answer
       // Complete: every byte went to the client's socket; else the client left or S3 broke off.
@@ -108,8 +125,11 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
     schema,
     config: EMBEDDABLE,
     handler: async function headReplay (request, reply) {
-      const { object, read } = await prepare(request.params.gameId, request)
-      const answer = await storage.head(read)
+      const prepared = await prepare(request.params.gameId, request)
+      let answer = await storage.head(prepared.read)
+      if (fellBack(answer, request, prepared)) answer = await storage.head(prepared.read)
+      const { object } = prepared
+      varyOn(reply, 'Accept-Encoding')
       if (!('meta' in answer)) return notSent(reply, answer)
       // Fastify keeps a HEAD answer's Content-Length: it is the object's, the body is empty.
       return reply.code(answer.status).headers(replayHeaders(object, answer.meta, STREAMED)).send()

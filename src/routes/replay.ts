@@ -4,8 +4,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Type } from 'typebox'
+import { ANY_CODING, GZIP_ONLY, negotiate } from '../http/accept-encoding.js'
 import { cacheControlFor } from '../http/cache-control.js'
-import { replayHeaders } from '../http/replay-headers.js'
+import { missingVariant, replayHeaders } from '../http/replay-headers.js'
+import { varyOn } from '../http/vary.js'
 import type { Metrics } from '../observability/metrics.js'
 import { traceParentOf } from '../observability/telemetry.js'
 import { EMBEDDABLE } from '../plugins/security-headers.js'
@@ -56,6 +58,7 @@ const headSchema = {
 }
 
 function redirect (reply: FastifyReply, url: string): void {
+  varyOn(reply, 'Accept-Encoding')
   reply
     .header('X-Replay-Delivery', 'redirect')
     // Revalidated every time: a browser may answer a HEAD from a GET's cached 302. The
@@ -71,17 +74,19 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
   checkOption(NAME, 'urls', hasMethod(urls, 'presign'), 'a ReplayUrls')
   checkOption(NAME, 'storage', hasMethod(storage, 'describe'), 'a ReplayStorage')
   const signing = metrics.signing.labels({ method: 'GET' })
-  /** The signed URL of a game's replay; `known` is its object when the caller has it already. */
+  // br and zstd only through https: URLs (see accept-encoding.ts).
+  const allowed = urls.secure ? ANY_CODING : GZIP_ONLY
+  /** The signed URL of the replay (or the variant) a request gets; `known` is its object when the caller has it already. */
   async function presignFor (gameId: string, request: FastifyRequest, known?: ReplayObject) {
     const { log } = request
     const trace = traceParentOf(request)
-    const object = known ?? await locator.locate(gameId, log, trace)
+    const object = negotiate(known ?? await locator.locate(gameId, log, trace), request.headers, allowed)
     const started = performance.now()
     const signed = await urls.presign(object, { trace })
     signing.observe((performance.now() - started) / 1000)
     // The log scrubs the signature and credential from the URL (src/observability/logging.ts).
     log.debug({ key: object.key, url: signed.url, expiresAt: signed.expiresAt }, 'replay URL signed')
-    return signed
+    return { signed, object }
   }
 
   fastify.route({
@@ -97,13 +102,13 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
       // at once: no promise, no await. Anything else takes the way that may wait.
       const started = performance.now()
       const object = locator.cached(gameId)
-      const reused = object === undefined ? undefined : urls.reusedUrl(object)
+      const reused = object === undefined ? undefined : urls.reusedUrl(negotiate(object, request.headers, allowed))
       if (reused !== undefined) {
         signing.observe((performance.now() - started) / 1000)
         redirect(reply, reused.url)
         return
       }
-      return presignFor(gameId, request, object).then((signed) => { redirect(reply, signed.url) })
+      return presignFor(gameId, request, object).then(({ signed }) => { redirect(reply, signed.url) })
     }
   })
 
@@ -115,8 +120,17 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
     handler: async function describeReplay (request, reply) {
       const { gameId } = request.params
       const trace = traceParentOf(request)
-      const object = await locator.locate(gameId, request.log, trace)
-      const answer = await storage.describe({ gameId, key: object.key, signal: closedWith(request.raw), trace })
+      const replay = await locator.locate(gameId, request.log, trace)
+      let object = negotiate(replay, request.headers, allowed)
+      const signal = closedWith(request.raw)
+      let answer = await storage.describe({ gameId, key: object.key, signal, trace })
+      if (answer.status === 'failed' && answer.kind === 'missing' && object !== replay) {
+        // A recorded variant that the bucket does not have: the replay itself is described instead.
+        missingVariant(request.log, gameId, object)
+        object = replay
+        answer = await storage.describe({ gameId, key: object.key, signal, trace })
+      }
+      varyOn(reply, 'Accept-Encoding')
       if (answer.status === 'failed') {
         metrics.s3Errors.inc({ kind: answer.kind })
         // Under a role that may only read objects (s3:GetObject), S3 answers a missing key with 403.
@@ -134,7 +148,8 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
     config: EMBEDDABLE
   }, async function replayUrl (request, reply) {
     const { gameId } = request.params
-    const signed = await presignFor(gameId, request)
+    const { signed, object } = await presignFor(gameId, request)
+    varyOn(reply, 'Accept-Encoding')
     reply
       .header('X-Replay-Delivery', 'redirect')
       .header('Cache-Control', cacheControlFor(signed.expiresAt, new Date(), urls.ttlSeconds))
@@ -144,7 +159,8 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
       method: 'GET' as const,
       expiresAt: signed.expiresAt.toISOString(),
       // Never built from Host: only what the operator said the service's public URL is.
-      streamUrl: publicBaseUrl === undefined ? streamPath : `${publicBaseUrl}${streamPath}`
+      streamUrl: publicBaseUrl === undefined ? streamPath : `${publicBaseUrl}${streamPath}`,
+      encoding: object.contentEncoding ?? 'identity' as const
     }
   })
 }

@@ -39,6 +39,11 @@ export class ReplayUrls {
     this.reuseSeconds = reuseSeconds
   }
 
+  /** The handed-out URLs are https:. */
+  get secure (): boolean {
+    return this.signer.secure
+  }
+
   /** The URL of this window, when one was signed already for the object (presign signs one when not). */
   reusedUrl (object: ReplayObject, now: Date | number = Date.now()): Readonly<SignedUrl> | undefined {
     if (this.reuseSeconds === 0) return undefined

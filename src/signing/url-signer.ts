@@ -27,4 +27,6 @@ export interface UrlSigner {
   signWindow (object: ReplayObject, windowStart: number, ttlSeconds: number): Promise<WindowUrl>
   /** What the signer is, for logs and spans: `s3`, `cloudfront`. */
   readonly kind: string
+  /** Its URLs are https: (a browser then accepts br and zstd through them). */
+  readonly secure: boolean
 }

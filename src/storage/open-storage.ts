@@ -32,7 +32,7 @@ export function openStorage ({ s3, presignTtlSeconds, presignReuseSeconds = 0, s
   const client = createS3Client({ ...common, endpoint: s3.endpoint, onRequest })
   // Never sends a request but one at start: it signs URLs for the public endpoint.
   const publicClient = s3.publicEndpoint === s3.endpoint ? client : createS3Client({ ...common, endpoint: s3.publicEndpoint })
-  const signer = new S3UrlSigner(publicClient, s3.bucket)
+  const signer = new S3UrlSigner(publicClient, s3.bucket, { secure: s3.publicEndpoint === undefined || new URL(s3.publicEndpoint).protocol === 'https:' })
   const sockets = directReads(s3, publicClient === client ? signer : new S3UrlSigner(client, s3.bucket), onRequest)
   return new ReplayStorage({
     client,

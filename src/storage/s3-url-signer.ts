@@ -26,6 +26,8 @@ export interface SignRequest {
   /** Left out for the service's own reads, which S3 answers as stored. */
   contentDisposition: string | undefined
   contentType: string | undefined
+  /** A compressed variant's coding: the answer's Content-Encoding is fixed by the URL, whatever the object's metadata says. */
+  contentEncoding?: string | undefined
   signingDate: Date
   expiresInSeconds: number
 }
@@ -51,6 +53,8 @@ function hmac (key: Uint8Array | string, data: string): Buffer {
 
 export class S3UrlSigner implements UrlSigner {
   readonly kind = 's3'
+  /** Whether the URLs point at an https: endpoint (AWS's own, or S3_PUBLIC_ENDPOINT's scheme). */
+  readonly secure: boolean
   private target: Promise<Target> | undefined
   private resolved: Target | undefined
   /** Each day's signing key, by day, scope and credentials: a few a day at most. */
@@ -58,7 +62,8 @@ export class S3UrlSigner implements UrlSigner {
   /** The client's own credential chain: the same provider, refreshed the same way. */
   readonly credentials: () => Promise<AwsCredentialIdentity>
 
-  constructor (private readonly client: S3Client, private readonly bucket: string) {
+  constructor (private readonly client: S3Client, private readonly bucket: string, { secure = true }: { secure?: boolean } = {}) {
+    this.secure = secure
     const { config } = client
     this.credentials = async () => await config.credentials()
   }
@@ -77,6 +82,7 @@ export class S3UrlSigner implements UrlSigner {
       key: object.key,
       contentDisposition: object.contentDisposition,
       contentType: object.contentType,
+      contentEncoding: object.contentEncoding,
       signingDate: new Date(signedAt * 1000),
       expiresInSeconds: Math.max(1, expiresAt - signedAt)
     })
@@ -99,7 +105,7 @@ export class S3UrlSigner implements UrlSigner {
    * A GET URL, the only kind handed out: a URL is signed for one method, and
    * clients turn a HEAD into a GET on a redirect (HEAD is answered by the service).
    */
-  async sign ({ key, contentDisposition, contentType, signingDate, expiresInSeconds }: SignRequest): Promise<string> {
+  async sign ({ key, contentDisposition, contentType, contentEncoding, signingDate, expiresInSeconds }: SignRequest): Promise<string> {
     const target = this.resolved ?? await this.resolve()
     const credentials = await this.credentials()
     // 20261126T101930Z and 20261126
@@ -117,6 +123,7 @@ export class S3UrlSigner implements UrlSigner {
       ...(credentials.sessionToken !== undefined && { 'X-Amz-Security-Token': credentials.sessionToken }),
       'X-Amz-SignedHeaders': 'host',
       ...(contentDisposition !== undefined && { 'response-content-disposition': contentDisposition }),
+      ...(contentEncoding !== undefined && { 'response-content-encoding': contentEncoding }),
       ...(contentType !== undefined && { 'response-content-type': contentType }),
       // The SDK marks a GetObject URL with x-id.
       'x-id': 'GetObject'

@@ -56,7 +56,7 @@ t.test('with a valid token every replay route answers as usual', async (t) => {
   t.notMatch(location, /Bearer|eyJ/, 'nothing of the token goes into the signed URL')
   t.equal(idp.fetches(), 1, 'the key set was fetched once and kept')
   const cached = await app.inject({ url: '/games/1/replay', headers: { ...headers, origin: 'https://app.example' } })
-  t.equal(cached.headers.vary, 'Origin, Authorization', 'a cache keeps the answer apart for each token (and origin)')
+  t.equal(cached.headers.vary, 'Origin, Authorization, Accept-Encoding', 'a cache keeps the answer apart for each token (and origin), and coding')
 })
 
 t.test('without a token: 401 AUTHENTICATION_REQUIRED with a bare Bearer challenge, before the game is looked up', async (t) => {
@@ -173,7 +173,7 @@ t.test('a shared secret (AUTH_JWT_SECRET) verifies HS256 tokens and nothing else
   const key = new TextEncoder().encode(secret)
   const accepted = await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key, alg: 'HS256' })) })
   t.equal(accepted.statusCode, 302)
-  t.equal(accepted.headers.vary, 'Authorization')
+  t.equal(accepted.headers.vary, 'Authorization, Accept-Encoding')
   t.equal((await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key, alg: 'HS512', audience: 'anything', issuer: 'anyone' })) })).statusCode, 302,
     'issuer and audience are not checked when they are not set')
   const wrongSecret = await hs.inject({ url: '/games/1/replay', headers: bearer(await token({ key: new TextEncoder().encode(secret + '!'), alg: 'HS256' })) })
