@@ -2,9 +2,10 @@
 // values: route patterns (never raw URLs), methods, status codes, and a few
 // fixed kinds.
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import type { ReplayObject } from '../model/replay-object.js'
 import type { S3RequestObserver } from '../model/s3-request.js'
 import { SERVICE_VERSION } from '../version.js'
-import { PreboundCounter, PreboundHistogram } from './prebound.js'
+import { PreboundCounter, PreboundHistogram, type CounterSeries } from './prebound.js'
 
 /** What the pool gauges read from a pg Pool at each scrape. */
 export interface PoolCounts {
@@ -16,6 +17,9 @@ export interface PoolCounts {
 }
 
 export type LookupSource = 'cache' | 'database'
+
+/** The replay answers counted by coding: the 302, HEAD /replay, /replay/url and /stream (GET and HEAD). */
+export type ReplayAnswer = 'redirect' | 'head' | 'url' | 'stream'
 
 export class Metrics {
   readonly registry = new Registry()
@@ -30,6 +34,33 @@ export class Metrics {
     ['method'], [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005], this.registry)
 
   readonly lookups = new PreboundCounter('replay_gate_lookups_total', 'Game lookups, by where the answer came from', ['source'], this.registry)
+
+  readonly replayAnswers = new PreboundCounter('replay_gate_replay_answers_total',
+    'Replay answers by route (redirect, head, url, stream) and the content coding handed out: identity, or a compressed variant (gzip, br, zstd)',
+    ['route', 'encoding'], this.registry)
+
+  readonly variantBytes = new PreboundCounter('replay_gate_variant_bytes_total',
+    'For replay answers of games with compressed variants recorded: the bytes of what was handed out (handed_out) and of the replay itself (identity); their ratio is what variants save',
+    ['kind'], this.registry)
+
+  readonly #answers = new Map<string, CounterSeries>()
+  readonly #handedOut = this.variantBytes.labels({ kind: 'handed_out' })
+  readonly #identityBytes = this.variantBytes.labels({ kind: 'identity' })
+
+  /** Counts a replay answer by the coding of `object` (a variant, or the replay itself), and its bytes when variants are recorded. */
+  countReplayAnswer (route: ReplayAnswer, object: ReplayObject): void {
+    const encoding = object.contentEncoding ?? 'identity'
+    const key = `${route} ${encoding}`
+    let series = this.#answers.get(key)
+    if (series === undefined) {
+      series = this.replayAnswers.labels({ route, encoding })
+      this.#answers.set(key, series)
+    }
+    series.inc()
+    if (object.identitySize === undefined) return
+    this.#handedOut.inc(object.size ?? object.identitySize)
+    this.#identityBytes.inc(object.identitySize)
+  }
 
   readonly streamedBytes = this.counter('replay_gate_stream_bytes_total', 'Bytes of replays sent through /stream', [])
 

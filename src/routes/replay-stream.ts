@@ -108,6 +108,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
       const { object } = prepared
       varyOn(reply, 'Accept-Encoding')
       if (!('body' in answer)) return notSent(reply, answer)
+      metrics.countReplayAnswer('stream', object)
       const { body, progress } = answer
       // Complete: every byte went to the client's socket; else the client left or S3 broke off.
       body.once('close', () => {
@@ -131,6 +132,7 @@ const replayStreamRoutes: FastifyPluginAsyncTypebox<ReplayStreamRouteOptions> = 
       const { object } = prepared
       varyOn(reply, 'Accept-Encoding')
       if (!('meta' in answer)) return notSent(reply, answer)
+      metrics.countReplayAnswer('stream', object)
       // Fastify keeps a HEAD answer's Content-Length: it is the object's, the body is empty.
       return reply.code(answer.status).headers(replayHeaders(object, answer.meta, STREAMED)).send()
     }

@@ -102,13 +102,18 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
       // at once: no promise, no await. Anything else takes the way that may wait.
       const started = performance.now()
       const object = locator.cached(gameId)
-      const reused = object === undefined ? undefined : urls.reusedUrl(negotiate(object, request.headers, allowed))
+      const chosen = object === undefined ? undefined : negotiate(object, request.headers, allowed)
+      const reused = chosen === undefined ? undefined : urls.reusedUrl(chosen)
       if (reused !== undefined) {
         signing.observe((performance.now() - started) / 1000)
+        metrics.countReplayAnswer('redirect', chosen as ReplayObject)
         redirect(reply, reused.url)
         return
       }
-      return presignFor(gameId, request, object).then(({ signed }) => { redirect(reply, signed.url) })
+      return presignFor(gameId, request, object).then(({ signed, object: signedFor }) => {
+        metrics.countReplayAnswer('redirect', signedFor)
+        redirect(reply, signed.url)
+      })
     }
   })
 
@@ -138,6 +143,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
         throw answer.error
       }
       const { meta } = answer as Extract<typeof answer, { meta: unknown }>
+      metrics.countReplayAnswer('head', object)
       // Revalidated, like the redirect; no payload at all: Fastify keeps this Content-Length and Content-Type as they are.
       return reply.code(200).headers(replayHeaders(object, meta, { delivery: 'redirect', cacheControl: 'no-cache' })).send()
     }
@@ -149,6 +155,7 @@ const replayRoutes: FastifyPluginAsyncTypebox<ReplayRouteOptions> = async functi
   }, async function replayUrl (request, reply) {
     const { gameId } = request.params
     const { signed, object } = await presignFor(gameId, request)
+    metrics.countReplayAnswer('url', object)
     varyOn(reply, 'Accept-Encoding')
     reply
       .header('X-Replay-Delivery', 'redirect')

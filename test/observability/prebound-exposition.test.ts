@@ -170,7 +170,9 @@ t.test('the service\'s prebound families (Metrics): the same text as prom-client
     status: [302, 200, 404],
     operation: ['GetObject', 'HeadObject'],
     outcome: ['ok', 'error'],
-    source: ['cache', 'database']
+    source: ['cache', 'database'],
+    kind: ['handed_out', 'identity'],
+    encoding: ['identity', 'gzip', 'br']
   }
   const isPrebound = (family: unknown): family is PreboundHistogram<string> | PreboundCounter<string> =>
     family instanceof PreboundHistogram || family instanceof PreboundCounter

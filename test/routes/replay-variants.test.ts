@@ -6,6 +6,7 @@ import { request as httpRequest } from 'node:http'
 import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib'
 import t from 'tap'
 import { GamesRepository } from '../../src/db/games.js'
+import { Metrics } from '../../src/observability/metrics.js'
 import type { ContentCoding } from '../../src/model/replay-object.js'
 import { variantKey } from '../../src/replay/replay-key.js'
 import { buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
@@ -33,7 +34,8 @@ await record('44', 'g44/old.json', 'gzip', encoded.gzip)
 
 const logged: Array<{ msg: string, key?: string }> = []
 const logger = { level: 'warn', stream: { write: (line: string) => { logged.push(JSON.parse(line)) } } }
-const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage(), logger })
+const metrics = new Metrics({ processMetrics: false })
+const app = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage(), logger, metrics })
 const base = await listen(app)
 // The same bucket, its URLs said to be https: (a CDN or S3 in front): br may be handed out.
 const secure = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ s3: { publicEndpoint: 'https://replays.example.com' } }) })
@@ -75,7 +77,7 @@ t.test('the redirect hands out the smallest variant the request accepts, its cod
   t.equal(new URL(br.headers.location as string).searchParams.get('response-content-encoding'), 'br', 'through https: URLs br, the smallest')
   t.equal(new URL((await secure.inject({ url: '/games/41/replay', headers: { 'accept-encoding': 'gzip' } })).headers.location as string).searchParams.get('response-content-encoding'), 'gzip')
 
-  for (const headers of [{ range: 'bytes=0-99' }, { 'if-range': '"x"', range: 'bytes=5-' }]) {
+  for (const headers of [{ range: 'bytes=0-99' }, { 'if-range': '"x"', range: 'bytes=5-' }] as Array<Record<string, string>>) {
     const ranged = await raw(`${base}/games/41/replay`, { 'accept-encoding': 'gzip', ...headers })
     t.notOk(new URL(ranged.headers.location as string).searchParams.has('response-content-encoding'), `${Object.keys(headers).join(' and ')}: the replay itself`)
   }
@@ -153,4 +155,27 @@ t.test('any Accept-Encoding gets an answer, never a 5xx', async (t) => {
       t.ok(res.statusCode < 500, `${path} with ${shape.slice(0, 40)}: ${res.statusCode}`)
     }
   }
+})
+
+t.test('operators see answers by coding, and the bytes handed out against the replay\'s own', async (t) => {
+  const fresh = new Metrics({ processMetrics: false })
+  const counted = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage(), metrics: fresh })
+  await counted.inject({ url: '/games/41/replay', headers: { 'accept-encoding': 'gzip' } })
+  await counted.inject({ url: '/games/41/replay', headers: { 'accept-encoding': 'gzip' } })
+  await counted.inject({ url: '/games/41/replay' })
+  await counted.inject({ url: '/games/42/replay', headers: { 'accept-encoding': 'gzip' } })
+  await counted.inject({ url: '/games/41/replay/url', headers: { 'accept-encoding': 'gzip' } })
+  await counted.inject({ method: 'HEAD', url: '/games/41/replay', headers: { 'accept-encoding': 'gzip' } })
+  await counted.inject({ url: '/games/41/replay/stream', headers: { 'accept-encoding': 'br' } })
+  await counted.inject({ method: 'HEAD', url: '/games/41/replay/stream' })
+  const text = await fresh.registry.metrics()
+  t.match(text, /replay_gate_replay_answers_total\{route="redirect",encoding="gzip"\} 2\n/)
+  t.match(text, /replay_gate_replay_answers_total\{route="redirect",encoding="identity"\} 2\n/, 'a game without variants, and a client that asked for none')
+  t.match(text, /replay_gate_replay_answers_total\{route="url",encoding="gzip"\} 1\n/)
+  t.match(text, /replay_gate_replay_answers_total\{route="head",encoding="gzip"\} 1\n/)
+  t.match(text, /replay_gate_replay_answers_total\{route="stream",encoding="br"\} 1\n/)
+  t.match(text, /replay_gate_replay_answers_total\{route="stream",encoding="identity"\} 1\n/)
+  const handedOut = 4 * encoded.gzip.length + 2 * replay.length + encoded.br.length
+  t.match(text, new RegExp(`replay_gate_variant_bytes_total\\{kind="handed_out"\\} ${handedOut}\\n`))
+  t.match(text, new RegExp(`replay_gate_variant_bytes_total\\{kind="identity"\\} ${7 * replay.length}\\n`), 'only answers of games with variants recorded')
 })
