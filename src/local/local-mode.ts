@@ -61,6 +61,7 @@ export function localBanner (serviceUrl: string, backends: Pick<LocalBackends, '
     '',
     'Try:',
     `  curl -sL ${replay}              # follow the redirect, print the demo replay`,
+    `  curl -sL --compressed ${replay} # the same, sent as its gzip variant and decoded by curl`,
     `  curl -s -D - -o /dev/null ${replay}   # the 302 and its Location`,
     `  curl -sI ${replay}              # HEAD: the download's size, type and name`,
     `  curl -s  ${replay}/url          # the signed URL as JSON`,
