@@ -147,7 +147,12 @@ export function * replayPieces (shape: ReplayShape = {}): Generator<string> {
 
 /** The replay as a stream of UTF-8 bytes, made as it is read. */
 export function generateReplay (shape: ReplayShape = {}): Readable {
-  return Readable.from(replayPieces(shape), { objectMode: false })
+  return Readable.from((function * () { for (const piece of replayPieces(shape)) yield Buffer.from(piece) })(), { objectMode: false })
+}
+
+/** Ticks for a replay of about `bytes` with the default players and units (the defaults make 40.53 MiB from 2,000). */
+export function ticksFor (bytes: number): number {
+  return Math.round(bytes / (42_503_933 / DEFAULT_SHAPE.ticks))
 }
 
 /** The whole replay as one string (small replays: tests). */

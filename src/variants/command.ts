@@ -32,6 +32,8 @@ export interface CompressRun {
   zstd?: ZstdStreams | undefined
   /** Left out: PostgreSQL at DATABASE_URL (the tests hand in their own database). */
   openGames?: (url: string, timeoutMs: number) => Promise<GameDatabase>
+  /** Games asked of the database at a time (default 100). */
+  pageSize?: number
 }
 
 interface Settings { databaseUrl: string, databaseTimeoutMs: number, s3: S3Config }
@@ -94,7 +96,7 @@ interface Context extends CompressRun {
 }
 
 /** Every game that needs a variant, a page at a time by id. */
-async function * pending (games: GamesRepository, { codings, ids }: CompressOptions, limit = PAGE): AsyncGenerator<ReplayToCompress> {
+async function * pending (games: GamesRepository, { codings, ids }: CompressOptions, limit: number): AsyncGenerator<ReplayToCompress> {
   let afterId: string | undefined
   for (;;) {
     const page = await games.replaysToCompress(codings, { ids, afterId, limit })
@@ -111,7 +113,8 @@ function missing (game: ReplayToCompress, codings: readonly ContentCoding[]): Co
 async function compressAll (context: Context): Promise<number> {
   const { options, games, out } = context
   let total = 0
-  for await (const game of pending(games, options, 1000)) {
+  const pageSize = context.pageSize ?? PAGE
+  for await (const game of pending(games, options, pageSize * 10)) {
     total++
     if (options.dryRun) out.log(describePlan(context, game))
   }
@@ -120,7 +123,7 @@ async function compressAll (context: Context): Promise<number> {
     return 0
   }
   const report = new Report(out, context.progress ?? { isTTY: false, write: () => true }, total)
-  const queue = pending(games, options)
+  const queue = pending(games, options, pageSize)
   const worker = async (): Promise<void> => {
     for (;;) {
       if (context.signal?.aborted === true) return

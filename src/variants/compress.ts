@@ -103,7 +103,7 @@ export async function makeVariant (job: VariantJob): Promise<VariantOutcome> {
   } catch (error) {
     abort.abort(error)
     await Promise.allSettled([streamed])
-    throw job.signal?.aborted === true ? job.signal.reason : uploadFailure(error, key)
+    throw job.signal?.aborted === true ? job.signal.reason : new VariantError(`the variant ${key} could not be made: ${describeS3(error)}`)
   } finally {
     job.signal?.removeEventListener('abort', stop)
   }
@@ -160,10 +160,6 @@ async function getObject (job: VariantJob, key: string, what: string): Promise<G
     if (status === 404) throw new VariantError(`${what} ${key} is missing (S3 answered 404, ${s3Code(error)})`)
     throw new VariantError(`${what} ${key} could not be read: ${describeS3(error)}`)
   }
-}
-
-function uploadFailure (error: unknown, key: string): VariantError {
-  return error instanceof VariantError ? error : new VariantError(`the variant ${key} could not be made: ${describeS3(error)}`)
 }
 
 function describeS3 (error: unknown): string {
