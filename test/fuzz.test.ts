@@ -1,5 +1,6 @@
 // Generated requests against every route, over real sockets: odd ids, query
-// strings, methods, and on /stream odd Range, If-* and Origin headers. Every
+// strings, methods, odd Accept-Encoding (a game with compressed variants among
+// them), and on /stream odd Range, If-* and Origin headers. Every
 // answer must be a 2xx, 3xx or 4xx (never a 5xx, a reset or a short body), and
 // every 4xx the contract's JSON. FUZZ_SEED replays a run; FUZZ_REQUESTS sets its size.
 import fc from 'fast-check'
@@ -7,6 +8,10 @@ import { randomBytes } from 'node:crypto'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import t from 'tap'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import { brotliCompressSync, gzipSync } from 'node:zlib'
+import { GamesRepository } from '../src/db/games.js'
+import { variantKey } from '../src/replay/replay-key.js'
 import { buildTestApp, listen, seedReplays, testConfig } from './helper.js'
 import { send, serialize, type RawRequest, type RawResponse } from './support/raw-http.js'
 
@@ -23,6 +28,13 @@ const { db, bucket } = await seedReplays(t, [
   { id: '3', game_folder: 'g3', replay_file: 'gone.json' },
   { id: '4', game_folder: 'g4', replay_file: 'r.json', body: '{"replay":4}', contentType: 'application/json' }
 ])
+// Game 4 has compressed variants recorded: Accept-Encoding picks among them.
+const games = new GamesRepository(db)
+for (const [encoding, body] of [['gzip', gzipSync('{"replay":4}')], ['br', brotliCompressSync('{"replay":4}')]] as const) {
+  const key = variantKey('g4/r.json', encoding)
+  await bucket.admin.send(new PutObjectCommand({ Bucket: bucket.s3.bucket, Key: key, Body: body, ContentType: 'application/json', ContentEncoding: encoding }))
+  await games.recordVariant({ gameId: '4', encoding, key, size: body.length, identityKey: 'g4/r.json', identitySize: 12, identityEtag: undefined, identitySha256: '0'.repeat(64) })
+}
 const storage = bucket.storage()
 // Rate limits and load shedding are off (testConfig): every request is judged on its own.
 const app = await buildTestApp(t, { config: testConfig({ corsOrigins: ['https://app.example'] }), db, storage })
@@ -67,10 +79,18 @@ const range = fc.oneof(
   fc.constantFrom('bytes=0-0,5-9', 'bytes=', 'bytes=-', 'bytes=a-b', 'items=0-5', 'bytes=0-99999999999999999999', 'bytes=-0', 'bytes = 0-1', 'bytes=1-0'),
   printable
 )
+const coding = fc.oneof(fc.constantFrom('gzip', 'br', 'zstd', 'deflate', 'identity', '*', 'x-gzip', 'GZIP', 'compress', ''), printable.map((s) => s.replace(/[,;]/g, '')))
+const weight = fc.oneof(fc.constantFrom('', ';q=0', ';q=1', ';q=0.5', ';q=1.000', ';q=2', ';q=-1', ';q=', ';q=0.0001', ';q=abc', ';level=9', ';q=0;q=1'), printable.map((s) => `;${s}`))
+const acceptEncoding = fc.oneof(
+  { weight: 3, arbitrary: fc.tuple(fc.array(fc.tuple(coding, weight).map(([c, w]) => `${c}${w}`), { maxLength: 6 }), fc.constantFrom(', ', ',', ' , ')).map(([parts, separator]) => parts.join(separator)) },
+  fc.constantFrom('gzip, deflate, br, zstd', 'gzip, deflate', 'identity', 'identity;q=0', '*;q=0', ',,,', `${'gzip;q=0.5, '.repeat(680)}br`),
+  printable
+)
 const etag = fc.oneof(fc.constantFrom('*', '"x"', 'W/"x"', '"', ''), printable)
 const headers = fc.record({
   Host: fc.oneof({ weight: 5, arbitrary: fc.constant('replay-gate.test') }, fc.constantFrom('evil.example', '', 'a'.repeat(300)), printable),
   Range: fc.option(range, { freq: 2 }),
+  'Accept-Encoding': fc.option(acceptEncoding, { freq: 2 }),
   'If-Match': fc.option(etag, { freq: 5 }),
   'If-None-Match': fc.option(etag, { freq: 5 }),
   'If-Modified-Since': fc.option(fc.oneof(httpDate, printable, fc.constantFrom('yesterday', '0', 'Tue, 99 Foo 2024')), { freq: 4 }),
