@@ -53,19 +53,19 @@ export async function runReplaysCompress (run: CompressRun): Promise<number> {
     run.out.log(USAGE)
     return 0
   }
-  let database: GameDatabase | undefined
-  let client: S3Client | undefined
   try {
     const settings = readSettings(run.env)
-    database = await (run.openGames ?? openPostgres)(settings.databaseUrl, settings.databaseTimeoutMs)
-    client = createS3Client({ ...settings.s3, credentials: run.credentials })
-    return await compressAll({ ...run, options, zstd, settings, games: database.games, client })
+    const database = await (run.openGames ?? openPostgres)(settings.databaseUrl, settings.databaseTimeoutMs)
+    const client = createS3Client({ ...settings.s3, credentials: run.credentials })
+    try {
+      return await compressAll({ ...run, options, zstd, settings, games: database.games, client })
+    } finally {
+      client.destroy()
+      await database.close()
+    }
   } catch (error) {
     run.out.error(`replays:compress failed: ${(error as Error).message}`)
     return 1
-  } finally {
-    client?.destroy()
-    await database?.close()
   }
 }
 
@@ -122,7 +122,7 @@ async function compressAll (context: Context): Promise<number> {
     out.log(`Dry run: ${total} game(s) lack a variant of ${options.codings.join(', ')}; nothing was made or recorded.`)
     return 0
   }
-  const report = new Report(out, context.progress ?? { isTTY: false, write: () => true }, total)
+  const report = new Report(out, context.progress, total)
   const queue = pending(games, options, pageSize)
   const worker = async (): Promise<void> => {
     for (;;) {

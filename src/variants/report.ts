@@ -27,8 +27,8 @@ export class Report {
   private readonly started = performance.now()
   private readonly bar: cliProgress.SingleBar | undefined
 
-  constructor (private readonly out: Output, stream: ProgressStream, total: number) {
-    if (stream.isTTY !== true) return
+  constructor (private readonly out: Output, stream: ProgressStream | undefined, total: number) {
+    if (stream?.isTTY !== true) return
     this.bar = new cliProgress.SingleBar({
       stream: stream as NodeJS.WritableStream,
       format: 'replays:compress {bar} {value}/{total} games | {read} read | {rate} | ETA {eta_formatted} | {failed} failed',

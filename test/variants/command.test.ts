@@ -116,7 +116,7 @@ t.test('ids: only those games, and only the codings they lack', async (t) => {
   t.equal(gzip.code, 0, gzip.stderr)
   t.same((await games.findReplayWithVariants('1'))?.variants, [])
   t.same((await games.findReplayWithVariants('2'))?.variants.map((v) => v.encoding), ['gzip'])
-  const more = await cli(['2', '--encodings', 'gzip,br', '--level', '5'])
+  const more = await cli(['2', '--encodings', 'gzip,br', '--level', 'gzip=1, br=4'])
   t.equal(more.code, 0, more.stderr)
   t.match(more.stdout, /game 2: br/)
   t.notMatch(more.stdout, /game 2: gzip/, 'a coding already recorded is not made again')
