@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises'
 import type { VariantRecord } from '../db/games.js'
 import type { ContentCoding } from '../model/replay-object.js'
 import { downloadHeaders } from '../replay/download-name.js'
-import { MAX_KEY_BYTES } from '../replay/replay-key.js'
+import { MAX_KEY_BYTES, variantKey as storedVariantKey } from '../replay/replay-key.js'
 import { describeNoAnswer, s3Code, s3Status } from '../storage/s3-errors.js'
 import type { Codec } from './encodings.js'
 
@@ -28,13 +28,9 @@ export class VariantError extends Error {
   }
 }
 
-/**
- * Where a variant is stored: beside its replay, with a suffix that is no
- * compression extension (wget never decodes a path ending in .gz, .br or
- * .zst, whatever the Content-Encoding).
- */
+/** Where a variant is stored (replay-key.ts's variantKey), refused when S3 could not hold a key that long. */
 export function variantKey (identityKey: string, coding: ContentCoding): string {
-  const key = `${identityKey}.variant-${coding}`
+  const key = storedVariantKey(identityKey, coding)
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
     throw new VariantError(`the variant's key would be longer than S3's ${MAX_KEY_BYTES} bytes (${Buffer.byteLength(key, 'utf8')}): ${key.slice(0, 60)}…`)
   }
