@@ -15,6 +15,7 @@
 // The pages of the two http settings are on 127.0.0.1: crypto.subtle needs a
 // secure context, and the coding a browser offers depends on the host it
 // sends the request to, not on the page.
+import { existsSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
@@ -24,7 +25,6 @@ import { ENGINES, engineMissing, launchBrowser, servePages } from '../support/br
 import { sha256 } from '../support/bytes.js'
 import { CODINGS, jsonReplay, smallestOf, storeVariants, type StoredVariant } from '../support/compressed-replays.js'
 import { selfSignedCertificate, startFront, type Exchange, type Front } from '../support/http-front.js'
-import { existsSync } from 'node:fs'
 
 const NAMES = ['page.test', 'svc.test', 's3.test']
 const opensslMissing = (process.env.PATH ?? '').split(':').some((dir) => existsSync(join(dir, 'openssl'))) ? undefined : 'openssl not found (Debian: openssl): it makes the https: fronts\' certificate'
@@ -44,6 +44,11 @@ const games: Game[] = []
 for (const id of ids) {
   const encodings: ContentCoding[] = id === '8' ? ['gzip', 'br'] : ['gzip', 'zstd']
   games.push({ id, variants: await storeVariants(db, bucket, { gameId: id, key: `${folder(id)}/replay.json`, replay, encodings }) })
+}
+// Else the settings below would not see the coding they are about handed out.
+for (const { id, variants } of games) {
+  const meant = id === '8' ? 'br' : 'zstd'
+  if (variants[0]?.encoding !== meant) throw new Error(`game ${id}: ${meant} should be the smallest variant; sizes: ${variants.map((v) => `${v.encoding} ${v.body.length}`).join(', ')}`)
 }
 if (!CODINGS.includes('zstd')) t.comment(`Node ${process.version} has no zstd in node:zlib: no zstd variant is made, game 9 is left out`)
 
@@ -150,7 +155,7 @@ for (const engine of ENGINES) {
             const tab = await browser.open(t, page)
             const { result, asked, read } = await watch(async () => await tab.evaluate(async (url) => await (globalThis as unknown as PageScript).readReplay(url), replayUrl))
             t.equal(offers(asked[0]), offersAll, `${engine} offers br and zstd: ${String(offersAll)} (Accept-Encoding: ${asked[0]?.acceptEncoding ?? 'none'})`)
-            t.match(result, { status: 200, redirected: true, origin: s3.origin, length: replay.length })
+            t.match(result, { status: 200, redirected: true, origin: s3.origin, length: replay.length }, 'read from S3 after the 302, decoded to the replay\'s length')
             t.same(read, [`${objectName(signed)} 200 ${signed}`], `S3 sent the ${signed} variant`)
             t.equal(result.sha256, expected, 'decoded, the replay\'s bytes')
           })
@@ -159,27 +164,27 @@ for (const engine of ENGINES) {
             const tab = await browser.open(t, page)
             const { result, read } = await watch(async () => await tab.evaluate(async (url) => await (globalThis as unknown as PageScript).readThroughUrl(url), `${replayUrl}/url`))
             t.equal(result.handedOut, signed, `/url says ${signed}`)
-            t.match(result, { status: 200, length: replay.length })
-            t.same(read, [`${objectName(signed)} 200 ${signed}`])
-            t.equal(result.sha256, expected)
+            t.match(result, { status: 200, length: replay.length }, 'read, decoded to the replay\'s length')
+            t.same(read, [`${objectName(signed)} 200 ${signed}`], `S3 sent the ${signed} variant`)
+            t.equal(result.sha256, expected, 'decoded, the replay\'s bytes')
           })
 
           t.test(`game ${id}: /stream`, async (t) => {
             const tab = await browser.open(t, page)
             const { result, asked, read } = await watch(async () => await tab.evaluate(async (url) => await (globalThis as unknown as PageScript).readReplay(url), `${replayUrl}/stream`))
-            t.match(result, { status: 200, redirected: false, length: replay.length, encoding: streamed === 'identity' ? null : streamed })
+            t.match(result, { status: 200, redirected: false, length: replay.length, encoding: streamed === 'identity' ? null : streamed }, `read from the service, Content-Encoding: ${streamed}`)
             t.same(asked.map((e) => `${e.url} ${e.status} ${e.contentEncoding ?? 'identity'}`), [`/games/${id}/replay/stream 200 ${streamed}`], `the service sent ${streamed}`)
             t.same(read, [], 'nothing from S3 reached the browser')
-            t.equal(result.sha256, expected)
+            t.equal(result.sha256, expected, 'decoded, the replay\'s bytes')
           })
 
           t.test(`game ${id}: a download link saves the replay under its name`, async (t) => {
             const tab = await browser.open(t, page)
             const { result: saved, read } = await watch(async () => await tab.download(`#save-${id}`))
-            t.equal(saved.name, `game-${id}.replay.json`)
+            t.equal(saved.name, `game-${id}.replay.json`, 'the Content-Disposition name')
             t.same(read, [`${objectName(signed)} 200 ${signed}`], `S3 sent the ${signed} variant`)
             t.equal(saved.bytes.length, replay.length, 'saved decoded')
-            t.equal(sha256(saved.bytes), expected)
+            t.equal(sha256(saved.bytes), expected, 'the saved file is the replay')
           })
         }
       })

@@ -86,24 +86,36 @@ t.test('with compressed variants recorded, every client ends up with the replay\
     const fromStream = await watch(async () => await run('curl', ['-sS', '--compressed', '-o', join(streamed, 'out'), stream]))
     t.same(fromStream.streamed, [`200 ${smallest}`], `/stream sent the smallest coding curl offers: ${smallest}`)
     t.same(await savedIn(streamed), { names: ['out'], sha: digest }, '/stream --compressed: decoded, the replay\'s bytes')
+
+    // Each coding on its own: /stream sends it and curl decodes it; the redirect hands out none but gzip through an http: URL.
+    for (const { encoding } of variants) {
+      const only = await folder()
+      const streamedOnly = await watch(async () => await run('curl', ['-sS', '--compressed', '-H', `Accept-Encoding: ${encoding}`, '-o', join(only, 'out'), stream]))
+      t.same(streamedOnly.streamed, [`200 ${encoding}`], `/stream, offered ${encoding} alone, sent it`)
+      t.same(await savedIn(only), { names: ['out'], sha: digest }, `${encoding} from /stream: decoded, the replay's bytes`)
+      const redirected = await folder()
+      const followed = await watch(async () => await run('curl', ['-sS', '-L', '--compressed', '-H', `Accept-Encoding: ${encoding}`, '-o', join(redirected, 'out'), redirect]))
+      t.same(followed.read, [encoding === 'gzip' ? variant('gzip') : identity], `the redirect, offered ${encoding} alone: ${encoding === 'gzip' ? 'gzip' : 'the replay itself (not through an http: URL)'}`)
+      t.same(await savedIn(redirected), { names: ['out'], sha: digest }, `the redirect, offered ${encoding} alone: the replay's bytes`)
+    }
   })
 
   t.test('wget, by default and with --compression=auto', async (t) => {
     const plain = await folder()
     const seen = await watch(async () => await run('wget', ['-q', '-O', 'out', redirect], { cwd: plain }))
     t.same(seen.offered, ['identity'], 'wget says Accept-Encoding: identity')
-    t.same(seen.read, [identity])
+    t.same(seen.read, [identity], 'S3 sent the replay itself')
     t.same(await savedIn(plain), { names: ['out'], sha: digest }, 'default: the replay\'s bytes')
 
     const decoded = await folder()
     const auto = await watch(async () => await run('wget', ['-q', '--compression=auto', '-O', 'out', redirect], { cwd: decoded }))
     t.same(auto.offered, ['gzip'], '--compression=auto offers gzip')
-    t.same(auto.read, [variant('gzip')])
+    t.same(auto.read, [variant('gzip')], 'S3 sent the gzip variant')
     t.same(await savedIn(decoded), { names: ['out'], sha: digest }, '--compression=auto: saved decoded, the replay\'s bytes')
 
     const named = await folder()
     const fromStream = await watch(async () => await run('wget', ['-q', '--compression=auto', '--content-disposition', stream], { cwd: named }))
-    t.same(fromStream.streamed, ['200 gzip'])
+    t.same(fromStream.streamed, ['200 gzip'], '/stream sent gzip')
     t.same(await savedIn(named), { names: [NAME], sha: digest }, '/stream --compression=auto --content-disposition: decoded, under its name')
   })
 

@@ -12,18 +12,19 @@ import { variantKey } from '../../src/replay/replay-key.js'
 import type { TestS3 } from '../helper.js'
 import { sha256 } from './bytes.js'
 
-type Codec = (data: Buffer) => Buffer
+type Codec = (data: Buffer, options?: object) => Buffer
 // Not in Node 20's zlib, nor in its types.
 const { zstdCompressSync, zstdDecompressSync } = zlib as unknown as { zstdCompressSync?: Codec, zstdDecompressSync?: Codec }
+const ZSTD_LEVEL = (zlib.constants as Record<string, number>).ZSTD_c_compressionLevel
 
 /** The codings this Node can make: zstd only from Node 22.15. */
 export const CODINGS: readonly ContentCoding[] = zstdCompressSync === undefined ? ['gzip', 'br'] : ['gzip', 'br', 'zstd']
 
-/** Fast levels: the tests need real variants, not the smallest ones. */
+/** Fast levels (the tests need real variants, not the smallest ones), each smaller than gzip's on a replay. */
 const ENCODERS: Record<ContentCoding, Codec> = {
   gzip: (data) => zlib.gzipSync(data, { level: 6 }),
   br: (data) => zlib.brotliCompressSync(data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 6, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length } }),
-  zstd: (data) => (zstdCompressSync as Codec)(data)
+  zstd: (data) => (zstdCompressSync as Codec)(data, ZSTD_LEVEL === undefined ? {} : { params: { [ZSTD_LEVEL]: 9 } })
 }
 
 export const DECODERS: Record<ContentCoding, Codec> = {
