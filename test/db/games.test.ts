@@ -41,3 +41,27 @@ t.test('the readiness probe answers, refuses with the driver\'s error, or gives 
   await t.rejects(new GamesRepository(db.withPlugin(never)).probe(200), { message: 'no answer within 200 ms' })
   t.ok(performance.now() - started < 5000)
 })
+
+t.test('replays to compress: games with a replay that lack one of the codings asked for, by id', async (t) => {
+  const own = new GamesRepository(await openTestDatabase(t))
+  await own.insert([
+    { id: '1', game_folder: 'g1', replay_file: 'r.json' },
+    { id: '2', game_folder: 'g2', replay_file: null },
+    { id: '3', game_folder: 'g3', replay_file: 'r.json' },
+    { id: '10', game_folder: 'g10', replay_file: 'r.json' }
+  ])
+  const variant = { key: 'k', size: 10, identityKey: 'g1/r.json', identitySize: 100, identityEtag: undefined, identitySha256: '0'.repeat(64) }
+  await own.recordVariant({ ...variant, gameId: '1', encoding: 'gzip' })
+  await own.recordVariant({ ...variant, gameId: '3', encoding: 'gzip' })
+  await own.recordVariant({ ...variant, gameId: '3', encoding: 'br' })
+  t.same(await own.replaysToCompress(['gzip', 'br'], { limit: 10 }), [
+    { id: '1', game_folder: 'g1', replay_file: 'r.json', has: ['gzip'] },
+    { id: '10', game_folder: 'g10', replay_file: 'r.json', has: [] }
+  ], 'in id order (as numbers), without the game that has both or no replay')
+  t.same((await own.replaysToCompress(['gzip'], { limit: 10 })).map((game) => game.id), ['10'])
+  t.same((await own.replaysToCompress(['gzip', 'br'], { afterId: '1', limit: 10 })).map((game) => game.id), ['10'])
+  t.same((await own.replaysToCompress(['gzip', 'br'], { ids: ['3', '10'], limit: 10 })).map((game) => game.id), ['10'])
+  t.same(await own.replaysToCompress(['gzip', 'br'], { ids: [], limit: 10 }), [], 'no ids: none')
+  await own.recordVariant({ ...variant, gameId: '1', encoding: 'gzip', size: 12 })
+  t.equal((await own.findReplayWithVariants('1'))?.variants[0]?.size, 12, 'recorded again: replaced')
+})
