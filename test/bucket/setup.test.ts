@@ -169,8 +169,8 @@ t.test('npm run bucket:setup, then --check, then --check on rules that were remo
   await admin.send(new DeleteBucketCorsCommand({ Bucket: bucket }))
   const broken = await cli(env, ['--check'])
   t.match(broken, { code: 1 })
-  t.match(broken.stdout, /fail  stored rules: the bucket has no CORS rules/)
-  t.match(broken.stdout, /fail  preflight: OPTIONS with Origin: null and a Range header was refused/)
+  t.match(broken.stdout, /fail {2}stored rules: the bucket has no CORS rules/)
+  t.match(broken.stdout, /fail {2}preflight: OPTIONS with Origin: null and a Range header was refused/)
   t.match(broken.stdout, /would break downloads in a browser/)
 
   // Not --check: the rules are applied again, but browsers could not reach S3 where the URLs point.
@@ -178,7 +178,7 @@ t.test('npm run bucket:setup, then --check, then --check on rules that were remo
   t.match(publicEndpoint, { code: 1 })
   t.notMatch(publicEndpoint.stdout, /Run `npm run bucket:setup`/, 'no advice to run what just ran')
   t.match(publicEndpoint.stdout, /, public endpoint http:\/\/127\.0\.0\.1:\d+\n/)
-  t.match(publicEndpoint.stdout, /fail  GET: S3's public endpoint did not answer: fetch failed \(ECONNREFUSED\)/)
+  t.match(publicEndpoint.stdout, /fail {2}GET: S3's public endpoint did not answer: fetch failed \(ECONNREFUSED\)/)
 })
 
 t.test('bucket:setup refuses bad usage and bad settings, and names them', async (t) => {

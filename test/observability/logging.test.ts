@@ -103,7 +103,7 @@ t.test('at trace level, no signature, credential or token reaches the log: a red
   })
   const refused = await fetch(`${await listen(refusing)}/games/1/replay/stream`)
   t.equal(refused.status, 502, 'S3 refused the signature: STORAGE_UNAVAILABLE')
-  t.match(lines.join(""), /"msg":"request failed: The replay storage did not answer properly/, "the refusal is logged")
+  t.match(lines.join(''), /"msg":"request failed: The replay storage did not answer properly/, 'the refusal is logged')
 
   const log = lines.join('')
   t.ok(lines.length > 10, `${lines.length} lines at trace level`)

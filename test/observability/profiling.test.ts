@@ -171,10 +171,10 @@ t.test('a running service profiled under load, on its metrics listener only', as
   t.equal(((await hidden.json()) as { code: string }).code, 'ROUTE_NOT_FOUND')
 
   // Redirects to the demo game from a few clients at once, until the profile is in.
-  let loaded = true
+  const load = { on: true }
   let served = 0
   const client = async (): Promise<void> => {
-    while (loaded) {
+    while (load.on) {
       const res = await fetch(`${base as string}/games/${DEMO_GAME.id}/replay`, { redirect: 'manual' })
       if (res.status === 302) served++
     }
@@ -182,7 +182,7 @@ t.test('a running service profiled under load, on its metrics listener only', as
   const clients = Array.from({ length: 4 }, client)
   // A profile of a second, the shortest there is: each second of it is load on both processes.
   const res = await fetch(`${metricsBase}/debug/profile?seconds=1`)
-  loaded = false
+  load.on = false
   await Promise.all(clients)
   t.equal(res.status, 200)
   t.ok(served > 0, `${served} redirects served meanwhile`)

@@ -69,7 +69,9 @@ t.test('finished answers free their slot on a connection that stays open (keep-a
 t.test('per instance: past STREAM_MAX_TOTAL a 503 SERVICE_OVERLOADED; a proxy without TRUST_PROXY is warned of once', async (t) => {
   const lines: string[] = []
   const app = await buildTestApp(t, {
-    config: testConfig({ streamConcurrency: { perClient: 0, total: 1 } }), db, storage,
+    config: testConfig({ streamConcurrency: { perClient: 0, total: 1 } }),
+    db,
+    storage,
     logger: { level: 'warn', stream: { write: (line: string) => { lines.push(line) } } }
   })
   const { port } = new URL(await listen(app))
