@@ -124,10 +124,11 @@ t.test('with compressed variants recorded, every client ends up with the replay\
       const dir = await folder()
       const seen = await watch(async () => await run('aria2c', ['-q', '-x16', '-s16', '-k1M', '--allow-overwrite=true', '--auto-file-renaming=false', '-d', dir, url]))
       if (label === 'redirect') {
+        // Whether aria2c gets to split the download depends on how fast the first connection reads it
+        // (RGW can send all of it first): every read, ranged or not, must be of the replay itself.
         t.ok(seen.read.length > 0 && seen.read.every((read) => /^replay\.json 20[06] identity/.test(read)), `${label}: S3 sent only the replay itself (${seen.read.join('; ')})`)
-        t.ok(seen.read.includes('replay.json 206 identity ranged'), `${label}: in ranges`)
       } else {
-        t.ok(seen.streamed.length > 1 && seen.streamed.every((answer) => / identity$/.test(answer)), `${label}: the service sent the replay itself (${[...new Set(seen.streamed)].join('; ')})`)
+        t.ok(seen.streamed.length > 0 && seen.streamed.every((answer) => / identity$/.test(answer)), `${label}: the service sent the replay itself (${[...new Set(seen.streamed)].join('; ')})`)
       }
       t.same(await savedIn(dir), { names: [NAME], sha: digest }, `${label}: the replay's bytes, under its name`)
     }
