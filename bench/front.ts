@@ -8,33 +8,14 @@
 // is not loopback, or an https: origin. A front may also serve a blank page
 // at `/`, so that a browser's fetches to the server behind it are
 // same-origin.
-import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { Agent, createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { promisify } from 'node:util'
+import type { Certificate } from '../test/support/http-front.js'
 import { onCleanup } from './support.js'
 
-export interface Certificate {
-  key: Buffer
-  cert: Buffer
-}
-
-/** A self-signed certificate for `names` (and 127.0.0.1), made by openssl; the browser is told to accept it. */
-export async function selfSignedCertificate (names: readonly string[]): Promise<Certificate> {
-  const dir = await mkdtemp(join(tmpdir(), 'replay-gate-bench-tls-'))
-  try {
-    const san = ['IP:127.0.0.1', ...names.map((name) => `DNS:${name}`)].join(',')
-    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=replay-gate bench', '-addext', `subjectAltName=${san}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')])
-    return { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
-}
+// The certificate is made as the tests make theirs.
+export { selfSignedCertificate, type Certificate } from '../test/support/http-front.js'
 
 /** One request through a front and its answer, as far as codings go. */
 export interface Exchange {
