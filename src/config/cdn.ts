@@ -47,8 +47,7 @@ function readPrivateKey (read: Reader, file: string): KeyObject | undefined {
   try {
     pem = readFileSync(file)
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'an error'
-    read.problem(name, `${name} cannot be read: ${JSON.stringify(file)} (${code})`)
+    read.problem(name, `${name} cannot be read: ${JSON.stringify(file)} (${String((error as NodeJS.ErrnoException).code)})`)
     return undefined
   }
   let key: KeyObject
@@ -56,8 +55,7 @@ function readPrivateKey (read: Reader, file: string): KeyObject | undefined {
     key = createPrivateKey({ key: pem, format: 'pem' })
   } catch (error) {
     // Only the error's code: OpenSSL's text may quote what it could not decode.
-    const code = (error as NodeJS.ErrnoException).code ?? 'not a key'
-    read.problem(name, `${name} must be a PEM file of an unencrypted RSA private key (openssl genrsa -out private_key.pem 2048); ${JSON.stringify(file)} is none (${code})`)
+    read.problem(name, `${name} must be a PEM file of an unencrypted RSA private key (openssl genrsa -out private_key.pem 2048); ${JSON.stringify(file)} is none (${String((error as NodeJS.ErrnoException).code)})`)
     return undefined
   } finally {
     // The KeyObject holds the key from here on; the file's bytes are not left lying in the heap.
