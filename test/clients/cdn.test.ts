@@ -17,6 +17,7 @@ import { CloudFrontUrlSigner } from '../../src/signing/cloudfront-signer.js'
 import { buildTestApp, createPostgresDatabase, describeBackends, listen, MACHINE_POSTGRES, openTestBucket, postgresMissing, requireRealPart, seedReplays, testConfig } from '../helper.js'
 import { sha256 } from '../support/bytes.js'
 import { testKeyPair } from '../support/cloudfront-policy.js'
+import { jsonReplay, storeVariants } from '../support/compressed-replays.js'
 import { spawnEntry } from '../support/spawn-service.js'
 import { startStandInCdn } from '../support/stand-in-cdn.js'
 
@@ -31,7 +32,12 @@ const FOLDER = 'season 3/game (1)!'
 
 t.test('the service hands out CDN URLs; clients download through the distribution', async (t) => {
   t.comment(`backends: ${describeBackends()}`)
-  const { db, bucket } = await seedReplays(t, [{ id: '1', game_folder: FOLDER, replay_file: 'match.bin', body: replay }])
+  const json = jsonReplay(1024 * 1024)
+  const { db, bucket } = await seedReplays(t, [
+    { id: '1', game_folder: FOLDER, replay_file: 'match.bin', body: replay },
+    { id: '2', game_folder: FOLDER, replay_file: 'replay.json', body: json, contentType: 'application/json' }
+  ])
+  await storeVariants(db, bucket, { gameId: '2', key: `${FOLDER}/replay.json`, replay: json, encodings: ['gzip', 'br'] })
   const keys = await testKeyPair(t)
   const cdn = await startStandInCdn(t, { publicKey: keys.publicKey, keyPairId: KEY_PAIR_ID, s3: { client: bucket.admin, bucket: bucket.s3.bucket }, pathPrefix: '/replays' })
   const signer = new CloudFrontUrlSigner({ url: cdn.url, keyPairId: KEY_PAIR_ID, privateKey: keys.privateKey })
@@ -67,6 +73,19 @@ t.test('the service hands out CDN URLs; clients download through the distributio
     const get = await fetch(url)
     t.equal(get.status, 200, 'and the GET of the same URL')
     t.equal(sha256(Buffer.from(await get.arrayBuffer())), digest)
+  })
+
+  t.test('a compressed variant through the distribution: its URL fixes the coding, the client decodes it', async (t) => {
+    const answer = await fetch(`${base}/games/2/replay`, { redirect: 'manual', headers: { 'accept-encoding': 'gzip, deflate, br' } })
+    const location = new URL(answer.headers.get('location') as string)
+    t.ok(location.pathname.endsWith('/replay.json.variant-gzip'), 'gzip\'s object: br only through an https: distribution')
+    t.equal(location.searchParams.get('response-content-encoding'), 'gzip')
+    const before = cdn.exchanges.length
+    const followed = await fetch(`${base}/games/2/replay`, { headers: { 'accept-encoding': 'gzip, deflate, br' } })
+    t.equal(followed.headers.get('content-encoding'), 'gzip', 'S3 answered with the coding the URL fixed')
+    t.equal(followed.headers.get('content-disposition'), 'attachment; filename="game-2.replay.json"')
+    t.equal(sha256(Buffer.from(await followed.arrayBuffer())), sha256(json), 'decoded by fetch: the replay itself')
+    t.same(cdn.exchanges.slice(before).map((e) => `${e.method} ${e.status}`), ['GET 200'])
   })
 
   t.test('the distribution refuses a URL out of date, altered, or signed by another key', async (t) => {
