@@ -20,10 +20,10 @@ interface Backends {
 }
 
 async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): Promise<Backends> {
-  const [{ openDatabase }, { openStorage }] = await Promise.all([import('./db/database.js'), import('./storage/open-storage.js')])
+  const [{ openDatabase }, { openStorage }, { cdnSigner }] = await Promise.all([import('./db/database.js'), import('./storage/open-storage.js'), import('./signing/cloudfront-signer.js')])
   const database = await openDatabase({ postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize } })
   metrics.observePool(database.pool)
-  const storage = openStorage({ ...config, headCache: config.lookupCache, onRequest: metrics.observeS3Request })
+  const storage = openStorage({ ...config, signer: cdnSigner(config.cdn), headCache: config.lookupCache, onRequest: metrics.observeS3Request })
   return {
     db: database.db,
     storage,
@@ -32,7 +32,7 @@ async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): 
       await database.close()
     },
     announce: (app) => {
-      app.log.info({ database: redactUrl(config.databaseUrl), bucket: config.s3.bucket, endpoint: config.s3.endpoint, metricsPort: config.metricsPort, auth: config.auth === undefined ? 'off' : 'bearer' }, 'serving replays')
+      app.log.info({ database: redactUrl(config.databaseUrl), bucket: config.s3.bucket, endpoint: config.s3.endpoint, cdn: config.cdn?.url, metricsPort: config.metricsPort, auth: config.auth === undefined ? 'off' : 'bearer' }, 'serving replays')
     }
   }
 }

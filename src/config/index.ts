@@ -1,12 +1,14 @@
 // The service's settings, read from the environment once at start, a section
 // at a time (each file of this folder reads one). This folder is the only
 // code that reads settings; server.ts and the commands pass process.env in.
+import { readCdn, type CdnSettings } from './cdn.js'
 import { readDatabase, readLocalDataDir, type DatabaseSettings } from './database.js'
 import { readProtection, type ProtectionSettings } from './protection.js'
 import { lookAlikes, Reader, type Env } from './reader.js'
 import { readServer, type ServerSettings } from './server.js'
 import { readStorage, type StorageSettings } from './storage.js'
 
+export type { CdnConfig, CdnSettings } from './cdn.js'
 export type { LookupCacheConfig, DatabaseSettings } from './database.js'
 export type { AuthConfig, PressureConfig, RateLimitConfig, StreamConcurrencyConfig } from './protection.js'
 export { ConfigError, redactUrl, type Env } from './reader.js'
@@ -27,7 +29,7 @@ export interface TelemetryConfig {
 const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number]
 
-interface CommonConfig extends ServerSettings, StorageSettings, Omit<DatabaseSettings, 'databaseUrl'>, ProtectionSettings {
+interface CommonConfig extends ServerSettings, StorageSettings, CdnSettings, Omit<DatabaseSettings, 'databaseUrl'>, ProtectionSettings {
   logLevel: LogLevel
   telemetry: TelemetryConfig
   /** Settings that may not do what was meant, and variables that look like settings but are none (a misspelt name): logged at start. */
@@ -67,6 +69,7 @@ export function parseConfig (env: Env): Config {
   const common: Omit<CommonConfig, 'warnings'> = {
     ...readServer(read, { localDefaults: local }),
     ...readStorage(read),
+    ...readCdn(read),
     databaseTimeoutMs: database.databaseTimeoutMs,
     databasePoolSize: database.databasePoolSize,
     lookupCache: database.lookupCache,

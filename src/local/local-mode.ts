@@ -7,6 +7,7 @@ import type { LocalConfig } from '../config/index.js'
 import { localDatabaseDir, openDatabase, type Database } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
 import type { S3RequestObserver } from '../model/s3-request.js'
+import { cdnSigner } from '../signing/cloudfront-signer.js'
 import { openStorage } from '../storage/open-storage.js'
 import type { ReplayStorage } from '../storage/replay-storage.js'
 import { createS3Client } from '../storage/s3-client.js'
@@ -33,7 +34,7 @@ export async function startLocalBackends (config: LocalConfig, { onS3Request }: 
     const s3 = { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true }
     const uploader = createS3Client({ ...s3, credentials: EMULATOR_CREDENTIALS })
     await seedDemo(games, uploader, s3).finally(() => { uploader.destroy() })
-    const storage = openStorage({ ...config, s3, credentials: EMULATOR_CREDENTIALS, headCache: config.lookupCache, onRequest: onS3Request })
+    const storage = openStorage({ ...config, s3, signer: cdnSigner(config.cdn), credentials: EMULATOR_CREDENTIALS, headCache: config.lookupCache, onRequest: onS3Request })
     return {
       db,
       storage,

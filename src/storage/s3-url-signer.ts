@@ -12,14 +12,13 @@ import type { AwsCredentialIdentity } from '@smithy/types'
 import { createHash, createHmac } from 'node:crypto'
 import { MAX_PRESIGN_TTL_SECONDS } from '../config/index.js'
 import type { ReplayObject } from '../model/replay-object.js'
+import { CLOCK_SKEW_SECONDS, keyPath, queryString, responseParams } from '../signing/url-parts.js'
 import type { UrlSigner, WindowUrl } from '../signing/url-signer.js'
 
-/**
- * A URL's X-Amz-Date is set this far before its window starts (and its
- * X-Amz-Expires this much longer), so that a server whose clock runs ahead
- * of S3's never hands out a URL that S3 calls not yet valid.
- */
-export const CLOCK_SKEW_SECONDS = 60
+// A URL's X-Amz-Date is set CLOCK_SKEW_SECONDS before its window starts (and
+// its X-Amz-Expires that much longer), so that a server whose clock runs ahead
+// of S3's never hands out a URL that S3 calls not yet valid.
+export { CLOCK_SKEW_SECONDS }
 
 export interface SignRequest {
   key: string
@@ -113,7 +112,7 @@ export class S3UrlSigner implements UrlSigner {
     const shortDate = longDate.slice(0, 8)
     const scope = `${shortDate}/${target.region}/${target.service}/aws4_request`
     // S3 signs the path as sent: its keys are escaped once, not twice.
-    const path = `${target.basePath}/${key.split('/').map(escapeUri).join('/')}`
+    const path = `${target.basePath}/${keyPath(key)}`
     const query: Record<string, string> = {
       'X-Amz-Algorithm': ALGORITHM,
       'X-Amz-Content-Sha256': UNSIGNED_PAYLOAD,
@@ -122,9 +121,7 @@ export class S3UrlSigner implements UrlSigner {
       'X-Amz-Expires': String(expiresInSeconds),
       ...(credentials.sessionToken !== undefined && { 'X-Amz-Security-Token': credentials.sessionToken }),
       'X-Amz-SignedHeaders': 'host',
-      ...(contentDisposition !== undefined && { 'response-content-disposition': contentDisposition }),
-      ...(contentEncoding !== undefined && { 'response-content-encoding': contentEncoding }),
-      ...(contentType !== undefined && { 'response-content-type': contentType }),
+      ...responseParams({ contentDisposition, contentType, contentEncoding }),
       // The SDK marks a GetObject URL with x-id.
       'x-id': 'GetObject'
     }
@@ -169,18 +166,4 @@ export class S3UrlSigner implements UrlSigner {
       service: scope[3] as string
     }
   }
-}
-
-/** RFC 3986 escaping, as S3's path and query signing want it (encodeURIComponent leaves !'()* alone). */
-function escapeUri (text: string): string {
-  const escaped = encodeURIComponent(text)
-  // Most values have none of these: a test is far cheaper than a replace with a callback.
-  return RESERVED.test(escaped) ? escaped.replace(RESERVED_ALL, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : escaped
-}
-
-const RESERVED = /[!'()*]/
-const RESERVED_ALL = /[!'()*]/g
-
-function queryString (query: Record<string, string>): string {
-  return Object.keys(query).sort().map((name) => `${escapeUri(name)}=${escapeUri(query[name] as string)}`).join('&')
 }
