@@ -23,10 +23,11 @@ export async function migrateToLatest (db: Kysely<Database>, gamesTable: GamesTa
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: LOCK_TABLE
   })
-  const bookkept = await relationExists(db, MIGRATION_TABLE)
+  // Unknown when the database does not answer: the run below fails then, and has made nothing.
+  const bookkept = await relationExists(db, MIGRATION_TABLE).catch(() => undefined)
   const { error, results = [] } = await migrator.migrateToLatest()
   if (error !== undefined) {
-    if (!bookkept) await dropBookkeeping(db)
+    if (bookkept === false) await dropBookkeeping(db)
     const failed = results.find((r) => r.status === 'Error')
     // Kysely passes on what the driver threw: always an Error.
     const cause = (error as Error).message

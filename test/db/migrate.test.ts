@@ -68,12 +68,19 @@ async function relations (db: Kysely<Database>): Promise<Record<string, string |
   return rows[0] as Record<string, string | null>
 }
 
-/** A database of this test's own with nothing of the service in it, as a platform's database is before its first db:migrate. */
-async function emptyDatabase (t: Test): Promise<Kysely<Database>> {
-  const db = await openTestDatabase(t)
-  t.equal((await migratorOf(db).migrateTo(NO_MIGRATIONS)).error, undefined)
-  await sql`drop table replay_gate_migrations, replay_gate_migrations_lock`.execute(db)
-  t.same(await relations(db), { games: null, variants: null, migrations: null, lock: null }, 'nothing of the service\'s')
+/**
+ * A database with nothing of the service in it, as a platform's database is
+ * before its first db:migrate: one for the tests below (a PGlite clone is
+ * seconds of CPU), emptied for each.
+ */
+let scratch: Promise<Kysely<Database>> | undefined
+async function emptyDatabase (test: Test): Promise<Kysely<Database>> {
+  scratch ??= openTestDatabase(t)
+  const db = await scratch
+  await sql`drop schema public cascade`.execute(db)
+  await sql`create schema public`.execute(db)
+  await sql`drop schema if exists other_schema cascade`.execute(db)
+  test.same(await relations(db), { games: null, variants: null, migrations: null, lock: null }, 'nothing of the service\'s')
   return db
 }
 

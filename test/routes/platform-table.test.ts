@@ -11,11 +11,11 @@ const storage = bucket.storage()
 const PREFIX = 'p/'
 
 await sql`create table matches (match_id bigint primary key, folder text, replay_name text)`.execute(db)
-await sql`insert into matches values (42, 'platform', '2024/05/match-42.json'), (43, 'platform', null), (44, 'platform', '2024/../../secret.json')`.execute(db)
+await sql`insert into matches values (42, 'platform', '2024/05/match-42.json'), (43, 'platform', null), (44, 'platform', '2024/../../secret.json'), (46, null, 'x.json')`.execute(db)
 await sql`create schema platform`.execute(db)
 await sql`create view platform.games_v as select match_id as id, folder, replay_name as file from matches`.execute(db)
 await sql`create table text_matches (code text primary key, object_key varchar(200))`.execute(db)
-await sql`insert into text_matches values ('42', 'keys/2024/05/match-42.json'), ('042', 'keys/zero.json'), ('45', '/abs.json')`.execute(db)
+await sql`insert into text_matches values ('42', 'keys/2024/05/match-42.json'), ('042', 'keys/zero.json'), ('45', '/abs.json'), ('47', null)`.execute(db)
 await sql`insert into games values (7, 'own', 'replay.json')`.execute(db)
 await bucket.put(`${PREFIX}platform/2024/05/match-42.json`, '{"match":42}', 'application/json')
 await bucket.put(`${PREFIX}keys/2024/05/match-42.json`, '{"key":42}', 'application/json')
@@ -40,6 +40,7 @@ t.test('a platform\'s table: the file name holds sub-folders', async (t) => {
   t.same(await redirect(t, matches, '43'), { status: 404, code: 'REPLAY_NOT_AVAILABLE' })
   t.same(await redirect(t, matches, '41'), { status: 404, code: 'GAME_NOT_FOUND' })
   t.same(await redirect(t, matches, '44'), { status: 500, code: 'INVALID_REPLAY_KEY' }, 'a ".." in the file name is refused')
+  t.same(await redirect(t, matches, '46'), { status: 500, code: 'INVALID_REPLAY_KEY' }, 'a file without a folder is refused')
 })
 
 t.test('a view in another schema', async (t) => {
@@ -52,6 +53,7 @@ t.test('a text id column and one key column holding "/"', async (t) => {
   t.same(await redirect(t, textIds, '42'), { status: 302, key: 'p/keys/2024/05/match-42.json', body: '{"key":42}' })
   t.same(await redirect(t, textIds, '042'), { status: 400, code: 'INVALID_GAME_ID' }, 'the contract\'s id rule holds before the table is asked')
   t.same(await redirect(t, textIds, '45'), { status: 500, code: 'INVALID_REPLAY_KEY' }, 'a key starting with "/" is refused')
+  t.same(await redirect(t, textIds, '47'), { status: 404, code: 'REPLAY_NOT_AVAILABLE' }, 'no key yet')
 })
 
 t.test('the service\'s own table, by default', async (t) => {
