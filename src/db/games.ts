@@ -103,7 +103,7 @@ export class GamesRepository {
     return sql`${this.column(replay.folder)}::text as game_folder, ${this.column(replay.file)}::text as replay_file`
   }
 
-  /** A game id (or a list of them) as the id column compares: an integer column takes it as int8 (an int4 column too, without overflowing), a text one as text. */
+  /** A game id as the id column compares it: as int8 for any integer column (an int4 one too: a larger id finds nothing, never overflows), as text for a text one. */
   private idValue (kind: IdKind, gameId: string): RawBuilder<unknown> {
     return kind === 'integer' ? sql`${gameId}::int8` : sql`${gameId}::text`
   }
