@@ -86,6 +86,15 @@ t.test('an int4 id column: an id past its range is no game, not an error', async
   t.same((await games.replaysToCompress(['gzip'], { ids: ['5', '9007199254740991'], limit: 10 })).map((game) => game.id), ['5'])
 })
 
+t.test('a numeric id column compares as an integer one', async (t) => {
+  await sql`create table numeric_ids (id numeric(20, 0), k text)`.execute(db)
+  await sql`insert into numeric_ids values (12, 'n/12.json'), (9007199254740992, 'past.json')`.execute(db)
+  const games = new GamesRepository(db, { table: 'numeric_ids', id: 'id', replay: { key: 'k' } })
+  t.same(await games.check(), { ok: true, idKind: 'integer', relation: 'public.numeric_ids' })
+  t.same(await games.findReplay('12'), { replay_key: 'n/12.json' })
+  t.same(await games.replaysToCompress(['gzip'], { limit: 10 }), [{ id: '12', replay_key: 'n/12.json', has: [] }], 'not the id past 2^53 - 1')
+})
+
 t.test('text ids compare as text; one key column holds the whole key', async (t) => {
   const games = new GamesRepository(db, textIds)
   t.same(await games.findReplay('42'), { replay_key: 'replays/2024/05/match-42.json' })

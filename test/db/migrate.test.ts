@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises'
 import { Migrator, NO_MIGRATIONS, sql, type Kysely } from 'kysely'
 import t, { type Test } from 'tap'
-import type { Database } from '../../src/db/database.js'
+import { localDatabaseDir, openDatabase, type Database } from '../../src/db/database.js'
 import { GamesRepository } from '../../src/db/games.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import { migrations } from '../../src/db/migrations/index.js'
@@ -151,6 +151,16 @@ t.test('npm run db:migrate applies the migrations, once', async (t) => {
   const second = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir }, ['--local'])
   t.equal((await second.exited).code, 0)
   t.match(second.stdout(), /already up to date/)
+})
+
+t.test('db:migrate reads the games settings: pointed at a platform\'s table, it makes no games table', async (t) => {
+  const dataDir = await localDataDir(t, { database: false })
+  const run = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir, GAMES_TABLE: 'platform.matches', GAME_ID_COLUMN: 'match_id' }, ['--local'])
+  t.equal((await run.exited).code, 0)
+  t.match(run.stdout(), /Migration 2026-11-26T00-00-00-create-games: Success/, 'recorded as applied')
+  const { db, close } = await openDatabase({ pglite: { dataDir: localDatabaseDir(dataDir) } })
+  t.teardown(close)
+  t.same(await relations(db), { games: null, variants: 'replay_variants', migrations: 'replay_gate_migrations', lock: 'replay_gate_migrations_lock' })
 })
 
 t.test('db:migrate without DATABASE_URL, or with an empty one, says so and migrates nothing', async (t) => {
