@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { sql } from 'kysely'
 import { openDatabase } from '../src/db/database.js'
-import { GAMES_TABLE } from '../src/db/games.js'
+import { DEFAULT_GAMES_TABLE } from '../src/db/games-table.js'
 import { attachment } from '../src/replay/download-name.js'
 import { openStorage } from '../src/storage/open-storage.js'
 import { S3UrlSigner } from '../src/storage/s3-url-signer.js'
@@ -135,11 +135,11 @@ async function fillGames (url: string, count: number): Promise<void> {
   await database.close()
   const client = new pg.Client({ connectionString: url })
   await client.connect()
-  await client.query(`ANALYZE ${GAMES_TABLE.table}`)
+  await client.query(`ANALYZE ${DEFAULT_GAMES_TABLE.table}`)
   // The question is how lookups scale with the table, not how fast a disk is: load it into shared buffers.
   try {
     await client.query('CREATE EXTENSION IF NOT EXISTS pg_prewarm')
-    await client.query(`SELECT pg_prewarm('${GAMES_TABLE.table}'), pg_prewarm('${GAMES_TABLE.table}_pkey')`)
+    await client.query(`SELECT pg_prewarm('${DEFAULT_GAMES_TABLE.table}'), pg_prewarm('${DEFAULT_GAMES_TABLE.table}_pkey')`)
   } catch (error) {
     console.log(`(pg_prewarm unavailable, the table is read cold: ${(error as Error).message})`)
   }

@@ -38,6 +38,8 @@ declare module 'fastify' {
 export interface AppOptions {
   config: AppConfig
   db: Kysely<Database>
+  /** The games table's queries, already checked at start (server.ts); left out, made on `db` for config.gamesTable. */
+  games?: GamesRepository
   storage: ReplayStorage
   /** Closes the database and storage: the app calls it when it closes. */
   closeBackends?: () => Promise<void>
@@ -52,7 +54,7 @@ export interface AppOptions {
   without?: ReadonlyArray<'security-headers' | 'request-metrics'>
 }
 
-export async function buildApp ({ config, db, storage, closeBackends, logger = false, metrics = new Metrics(), pressureSampleIntervalMs, tracing = false, without = [] }: AppOptions): Promise<FastifyInstance> {
+export async function buildApp ({ config, db, games = new GamesRepository(db, config.gamesTable), storage, closeBackends, logger = false, metrics = new Metrics(), pressureSampleIntervalMs, tracing = false, without = [] }: AppOptions): Promise<FastifyInstance> {
   const { http } = config
   const app = Fastify({
     logger,
@@ -103,7 +105,6 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
 
   const lookups = { cache: metrics.lookups.labels({ source: 'cache' }), database: metrics.lookups.labels({ source: 'database' }) }
   // A request's way: route → locator (games table, cache) → replay object → signer or storage.
-  const games = new GamesRepository(db)
   const locator = new ReplayLocator({ games, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { lookups[source].inc() } })
   await app.register(async function replayApi (api) {
     if (config.auth !== undefined) await api.register(bearerAuth, { auth: config.auth, metrics })

@@ -6,6 +6,7 @@ import type { Kysely } from 'kysely'
 import { loadEnvFile } from './config/env-file.js'
 import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
 import type { Database } from './db/database.js'
+import type { GamesRepository } from './db/games.js'
 import { tuneHeap } from './heap-tuning.js'
 import type { Metrics } from './observability/metrics.js'
 import { logWarningsAsJson } from './observability/process-warnings.js'
@@ -13,6 +14,8 @@ import type { ReplayStorage } from './storage/replay-storage.js'
 
 interface Backends {
   db: Kysely<Database>
+  /** The games table's queries, on the table the settings name. */
+  games: GamesRepository
   storage: ReplayStorage
   close: () => Promise<void>
   /** What the start prints once the service listens. */
@@ -21,11 +24,12 @@ interface Backends {
 
 async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): Promise<Backends> {
   const [{ openDatabase }, { openStorage }, { cdnSigner }] = await Promise.all([import('./db/database.js'), import('./storage/open-storage.js'), import('./signing/cloudfront-signer.js')])
-  const database = await openDatabase({ postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize } })
+  const database = await openDatabase({ postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize } }, config.gamesTable)
   metrics.observePool(database.pool)
   const storage = openStorage({ ...config, signer: cdnSigner(config.cdn), headCache: config.lookupCache, onRequest: metrics.observeS3Request })
   return {
     db: database.db,
+    games: database.games,
     storage,
     close: async () => {
       storage.close()
@@ -75,10 +79,11 @@ async function main (): Promise<void> {
   } else {
     backends = await configuredBackends(config, metrics)
   }
+  const unchecked = await checkGamesTable(backends.games, config.databaseTimeoutMs)
   const [{ default: closeWithGrace }, { buildApp, buildMetricsApp }, { loggerOptions }, { startTracing }] = await loading
   // Before the app: @fastify/otel finds the provider when its plugin registers.
   const tracing = await startTracing(config.telemetry)
-  const app = await buildApp({ config, db: backends.db, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
+  const app = await buildApp({ config, db: backends.db, games: backends.games, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics, { profiling: config.profilingEnabled ? { log: app.log } : undefined })
   app.addHook('onClose', async function closeTheRest () {
     await metricsApp?.close()
@@ -107,9 +112,27 @@ async function main (): Promise<void> {
 
   if (envFile !== undefined) app.log.info({ file: envFile }, 'settings read from the environment and this file (the environment wins)')
   for (const warning of config.warnings) app.log.warn(warning)
+  if (unchecked !== undefined) app.log.warn({ reason: unchecked }, 'the games table was not checked at start: the database did not answer; the first lookup or readiness check does it')
   await listenOrFail(app, 'PORT', config.port, config.host)
   if (metricsApp !== undefined) await listenOrFail(metricsApp, 'METRICS_PORT', config.metricsPort as number, config.metricsHost)
   backends.announce(app)
+}
+
+/**
+ * The games table and its columns, as the settings name them: when the
+ * database answers, a missing or wrongly typed one stops the start, named.
+ * A database that does not answer stops nothing (an outage must not keep
+ * instances from starting): what happened is returned, for the log.
+ */
+async function checkGamesTable (games: GamesRepository, timeoutMs: number): Promise<string | undefined> {
+  const [{ GamesTableError }, { classifyDatabaseError }] = await Promise.all([import('./db/games-table.js'), import('./db/database-errors.js')])
+  try {
+    await games.probe(timeoutMs)
+    return undefined
+  } catch (error) {
+    if (error instanceof GamesTableError) fail(error.message)
+    return classifyDatabaseError(error).detail
+  }
 }
 
 /** A port that cannot be had is a setting to fix, like a bad value: said so, and exit 1. */

@@ -19,7 +19,8 @@ try {
     ? { postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs * 10 } }
     : { pglite: { dataDir: localDatabaseDir(config.localDataDir) } })
   try {
-    const results = await migrateToLatest(db)
+    // GAMES_TABLE and its columns decide whether the service's own games table is made.
+    const results = await migrateToLatest(db, config.gamesTable)
     if (results.length === 0) console.log('Migrations: already up to date.')
     for (const result of results) console.log(`Migration ${result.migrationName}: ${result.status}`)
   } finally {

@@ -51,7 +51,7 @@ export interface ConfiguredConfig extends CommonConfig {
 export type Config = LocalConfig | ConfiguredConfig
 
 /** What the app itself needs of the settings (server.ts and the backends use the rest). */
-export type AppConfig = Pick<Config, 'publicBaseUrl' | 'corsOrigins' | 'corsCredentials' | 'databaseTimeoutMs' | 'lookupCache' | 'http' | 'trustProxy' | 'pressure' | 'streamRateLimit' | 'streamConcurrency' | 'auth' | 'metricsPort'> & {
+export type AppConfig = Pick<Config, 'publicBaseUrl' | 'corsOrigins' | 'corsCredentials' | 'databaseTimeoutMs' | 'lookupCache' | 'gamesTable' | 'http' | 'trustProxy' | 'pressure' | 'streamRateLimit' | 'streamConcurrency' | 'auth' | 'metricsPort'> & {
   s3: Pick<Config['s3'], 'keyPrefix'>
 }
 
@@ -73,6 +73,7 @@ export function parseConfig (env: Env): Config {
     databaseTimeoutMs: database.databaseTimeoutMs,
     databasePoolSize: database.databasePoolSize,
     lookupCache: database.lookupCache,
+    gamesTable: database.gamesTable,
     ...readProtection(read),
     logLevel: read.oneOf('LOG_LEVEL', LOG_LEVELS) ?? 'info',
     telemetry: {

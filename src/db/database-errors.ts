@@ -4,6 +4,8 @@
 // there (a wrong password or role, a missing database or table, no rights:
 // this instance's configuration, which waiting will not fix).
 
+import { GamesTableError } from './games-table.js'
+
 export type DatabaseFailureKind = 'timeout' | 'unreachable' | 'misconfigured'
 
 export interface DatabaseFailure {
@@ -19,6 +21,8 @@ const MISCONFIGURED = /^(?:28|3D|42P01$|42501$|42703$)/
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'])
 
 export function classifyDatabaseError (error: unknown): DatabaseFailure {
+  // The table or a column under the settings is missing or of the wrong type (games-table.ts).
+  if (error instanceof GamesTableError) return { kind: 'misconfigured', detail: error.message }
   const { code, message } = error as { code?: unknown, message?: unknown }
   const text = typeof message === 'string' && message !== '' ? message : String(error)
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {

@@ -4,6 +4,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import { resolve } from 'node:path'
 import pg from 'pg'
 import { GamesRepository } from './games.js'
+import { DEFAULT_GAMES_TABLE, type GamesTableConfig } from './games-table.js'
 import type { Database } from './schema.js'
 
 export type { Database, Game, GamesTable } from './schema.js'
@@ -85,10 +86,14 @@ export interface GameDatabase {
   close: () => Promise<void>
 }
 
-/** Opens the game database: the one factory that server.ts, local mode, db:migrate and the tests use. */
-export async function openDatabase (source: { postgres: PostgresOptions }): Promise<GameDatabase & { pool: pg.Pool }>
-export async function openDatabase (source: DatabaseSource): Promise<GameDatabase>
-export async function openDatabase (source: DatabaseSource): Promise<GameDatabase> {
+/**
+ * Opens the game database: the one factory that server.ts, local mode,
+ * db:migrate and the tests use. `gamesTable`: where the games are (the
+ * settings'); nothing is asked of the database until the first query.
+ */
+export async function openDatabase (source: { postgres: PostgresOptions }, gamesTable?: GamesTableConfig): Promise<GameDatabase & { pool: pg.Pool }>
+export async function openDatabase (source: DatabaseSource, gamesTable?: GamesTableConfig): Promise<GameDatabase>
+export async function openDatabase (source: DatabaseSource, gamesTable: GamesTableConfig = DEFAULT_GAMES_TABLE): Promise<GameDatabase> {
   const { db, pool } = 'postgres' in source ? openPostgres(source.postgres) : { db: await connectPGlite(source.pglite), pool: undefined }
-  return { db, games: new GamesRepository(db), pool, close: async () => { await db.destroy() } }
+  return { db, games: new GamesRepository(db, gamesTable), pool, close: async () => { await db.destroy() } }
 }

@@ -1,21 +1,59 @@
-import { Migrator, type Kysely, type MigrationResult } from 'kysely'
+import { Migrator, sql, type Kysely, type MigrationResult } from 'kysely'
 import type { Database } from './database.js'
-import { migrations } from './migrations/index.js'
+import { DEFAULT_GAMES_TABLE, type GamesTableConfig } from './games-table.js'
+import { migrationsFor } from './migrations/index.js'
 
-/** Applies every pending migration; throws when one fails (Kysely only reports it). */
-export async function migrateToLatest (db: Kysely<Database>): Promise<MigrationResult[]> {
+const MIGRATION_TABLE = 'replay_gate_migrations'
+const LOCK_TABLE = 'replay_gate_migrations_lock'
+
+/**
+ * Applies every pending migration; throws when one fails (Kysely only
+ * reports it). `gamesTable`: the settings' table, which decides whether the
+ * service's own games table is made (migrations/index.ts).
+ *
+ * Kysely applies the pending migrations in one transaction, so a failing one
+ * leaves no table of theirs behind; but it makes its own two bookkeeping
+ * tables before that transaction. When this run made them and nothing was
+ * applied, they are dropped again: the database is left as it was found.
+ */
+export async function migrateToLatest (db: Kysely<Database>, gamesTable: GamesTableConfig = DEFAULT_GAMES_TABLE): Promise<MigrationResult[]> {
   const migrator = new Migrator({
     db,
-    provider: { getMigrations: async () => migrations },
-    migrationTableName: 'replay_gate_migrations',
-    migrationLockTableName: 'replay_gate_migrations_lock'
+    provider: { getMigrations: async () => migrationsFor(gamesTable) },
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: LOCK_TABLE
   })
+  // Unknown when the database does not answer: the run below fails then, and has made nothing.
+  const bookkept = await relationExists(db, MIGRATION_TABLE).catch(() => undefined)
   const { error, results = [] } = await migrator.migrateToLatest()
   if (error !== undefined) {
+    if (bookkept === false) await dropBookkeeping(db)
     const failed = results.find((r) => r.status === 'Error')
     // Kysely passes on what the driver threw: always an Error.
     const cause = (error as Error).message
     throw new Error(`migration ${failed?.migrationName ?? '(none started)'} failed: ${cause}`, { cause: error })
   }
   return results
+}
+
+async function relationExists (db: Kysely<Database>, name: string): Promise<boolean> {
+  const { rows } = await sql<{ exists: boolean }>`select to_regclass(quote_ident(${name})) is not null as exists`.execute(db)
+  return (rows[0] as { exists: boolean }).exists
+}
+
+/**
+ * The bookkeeping tables, when they record nothing. Locked first: a run
+ * beside this one that holds the migration lock longer than Kysely waits
+ * for it may be about to record what it applied, and then they stay.
+ */
+async function dropBookkeeping (db: Kysely<Database>): Promise<void> {
+  await sql`do $$
+    begin
+      if to_regclass('${sql.raw(MIGRATION_TABLE)}') is not null then
+        lock table ${sql.raw(MIGRATION_TABLE)} in access exclusive mode;
+        if not exists (select 1 from ${sql.raw(MIGRATION_TABLE)}) then
+          drop table if exists ${sql.raw(MIGRATION_TABLE)}, ${sql.raw(LOCK_TABLE)};
+        end if;
+      end if;
+    end $$`.execute(db)
 }

@@ -5,6 +5,8 @@ import { join, resolve } from 'node:path'
 import { readBucketCors } from '../bucket/cors-rules.js'
 import type { LocalConfig } from '../config/index.js'
 import { localDatabaseDir, openDatabase, type Database } from '../db/database.js'
+import type { GamesRepository } from '../db/games.js'
+import { isOwnGamesTable } from '../db/games-table.js'
 import { migrateToLatest } from '../db/migrate.js'
 import type { S3RequestObserver } from '../model/s3-request.js'
 import { cdnSigner } from '../signing/cloudfront-signer.js'
@@ -16,6 +18,7 @@ import { EMULATOR_CREDENTIALS, startS3Emulator } from './s3-emulator.js'
 
 export interface LocalBackends {
   db: Kysely<Database>
+  games: GamesRepository
   storage: ReplayStorage
   s3Endpoint: string
   dataDir: string
@@ -27,16 +30,19 @@ export interface LocalBackends {
 export async function startLocalBackends (config: LocalConfig, { onS3Request }: { onS3Request: S3RequestObserver }): Promise<LocalBackends> {
   const dataDir = resolve(config.localDataDir)
   await mkdir(join(dataDir, 's3'), { recursive: true })
-  const { db, games, close: closeDatabase } = await openDatabase({ pglite: { dataDir: localDatabaseDir(config.localDataDir) } })
+  const { db, games, close: closeDatabase } = await openDatabase({ pglite: { dataDir: localDatabaseDir(config.localDataDir) } }, config.gamesTable)
   try {
-    await migrateToLatest(db)
+    await migrateToLatest(db, config.gamesTable)
     const emulator = await startS3Emulator({ directory: join(dataDir, 's3'), bucket: { name: config.s3.bucket, cors: readBucketCors() } })
     const s3 = { ...config.s3, endpoint: emulator.endpoint, publicEndpoint: emulator.endpoint, forcePathStyle: true }
     const uploader = createS3Client({ ...s3, credentials: EMULATOR_CREDENTIALS })
-    await seedDemo(games, uploader, s3).finally(() => { uploader.destroy() })
+    // The demo goes only into the service's own table: a platform's is never written to.
+    if (isOwnGamesTable(config.gamesTable)) await seedDemo(games, uploader, s3).finally(() => { uploader.destroy() })
+    else uploader.destroy()
     const storage = openStorage({ ...config, s3, signer: cdnSigner(config.cdn), credentials: EMULATOR_CREDENTIALS, headCache: config.lookupCache, onRequest: onS3Request })
     return {
       db,
+      games,
       storage,
       s3Endpoint: emulator.endpoint,
       dataDir,

@@ -12,13 +12,13 @@ import type { FastifyBaseLogger } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import type { LookupCacheConfig } from '../config/index.js'
 import { classifyDatabaseError } from '../db/database-errors.js'
-import type { GamesRepository, RecordedVariant, ReplayRow, ReplayRowWithVariants } from '../db/games.js'
+import { replayLocation, type GamesRepository, type RecordedVariant, type ReplayRowWithVariants } from '../db/games.js'
 import { databaseUnavailable, GameNotFound, InvalidReplayKey, ReplayNotAvailable } from '../http/errors.js'
 import type { ReplayObject } from '../model/replay-object.js'
 import type { LookupSource } from '../observability/metrics.js'
 import { inSpan, type TraceParent } from '../observability/telemetry.js'
 import { downloadHeaders } from '../replay/download-name.js'
-import { replayKey, variantKey, type UnsafeReplayKeyError } from '../replay/replay-key.js'
+import { locationFile, locationKey, variantKey, type ReplayLocation, type UnsafeReplayKeyError } from '../replay/replay-key.js'
 
 export interface ReplayLocatorOptions {
   games: GamesRepository
@@ -35,7 +35,7 @@ type Lookup =
   | { found: 'replay', object: ReplayObject }
   | { found: 'no-game' }
   | { found: 'no-replay' }
-  | { found: 'unsafe-key', row: ReplayRow & { replay_file: string }, reason: string }
+  | { found: 'unsafe-key', location: ReplayLocation, reason: string }
 
 export class ReplayLocator {
   private readonly games: GamesRepository
@@ -86,7 +86,7 @@ export class ReplayLocator {
       case 'no-game': throw new GameNotFound(gameId)
       case 'no-replay': throw new ReplayNotAvailable(gameId)
       case 'unsafe-key':
-        log.error({ gameId, gameFolder: lookup.row.game_folder, replayFile: lookup.row.replay_file, reason: lookup.reason }, 'refusing to sign an unsafe replay key')
+        log.error({ gameId, ...logged(lookup.location), reason: lookup.reason }, 'refusing to sign an unsafe replay key')
         throw new InvalidReplayKey(gameId)
     }
   }
@@ -142,16 +142,21 @@ export class ReplayLocator {
       throw databaseUnavailable(classifyDatabaseError(error))
     }
     if (row === undefined) return { found: 'no-game' }
-    const replayFile = row.replay_file
-    if (replayFile === null) return { found: 'no-replay' }
+    const location = replayLocation(row)
+    if (location === undefined) return { found: 'no-replay' }
     try {
-      const key = replayKey(this.keyPrefix, row.game_folder, replayFile)
-      return { found: 'replay', object: { key, ...downloadHeaders(gameId, replayFile), ...variantsOf(key, row.variants) } }
+      const key = locationKey(this.keyPrefix, location)
+      return { found: 'replay', object: { key, ...downloadHeaders(gameId, locationFile(location)), ...variantsOf(key, row.variants) } }
     } catch (error) {
-      // replayKey throws nothing but UnsafeReplayKeyError.
-      return { found: 'unsafe-key', row: { game_folder: row.game_folder, replay_file: replayFile }, reason: (error as UnsafeReplayKeyError).reason }
+      // locationKey throws nothing but UnsafeReplayKeyError.
+      return { found: 'unsafe-key', location, reason: (error as UnsafeReplayKeyError).reason }
     }
   }
+}
+
+/** A refused location's parts, for the log, under the names of the settings' columns. */
+function logged (location: ReplayLocation): Record<string, string> {
+  return 'key' in location ? { replayKey: location.key } : { gameFolder: location.folder, replayFile: location.file }
 }
 
 /**

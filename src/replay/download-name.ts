@@ -1,5 +1,7 @@
 // What the browser saves a replay as: `game-42.replay.json`, the extension
-// taken from the stored file name, and the type that goes with it.
+// taken from the stored file name (its last segment, when the row names
+// sub-folders too), and the type that goes with it.
+import { replayFileName } from './replay-key.js'
 
 const COMPRESSION_EXTENSIONS = new Set(['gz', 'zst', 'br', 'bz2', 'xz'])
 
@@ -38,8 +40,9 @@ export function replayExtension (replayFile: string): string {
   return last
 }
 
+/** `replayFile` may be a path (`2024/05/match-9.json`) or a whole key: only its last segment counts. */
 export function downloadHeaders (gameId: string, replayFile: string): DownloadHeaders {
-  const extension = replayExtension(replayFile)
+  const extension = replayExtension(replayFileName(replayFile))
   const name = extension === '' ? `game-${gameId}.replay` : `game-${gameId}.replay.${extension}`
   const type = CONTENT_TYPES[extension.slice(extension.lastIndexOf('.') + 1).toLowerCase()]
   return { contentDisposition: attachment(name, `game-${gameId}.replay`), contentType: type }

@@ -9,9 +9,10 @@ import { readDatabase } from '../config/database.js'
 import { Reader } from '../config/reader.js'
 import { readStorage } from '../config/storage.js'
 import { openDatabase, type GameDatabase } from '../db/database.js'
-import type { GamesRepository, ReplayToCompress } from '../db/games.js'
+import type { GamesTableConfig } from '../db/games-table.js'
+import { replayLocation, type GamesRepository, type ReplayToCompress } from '../db/games.js'
 import type { ContentCoding } from '../model/replay-object.js'
-import { replayKey } from '../replay/replay-key.js'
+import { locationFile, locationKey, type ReplayLocation } from '../replay/replay-key.js'
 import { createS3Client, type Credentials } from '../storage/s3-client.js'
 import { makeVariant, variantKey } from './compress.js'
 import { codecFor, runtimeZstd, type ZstdStreams } from './encodings.js'
@@ -30,13 +31,13 @@ export interface CompressRun {
   signal?: AbortSignal
   /** Left out: node:zlib's own, where the runtime has it. */
   zstd?: ZstdStreams | undefined
-  /** Left out: PostgreSQL at DATABASE_URL (the tests hand in their own database). */
-  openGames?: (url: string, timeoutMs: number) => Promise<GameDatabase>
+  /** Left out: PostgreSQL at DATABASE_URL, its games where the settings say (the tests hand in their own database). */
+  openGames?: (url: string, timeoutMs: number, gamesTable: GamesTableConfig) => Promise<GameDatabase>
   /** Games asked of the database at a time (default 100). */
   pageSize?: number
 }
 
-interface Settings { databaseUrl: string, databaseTimeoutMs: number, s3: S3Config }
+interface Settings { databaseUrl: string, databaseTimeoutMs: number, gamesTable: GamesTableConfig, s3: S3Config }
 
 const PAGE = 100
 
@@ -55,7 +56,7 @@ export async function runReplaysCompress (run: CompressRun): Promise<number> {
   }
   try {
     const settings = readSettings(run.env)
-    const database = await (run.openGames ?? openPostgres)(settings.databaseUrl, settings.databaseTimeoutMs)
+    const database = await (run.openGames ?? openPostgres)(settings.databaseUrl, settings.databaseTimeoutMs, settings.gamesTable)
     const client = createS3Client({ ...settings.s3, credentials: run.credentials })
     try {
       return await compressAll({ ...run, options, zstd, settings, games: database.games, client })
@@ -72,19 +73,19 @@ export async function runReplaysCompress (run: CompressRun): Promise<number> {
 /** DATABASE_URL, S3_BUCKET and the other S3_* settings, as the service reads them; both named when missing. */
 function readSettings (env: Env): Settings {
   const read = new Reader(env)
-  const { databaseUrl, databaseTimeoutMs } = readDatabase(read)
+  const { databaseUrl, databaseTimeoutMs, gamesTable } = readDatabase(read)
   const { s3 } = readStorage(read)
   if (databaseUrl === undefined && !read.failed('DATABASE_URL')) {
     read.problem('DATABASE_URL', 'DATABASE_URL is not set: it names the PostgreSQL database whose games are compressed (postgres://user:password@host:5432/database)')
   }
   if (read.string('S3_BUCKET') === undefined) read.problem('S3_BUCKET', 'S3_BUCKET is not set: it names the bucket that holds the replays')
   read.check()
-  return { databaseUrl: databaseUrl as string, databaseTimeoutMs, s3 }
+  return { databaseUrl: databaseUrl as string, databaseTimeoutMs, gamesTable, s3 }
 }
 
-async function openPostgres (url: string, timeoutMs: number): Promise<GameDatabase> {
+async function openPostgres (url: string, timeoutMs: number, gamesTable: GamesTableConfig): Promise<GameDatabase> {
   // A long page query on a big table is fine here: ten times the service's bound.
-  return await openDatabase({ postgres: { url, timeoutMs: timeoutMs * 10, maxConnections: 4 } })
+  return await openDatabase({ postgres: { url, timeoutMs: timeoutMs * 10, maxConnections: 4 } }, gamesTable)
 }
 
 interface Context extends CompressRun {
@@ -142,10 +143,15 @@ async function compressAll (context: Context): Promise<number> {
   return report.failures.length > 0 ? 1 : 0
 }
 
+/** The games asked for all have a replay (replaysToCompress leaves the others out). */
+function locationOf (game: ReplayToCompress): ReplayLocation {
+  return replayLocation(game) as ReplayLocation
+}
+
 function describePlan (context: Context, game: ReplayToCompress): string {
   const plan = missing(game, context.options.codings).map((coding) => {
     try {
-      return `${coding} → ${variantKey(replayKey(context.settings.s3.keyPrefix, game.game_folder, game.replay_file), coding)}`
+      return `${coding} → ${variantKey(locationKey(context.settings.s3.keyPrefix, locationOf(game)), coding)}`
     } catch (error) {
       return `${coding}: cannot be made (${(error as Error).message})`
     }
@@ -156,13 +162,14 @@ function describePlan (context: Context, game: ReplayToCompress): string {
 async function compressGame (context: Context, report: Report, game: ReplayToCompress): Promise<void> {
   const { options, settings, client, games, signal } = context
   try {
-    const identityKey = replayKey(settings.s3.keyPrefix, game.game_folder, game.replay_file)
+    const location = locationOf(game)
+    const identityKey = locationKey(settings.s3.keyPrefix, location)
     for (const coding of missing(game, options.codings)) {
       const outcome = await makeVariant({
         client,
         bucket: settings.s3.bucket,
         gameId: game.id,
-        replayFile: game.replay_file,
+        replayFile: locationFile(location),
         identityKey,
         coding,
         codec: codecFor(coding, context.zstd) as NonNullable<ReturnType<typeof codecFor>>,

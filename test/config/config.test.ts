@@ -316,3 +316,34 @@ t.test('AUTH_JWKS_URL over plain http is refused, unless the key set is on this 
     t.equal(parseConfig({ ...configured, AUTH_JWKS_URL: url, AUTH_AUDIENCE: 'replay-gate' }).auth?.jwksUrl, url, url)
   }
 })
+
+t.test('the games table: the service\'s own by default, a platform\'s by name', async (t) => {
+  t.same(parseConfig(configured).gamesTable, { table: 'games', id: 'id', replay: { folder: 'game_folder', file: 'replay_file' } })
+  t.same(parseConfig({ ...configured, GAMES_TABLE: 'platform.matches', GAME_ID_COLUMN: 'match_id', GAME_FOLDER_COLUMN: 'folder', REPLAY_FILE_COLUMN: 'replay_name' }).gamesTable,
+    { table: 'platform.matches', id: 'match_id', replay: { folder: 'folder', file: 'replay_name' } })
+  t.same(parseConfig({ ...configured, GAMES_TABLE: 'Matches', REPLAY_KEY_COLUMN: 'object_key$1' }).gamesTable,
+    { table: 'Matches', id: 'id', replay: { key: 'object_key$1' } }, 'one key column; names kept as written')
+  t.same(parseConfig({ ...configured, GAME_FOLDER_COLUMN: ' ', REPLAY_FILE_COLUMN: '', REPLAY_KEY_COLUMN: 'k' }).gamesTable.replay, { key: 'k' }, 'blank is unset')
+})
+
+t.test('the games table: a name that is no identifier, or the two forms of the replay mixed, stops the start', async (t) => {
+  const cases: Array<[Env, RegExp]> = [
+    [{ GAMES_TABLE: 'games; drop table games' }, /^GAMES_TABLE must be a table name or schema\.table \(letters, digits, _ and \$, not starting with a digit; one dot between schema and table\); got "games; drop table games"$/],
+    [{ GAMES_TABLE: 'a.b.c' }, /^GAMES_TABLE must be a table name or schema\.table/],
+    [{ GAMES_TABLE: '.games' }, /^GAMES_TABLE must be/],
+    [{ GAMES_TABLE: '"games"' }, /^GAMES_TABLE must be/],
+    [{ GAMES_TABLE: `s.${'g'.repeat(64)}` }, /^GAMES_TABLE: "g{64}" is longer than PostgreSQL's 63 bytes for a name$/],
+    [{ GAME_ID_COLUMN: '1id' }, /^GAME_ID_COLUMN must be a column name \(letters, digits, _ and \$, not starting with a digit\); got "1id"$/],
+    [{ GAME_ID_COLUMN: 'public.id' }, /^GAME_ID_COLUMN must be a column name/],
+    [{ GAME_FOLDER_COLUMN: 'dir-name', REPLAY_FILE_COLUMN: 'file' }, /^GAME_FOLDER_COLUMN must be a column name/],
+    [{ REPLAY_KEY_COLUMN: 'key name' }, /^REPLAY_KEY_COLUMN must be a column name/],
+    [{ GAME_ID_COLUMN: 'é'.repeat(32) }, /^GAME_ID_COLUMN must be a column name/]
+  ]
+  for (const [env, problem] of cases) t.match(problemsOf({ ...configured, ...env }), [problem], JSON.stringify(env))
+  t.same(problemsOf({ ...configured, REPLAY_KEY_COLUMN: 'object_key', GAME_FOLDER_COLUMN: 'folder', REPLAY_FILE_COLUMN: 'file' }),
+    ['REPLAY_KEY_COLUMN is set, and so is GAME_FOLDER_COLUMN and REPLAY_FILE_COLUMN: the replay is either one key column or a folder and a file column; unset one of the two forms'])
+  t.match(problemsOf({ ...configured, REPLAY_KEY_COLUMN: 'object_key', REPLAY_FILE_COLUMN: 'file' }), [/^REPLAY_KEY_COLUMN is set, and so is REPLAY_FILE_COLUMN: /])
+  t.same(problemsOf({ ...configured, GAME_FOLDER_COLUMN: 'folder' }),
+    ['REPLAY_FILE_COLUMN is not set, but GAME_FOLDER_COLUMN is: set both (the key is folder + "/" + file), or REPLAY_KEY_COLUMN alone for a column that holds the whole key'])
+  t.match(problemsOf({ ...configured, REPLAY_FILE_COLUMN: 'file' }), [/^GAME_FOLDER_COLUMN is not set, but REPLAY_FILE_COLUMN is/])
+})

@@ -1,8 +1,8 @@
 // The games repository: every query the service makes on the games table.
 import { sql } from 'kysely'
 import t from 'tap'
-import { GAMES_TABLE, GamesRepository } from '../../src/db/games.js'
-import { openTestDatabase } from '../helper.js'
+import { GamesRepository } from '../../src/db/games.js'
+import { openTestDatabase, uniqueName } from '../helper.js'
 
 const db = await openTestDatabase(t)
 const games = new GamesRepository(db)
@@ -32,13 +32,28 @@ t.test('a series of games made by the database in one statement', async (t) => {
 
 t.test('the readiness probe answers, refuses with the driver\'s error, or gives up in time', async (t) => {
   await games.probe(5000)
-  t.equal(GAMES_TABLE.table, 'games')
-  const unmigrated = new GamesRepository(db.withSchema('no_such_schema'))
-  await t.rejects(unmigrated.probe(5000), /no_such_schema/, 'a missing table')
+  t.equal(games.table.table, 'games', 'the service\'s own table unless told otherwise')
+  const unmigrated = new GamesRepository(db, { ...games.table, table: 'no_such_schema.games' })
+  await t.rejects(unmigrated.probe(5000), { name: 'GamesTableError', message: 'GAMES_TABLE no_such_schema.games does not exist' }, 'a missing table')
+  // A view whose own table the role may not read: the catalog has it, the query is refused.
+  await sql`create table hidden (id bigint, game_folder text, replay_file text)`.execute(db)
+  await sql`create view shown as select * from hidden`.execute(db)
+  // Roles belong to the whole server: a name of this run's own.
+  const role = sql.id(uniqueName('probe_reader').replaceAll('-', '_'))
+  await sql`create role ${role}`.execute(db)
+  await sql`alter view shown owner to ${role}`.execute(db)
+  t.teardown(async () => {
+    await sql`drop view shown`.execute(db)
+    await sql`drop table hidden`.execute(db)
+    await sql`drop role ${role}`.execute(db)
+  })
+  await t.rejects(new GamesRepository(db, { ...games.table, table: 'shown' }).probe(5000), { code: '42501' }, 'no rights behind the view')
   // A database that takes the query and never answers (a stand-in: a real one would keep its connection checked out).
-  const silent = { selectFrom: () => ({ select: () => ({ limit: () => ({ execute: async () => await new Promise(() => {}) }) }) }) }
+  class Silent extends GamesRepository {
+    override async check (): Promise<never> { return await new Promise(() => {}) }
+  }
   const started = performance.now()
-  await t.rejects(new GamesRepository(silent as never).probe(200), { message: 'no answer within 200 ms' })
+  await t.rejects(new Silent(db).probe(200), { message: 'no answer within 200 ms' })
   t.ok(performance.now() - started < 5000)
 })
 

@@ -14,14 +14,26 @@ const logged: unknown[] = []
 const log = { error: (entry: unknown) => { logged.push(entry) }, warn: (entry: unknown) => { logged.push(entry) } } as unknown as FastifyBaseLogger
 const cache = (overrides: Partial<LookupCacheConfig> = {}): LookupCacheConfig => ({ size: 100, ttlSeconds: 300, missTtlSeconds: 2, ...overrides })
 
-/** Counts the queries a database is sent. */
-function counted (db: Kysely<Database>): { db: Kysely<Database>, queries: () => number } {
+/**
+ * Counts the lookups a database is sent. `games` makes a repository on it
+ * whose table is checked first, as the start checks it: that query is not
+ * a lookup, and is not counted.
+ */
+function counted (base: Kysely<Database>): { queries: () => number, games: () => Promise<GamesRepository> } {
   let queries = 0
   const plugin: KyselyPlugin = {
     transformQuery: (args) => { queries++; return args.node },
     transformResult: async (args) => args.result
   }
-  return { db: db.withPlugin(plugin), queries: () => queries }
+  const db = base.withPlugin(plugin)
+  const games = async (): Promise<GamesRepository> => {
+    const repository = new GamesRepository(db)
+    const before = queries
+    await repository.check()
+    queries = before
+    return repository
+  }
+  return { queries: () => queries, games }
 }
 
 const GAMES = [
@@ -39,8 +51,8 @@ async function seeded (t: Tap, db?: Kysely<Database>): Promise<Kysely<Database>>
 
 t.test('a recorded replay is looked up once, then served from the cache', async (t) => {
   const base = await seeded(t)
-  const { db, queries } = counted(base)
-  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: 'p/', cache: cache() })
+  const { queries, games } = counted(base)
+  const locator = new ReplayLocator({ games: await games(), keyPrefix: 'p/', cache: cache() })
   t.match(await locator.locate('1', log), { key: 'p/g1/one.rep' })
   await base.updateTable('games').set({ game_folder: 'moved' }).where('id', '=', '1').execute()
   t.match(await locator.locate('1', log), { key: 'p/g1/one.rep' }, 'within its age the database is not asked')
@@ -53,9 +65,9 @@ t.test('a recorded replay is looked up once, then served from the cache', async 
 
 t.test('a game without replay, or no game, is kept only briefly', async (t) => {
   const base = await seeded(t)
-  const { db, queries } = counted(base)
+  const { queries, games } = counted(base)
   const clock = new TestClock()
-  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ missTtlSeconds: 1 }), clock })
+  const locator = new ReplayLocator({ games: await games(), keyPrefix: '', cache: cache({ missTtlSeconds: 1 }), clock })
   await t.rejects(locator.locate('2', log), { code: 'REPLAY_NOT_AVAILABLE' })
   await t.rejects(locator.locate('99', log), { code: 'GAME_NOT_FOUND' })
   await base.updateTable('games').set({ replay_file: 'two.rep' }).where('id', '=', '2').execute()
@@ -66,7 +78,7 @@ t.test('a game without replay, or no game, is kept only briefly', async (t) => {
   t.match(await locator.locate('2', log), { key: 'g2/two.rep' }, 'the new recording is seen once the entry ends, never an old answer')
   t.match(await locator.locate('99', log), { key: 'g99/late.rep' })
 
-  const never = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ missTtlSeconds: 0 }), clock })
+  const never = new ReplayLocator({ games: await games(), keyPrefix: '', cache: cache({ missTtlSeconds: 0 }), clock })
   await base.updateTable('games').set({ replay_file: null }).where('id', '=', '4').execute()
   await t.rejects(never.locate('4', log), { code: 'REPLAY_NOT_AVAILABLE' })
   await base.updateTable('games').set({ replay_file: 'four.rep' }).where('id', '=', '4').execute()
@@ -76,21 +88,21 @@ t.test('a game without replay, or no game, is kept only briefly', async (t) => {
 
 t.test('the cache is bounded in size; size 0 turns it off', async (t) => {
   const base = await seeded(t)
-  const { db, queries } = counted(base)
-  const small = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ size: 2 }) })
+  const { queries, games } = counted(base)
+  const small = new ReplayLocator({ games: await games(), keyPrefix: '', cache: cache({ size: 2 }) })
   for (const id of ['1', '3', '4', '1']) await small.locate(id, log)
   t.equal(queries(), 4, 'the first game was pushed out by two others')
 
-  const { db: db2, queries: queries2 } = counted(base)
-  const off = new ReplayLocator({ games: new GamesRepository(db2), keyPrefix: '', cache: cache({ size: 0 }) })
+  const { queries: queries2, games: games2 } = counted(base)
+  const off = new ReplayLocator({ games: await games2(), keyPrefix: '', cache: cache({ size: 0 }) })
   for (const id of ['1', '1', '1']) await off.locate(id, log)
   t.equal(queries2(), 3)
 })
 
 t.test('unknown ids never push a known game out of the cache', async (t) => {
   const base = await seeded(t)
-  const { db, queries } = counted(base)
-  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ size: 3, missTtlSeconds: 60 }) })
+  const { queries, games } = counted(base)
+  const locator = new ReplayLocator({ games: await games(), keyPrefix: '', cache: cache({ size: 3, missTtlSeconds: 60 }) })
   for (const id of ['1', '3', '4']) await locator.locate(id, log)
   // Anonymous requests for ids of no game (or of a game without a replay), far more than the cache holds.
   for (let id = 1000; id < 1100; id++) await t.rejects(locator.locate(String(id), log), { code: 'GAME_NOT_FOUND' })
@@ -106,9 +118,9 @@ t.test('unknown ids never push a known game out of the cache', async (t) => {
 
 t.test('an entry past its age is answered at once and read again in the background', async (t) => {
   const base = await seeded(t)
-  const { db, queries } = counted(base)
+  const { queries, games } = counted(base)
   const clock = new TestClock()
-  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
+  const locator = new ReplayLocator({ games: await games(), keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
   await locator.locate('1', log)
   await base.updateTable('games').set({ game_folder: 'moved' }).where('id', '=', '1').execute()
   await clock.advance(1100)

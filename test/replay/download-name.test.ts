@@ -28,6 +28,10 @@ t.test('disposition and type, as the redirect asks S3 for them', async (t) => {
   t.same(downloadHeaders('42', 'r.json.gz'), { contentDisposition: 'attachment; filename="game-42.replay.json.gz"', contentType: 'application/gzip' })
   t.same(downloadHeaders('42', 'r.ZST'), { contentDisposition: 'attachment; filename="game-42.replay.ZST"', contentType: 'application/zstd' })
   t.same(downloadHeaders('42', 'r.fafreplay'), { contentDisposition: 'attachment; filename="game-42.replay.fafreplay"', contentType: undefined })
+  t.same(downloadHeaders('42', '2024.05/match-9.json'), { contentDisposition: 'attachment; filename="game-42.replay.json"', contentType: 'application/json' },
+    'the extension of the last segment of a path')
+  t.same(downloadHeaders('42', 'season-2/.json'), { contentDisposition: 'attachment; filename="game-42.replay"', contentType: undefined },
+    'a hidden file in a sub-folder has no extension')
   t.same(downloadHeaders('7', 'replay'), { contentDisposition: 'attachment; filename="game-7.replay"', contentType: undefined })
   t.same(downloadHeaders('7', 'r.données'), { contentDisposition: 'attachment; filename="game-7.replay"', contentType: undefined },
     'an extension that is not plain ASCII is left out')

@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream'
 import t from 'tap'
 import { generateReplayText } from '../../bench/replay-generator.js'
 import type { Database } from '../../src/db/database.js'
+import { DEFAULT_GAMES_TABLE } from '../../src/db/games-table.js'
 import { GamesRepository } from '../../src/db/games.js'
 import type { ContentCoding } from '../../src/model/replay-object.js'
 import { runReplaysCompress, type CompressRun } from '../../src/variants/command.js'
@@ -260,9 +261,10 @@ t.test('a database that fails while the games are paged ends the run with its er
   const run = await cli(['--all'], { openGames: async () => ({ db, games: new FailingLater(db), pool: undefined, close: async () => {} }) })
   t.equal(run.code, 1)
   t.match(run.stderr, /^replays:compress failed: Connection terminated unexpectedly$/m)
-  const early = await cli(['--all'], { openGames: async () => ({ db, games: new GamesRepository(db.withSchema('no_such_schema')), pool: undefined, close: async () => {} }) })
+  const missing = { ...DEFAULT_GAMES_TABLE, table: 'no_such_schema.games' }
+  const early = await cli(['--all'], { openGames: async () => ({ db, games: new GamesRepository(db, missing), pool: undefined, close: async () => {} }) })
   t.equal(early.code, 1)
-  t.match(early.stderr, /replays:compress failed: .*no_such_schema/)
+  t.match(early.stderr, /replays:compress failed: GAMES_TABLE no_such_schema\.games does not exist/)
 })
 
 t.test('on a terminal: a progress bar, then the summary; failures and skips are still said', async (t) => {
