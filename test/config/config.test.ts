@@ -85,7 +85,28 @@ t.test('a configured deployment', async (t) => {
   t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1' }).s3.publicEndpoint, 'http://x:1', 'the public endpoint defaults to the endpoint')
   t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1', S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle, false)
   t.equal(parseConfig({ ...configured, S3_FORCE_PATH_STYLE: 'yes' }).s3.forcePathStyle, true)
-  t.equal(parseConfig({ ...configured, PORT: ' ' }).port, 3000, 'a blank value counts as unset')
+})
+
+t.test('a setting set but blank is an error naming it, never taken for unset', async (t) => {
+  // Every name the reader asks for, from an environment that records them.
+  const asked = new Set<string>()
+  parseConfig(new Proxy<Env>({}, { get (_target, name) { asked.add(String(name)); return undefined } }))
+  asked.delete('NODE_ENV')
+  t.ok(asked.size > 40, `every setting (${asked.size})`)
+  for (const name of asked) {
+    for (const blank of ['', '  ', '\t']) {
+      t.same(problemsOf({ ...configured, [name]: blank }).filter((problem) => problem.startsWith(name)),
+        [`${name} is set but blank: give it a value, or unset it for its default`], `${name}=${JSON.stringify(blank)}`)
+    }
+  }
+  t.same(problemsOf({ ...configured, PORT: ' ', AUTH_ISSUER: '' }), [
+    'PORT is set but blank: give it a value, or unset it for its default',
+    'AUTH_ISSUER is set but blank: give it a value, or unset it for its default'
+  ], 'each one once, however often it is read')
+  t.same(problemsOf({ DATABASE_URL: '', S3_BUCKET: '' }), [
+    'DATABASE_URL is set but blank: give it a value, or unset it for its default',
+    'S3_BUCKET is set but blank: give it a value, or unset it for its default'
+  ], 'blank backends are not local mode')
 })
 
 t.test('credentialed CORS only for named origins', async (t) => {
