@@ -1,6 +1,7 @@
 // The HTTP server's settings: where it listens, its limits on requests, which
 // proxies it trusts, CORS, and where /metrics is served.
 import { isIP } from 'node:net'
+import { everyAddressOf } from './address-ranges.js'
 import type { Reader } from './reader.js'
 
 export interface HttpLimitsConfig {
@@ -94,14 +95,18 @@ function readTrustProxy (read: Reader): ServerSettings['trustProxy'] {
     if (hops >= 1 && hops <= 10) return hops
   }
   const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '')
-  const everyone = entries.find((entry) => /\/0+$/.test(entry))
-  if (everyone !== undefined) {
-    read.problem('TRUST_PROXY', `TRUST_PROXY: ${JSON.stringify(everyone)} is every address: any client could then name its own address (rate limits, logs); list the proxies' addresses or ranges`)
+  if (entries.length === 0 || !entries.every(isAddressOrRange)) {
+    read.problem('TRUST_PROXY', `TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges separated by commas; got ${JSON.stringify(raw)}`)
     return false
   }
-  if (entries.length > 0 && entries.every(isAddressOrRange)) return entries
-  read.problem('TRUST_PROXY', `TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges separated by commas; got ${JSON.stringify(raw)}`)
-  return false
+  // By the ranges' arithmetic, not their spelling: 0.0.0.0/1 and 128.0.0.0/1, or ::ffff:0:0/96, trust every IPv4 client too.
+  const everyone = everyAddressOf(entries)
+  if (everyone !== undefined) {
+    const named = everyone.entries.map((entry) => JSON.stringify(entry)).join(', ')
+    read.problem('TRUST_PROXY', `TRUST_PROXY: ${named} ${everyone.entries.length === 1 ? 'is' : 'together are'} ${everyone.what}: any client could then name its own address (rate limits, logs); list the proxies' addresses or ranges`)
+    return false
+  }
+  return entries
 }
 
 function isAddressOrRange (entry: string): boolean {
