@@ -40,6 +40,13 @@ function ipv6Number (address: string): bigint {
   return all.reduce((number, group) => (number << 16n) + BigInt(`0x${group}`), 0n)
 }
 
+/** 127.0.0.0/8 and ::1. */
+export const LOOPBACK: readonly Interval[] = [interval('127.0.0.0/8'), interval('::1')]
+
+export function contains (outer: Interval, inner: Interval): boolean {
+  return outer.first <= inner.first && inner.last <= outer.last
+}
+
 /** Whether the intervals together hold every number from target.first to target.last. */
 function covers (intervals: Interval[], target: Interval): boolean {
   let next = target.first

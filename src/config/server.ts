@@ -1,7 +1,7 @@
 // The HTTP server's settings: where it listens, its limits on requests, which
 // proxies it trusts, CORS, and where /metrics is served.
 import { isIP } from 'node:net'
-import { everyAddressOf } from './address-ranges.js'
+import { contains, everyAddressOf, interval, LOOPBACK } from './address-ranges.js'
 import type { Reader } from './reader.js'
 
 export interface HttpLimitsConfig {
@@ -66,6 +66,12 @@ export function readServer (read: Reader, { localDefaults }: { localDefaults: bo
   if (settings.profilingEnabled && settings.metricsPort === undefined && !read.failed('METRICS_PORT')) {
     read.problem('PROFILING_ENABLED', 'PROFILING_ENABLED=true needs METRICS_PORT: profiles and heap snapshots are served only on the metrics listener, never on PORT')
   }
+  // Whoever reaches the listener may take a snapshot: off the network unless the operator says it is meant.
+  const allowRemote = read.boolean('PROFILING_ALLOW_REMOTE', false)
+  if (settings.profilingEnabled && settings.metricsPort !== undefined && !allowRemote && !isLoopbackHost(settings.metricsHost)) {
+    read.problem('PROFILING_ENABLED', `PROFILING_ENABLED=true with METRICS_HOST=${settings.metricsHost}: heap snapshots (every secret in memory) would be served beyond this machine; ` +
+      'keep METRICS_HOST on a loopback address (127.0.0.1, ::1, localhost), or set PROFILING_ALLOW_REMOTE=true if that is meant')
+  }
   if (settings.corsCredentials && !Array.isArray(settings.corsOrigins) && !read.failed('CORS_ORIGINS')) {
     read.problem('CORS_ALLOW_CREDENTIALS', 'CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins: a browser never sends credentials to an answer for "*"')
   }
@@ -107,6 +113,11 @@ function readTrustProxy (read: Reader): ServerSettings['trustProxy'] {
     return false
   }
   return entries
+}
+
+/** localhost and the loopback addresses, 127.0.0.0/8 and ::1, however they are spelt. */
+function isLoopbackHost (host: string): boolean {
+  return host === 'localhost' || (isIP(host) !== 0 && LOOPBACK.some((range) => contains(range, interval(host))))
 }
 
 function isAddressOrRange (entry: string): boolean {
