@@ -102,6 +102,8 @@ async function delivered (response: ServerResponse, ms: number): Promise<void> {
   // Neither stream.finished nor 'finish' alone: on Node 20 a response whose
   // socket failed midway emits 'finish' too. Its socket, destroyed, tells.
   const socket = response.socket as Socket
+  // Gone while V8 was still writing: its 'close' has passed already.
+  if (socket.destroyed) throw new Error('the client went away before it had the whole heap snapshot')
   await new Promise<void>((resolve, reject) => {
     const settle = (error?: Error): void => {
       clearTimeout(timer)

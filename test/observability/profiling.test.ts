@@ -220,6 +220,27 @@ t.test('a client that goes away midway frees the profiler at once', async (t) =>
   t.equal((await fetch(`http://127.0.0.1:${port}/debug/profile?seconds=1`)).status, 200, 'free again')
 })
 
+t.test('a client that goes away while the snapshot is still being written frees the profiler once it is written', async (t) => {
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const { app, lines } = await fakeSnapshotApp(t, async (write) => {
+    write('{"snapshot":{"meta":{}},')
+    await held
+    write('"nodes":[]}')
+  })
+  const { port } = app.server.address() as AddressInfo
+  const client = connect({ port, host: '127.0.0.1' })
+  client.write('GET /debug/heap-snapshot HTTP/1.1\r\nHost: x\r\n\r\n')
+  await once(client, 'data')
+  client.destroy()
+  const connections = async (): Promise<number> => await new Promise((resolve) => { app.server.getConnections((_error, count) => { resolve(count) }) })
+  t.equal(await waitUntil(async () => (await connections()) === 0 ? true : undefined), true, 'the service has seen it go')
+  release()
+  t.equal(await waitUntil(() => lines.some((line) => line.level === 50) ? true : undefined), true)
+  t.match(lines[1], { level: 50, err: { message: 'the client went away before it had the whole heap snapshot' } })
+  t.equal((await fetch(`http://127.0.0.1:${port}/debug/profile?seconds=1`)).status, 200, 'free at once, not after the bound')
+})
+
 t.test('a heap snapshot that fails midway breaks the transfer off', async (t) => {
   const { base, lines } = await fakeSnapshotApp(t, async (write) => {
     write('{"snapshot":{')
