@@ -20,7 +20,10 @@ COPY src ./src
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
+# /metrics on a port of its own on the container's loopback, never on the port
+# clients reach: a scraper in the same network namespace (a pod's sidecar)
+# reads it there; -e METRICS_HOST=0.0.0.0 opens it to the container's network.
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 METRICS_PORT=9464 METRICS_HOST=127.0.0.1
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

@@ -52,6 +52,20 @@ t.test('Dockerfile: a build stage and a Node 24 runtime of production dependenci
   t.ok(ignored.includes('node_modules'), 'the host\'s node_modules never does')
 })
 
+t.test('Dockerfile: the image serves /metrics on a loopback port of its own, never on the port clients reach', async (t) => {
+  const env = Object.fromEntries(finalStage.filter((s) => s.op === 'ENV').flatMap((s) => s.args.split(/\s+/)).map((pair) => pair.split('=') as [string, string]))
+  const config = parseConfig({ ...env, NODE_ENV: undefined, DATABASE_URL: 'postgres://db/replays', S3_BUCKET: 'replays' })
+  t.equal(config.port, 3000)
+  t.ok(config.metricsPort !== undefined && config.metricsPort !== config.port, `METRICS_PORT=${String(config.metricsPort)}, apart from PORT`)
+  t.equal(config.metricsHost, '127.0.0.1', 'on the container\'s loopback')
+  t.notOk(finalStage.some((s) => s.op === 'EXPOSE' && s.args.split(/\s+/).includes(String(config.metricsPort))), 'not exposed')
+  const { db, bucket } = await seedReplays(t, [])
+  const app = await buildTestApp(t, { config: testConfig({ metricsPort: config.metricsPort }), db, storage: bucket.storage() })
+  const res = await app.inject('/metrics')
+  t.equal(res.statusCode, 404, 'the public listener has no /metrics')
+  t.equal(res.json().code, 'ROUTE_NOT_FOUND')
+})
+
 t.test('Dockerfile: the image starts the service the way `npm start` does', async (t) => {
   const cmd = finalStage.filter((s) => s.op === 'CMD').at(-1)
   t.ok(cmd !== undefined, 'a CMD')

@@ -113,6 +113,13 @@ t.test('.env in the working folder is read, the environment wins, and look-alike
   t.equal((await service.exited).code, 0)
 })
 
+t.test('a blank variable in the environment does not fall back on .env or a default: the start fails and names it', async (t) => {
+  const folder = t.testdir({ '.env': 'AUTH_JWT_SECRET=a-shared-secret-of-at-least-32-bytes!\n' })
+  const service = spawnEntry('server.ts', { PORT: '0', LOCAL_DATA_DIR: await localDataDir(t), AUTH_JWT_SECRET: '' }, [], { cwd: folder })
+  t.equal((await service.exited).code, 1)
+  t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:\n {2}- AUTH_JWT_SECRET is set but blank: give it a value, or unset it for its default/)
+})
+
 t.test('NODE_ENV=production without DATABASE_URL and S3_BUCKET: no local mode, the start fails', async (t) => {
   const service = spawnEntry('server.ts', { PORT: '0', NODE_ENV: 'production', DATABSE_URL: 'postgres://db/x' })
   t.equal((await service.exited).code, 1)

@@ -1,7 +1,8 @@
 // The settings file: `.env` in the working directory, read when it exists,
 // with Node's own loader. What the environment already has wins over the file
-// (also a variable set to the empty string), so an orchestrator's settings are
-// never overridden by a file left in the image or the checkout.
+// (also a variable set to the empty string, which the settings then refuse), so
+// an orchestrator's settings are never overridden by a file left in the image
+// or the checkout.
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 

@@ -63,7 +63,7 @@ export function parseConfig (env: Env): Config {
   const local = database.databaseUrl === undefined && !bucketSet
   if (bucketSet && database.databaseUrl === undefined && !read.failed('DATABASE_URL')) {
     read.problem('DATABASE_URL', 'DATABASE_URL is missing: S3_BUCKET is set, so the service expects a database too (unset both for local mode)')
-  } else if (!bucketSet && database.databaseUrl !== undefined) {
+  } else if (!bucketSet && database.databaseUrl !== undefined && !read.failed('S3_BUCKET')) {
     read.problem('S3_BUCKET', 'S3_BUCKET is missing: DATABASE_URL is set, so the service expects a bucket too (unset both for local mode)')
   }
   const common: Omit<CommonConfig, 'warnings'> = {

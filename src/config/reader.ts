@@ -42,17 +42,32 @@ export class Reader {
     if (this.problems.length > 0) throw new ConfigError(this.problems.map((p) => p.text))
   }
 
-  /** A set, non-blank value, trimmed; blank counts as unset (as in most .env tooling). */
+  /** A set value, trimmed; undefined when unset. A blank one is a problem (see `blank`). */
   string (name: string): string | undefined {
     this.names.add(name)
     const value = this.env[name]?.trim()
+    if (value === '') this.blank(name)
     return value === undefined || value === '' ? undefined : value
   }
 
-  /** The value as it is, untrimmed; unset is ''. */
+  /** The value as it is, untrimmed; unset is ''. A blank one is a problem (see `blank`). */
   raw (name: string): string {
     this.names.add(name)
-    return this.env[name] ?? ''
+    const value = this.env[name]
+    if (value !== undefined && value.trim() === '') {
+      this.blank(name)
+      return ''
+    }
+    return value ?? ''
+  }
+
+  /**
+   * Empty or only spaces is never taken for unset: an empty variable in the
+   * environment wins over .env, and a secret that did not arrive often comes
+   * as an empty one; either would silently run on a default.
+   */
+  private blank (name: string): void {
+    if (!this.failed(name)) this.problem(name, `${name} is set but blank: give it a value, or unset it for its default`)
   }
 
   integer (name: string, fallback: number, min: number, max: number): number {

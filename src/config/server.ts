@@ -1,6 +1,7 @@
 // The HTTP server's settings: where it listens, its limits on requests, which
 // proxies it trusts, CORS, and where /metrics is served.
 import { isIP } from 'node:net'
+import { contains, everyAddressOf, interval, LOOPBACK } from './address-ranges.js'
 import type { Reader } from './reader.js'
 
 export interface HttpLimitsConfig {
@@ -65,6 +66,12 @@ export function readServer (read: Reader, { localDefaults }: { localDefaults: bo
   if (settings.profilingEnabled && settings.metricsPort === undefined && !read.failed('METRICS_PORT')) {
     read.problem('PROFILING_ENABLED', 'PROFILING_ENABLED=true needs METRICS_PORT: profiles and heap snapshots are served only on the metrics listener, never on PORT')
   }
+  // Whoever reaches the listener may take a snapshot: off the network unless the operator says it is meant.
+  const allowRemote = read.boolean('PROFILING_ALLOW_REMOTE', false)
+  if (settings.profilingEnabled && settings.metricsPort !== undefined && !allowRemote && !isLoopbackHost(settings.metricsHost)) {
+    read.problem('PROFILING_ENABLED', `PROFILING_ENABLED=true with METRICS_HOST=${settings.metricsHost}: heap snapshots (every secret in memory) would be served beyond this machine; ` +
+      'keep METRICS_HOST on a loopback address (127.0.0.1, ::1, localhost), or set PROFILING_ALLOW_REMOTE=true if that is meant')
+  }
   if (settings.corsCredentials && !Array.isArray(settings.corsOrigins) && !read.failed('CORS_ORIGINS')) {
     read.problem('CORS_ALLOW_CREDENTIALS', 'CORS_ALLOW_CREDENTIALS needs CORS_ORIGINS to name the origins: a browser never sends credentials to an answer for "*"')
   }
@@ -94,14 +101,23 @@ function readTrustProxy (read: Reader): ServerSettings['trustProxy'] {
     if (hops >= 1 && hops <= 10) return hops
   }
   const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '')
-  const everyone = entries.find((entry) => /\/0+$/.test(entry))
-  if (everyone !== undefined) {
-    read.problem('TRUST_PROXY', `TRUST_PROXY: ${JSON.stringify(everyone)} is every address: any client could then name its own address (rate limits, logs); list the proxies' addresses or ranges`)
+  if (entries.length === 0 || !entries.every(isAddressOrRange)) {
+    read.problem('TRUST_PROXY', `TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges separated by commas; got ${JSON.stringify(raw)}`)
     return false
   }
-  if (entries.length > 0 && entries.every(isAddressOrRange)) return entries
-  read.problem('TRUST_PROXY', `TRUST_PROXY must be false, a number of proxy hops from 1 to 10, or IP addresses and CIDR ranges separated by commas; got ${JSON.stringify(raw)}`)
-  return false
+  // By the ranges' arithmetic, not their spelling: 0.0.0.0/1 and 128.0.0.0/1, or ::ffff:0:0/96, trust every IPv4 client too.
+  const everyone = everyAddressOf(entries)
+  if (everyone !== undefined) {
+    const named = everyone.entries.map((entry) => JSON.stringify(entry)).join(', ')
+    read.problem('TRUST_PROXY', `TRUST_PROXY: ${named} ${everyone.entries.length === 1 ? 'is' : 'together are'} ${everyone.what}: any client could then name its own address (rate limits, logs); list the proxies' addresses or ranges`)
+    return false
+  }
+  return entries
+}
+
+/** localhost and the loopback addresses, 127.0.0.0/8 and ::1, however they are spelt. */
+function isLoopbackHost (host: string): boolean {
+  return host === 'localhost' || (isIP(host) !== 0 && LOOPBACK.some((range) => contains(range, interval(host))))
 }
 
 function isAddressOrRange (entry: string): boolean {

@@ -39,7 +39,11 @@ export interface VerifyToken {
   remembered: (token: string) => TokenCheck | undefined
 }
 
-/** Tokens verified, remembered by their exact text: a signature check cost about five redirects. */
+/**
+ * Tokens verified, remembered by their canonical text (see `canonicalToken`):
+ * a signature check cost about five redirects. With a key set, a token is
+ * forgotten once a fetched key set no longer has its key.
+ */
 export interface VerifiedTokens {
   /** How many (least recently used out first). */
   size?: number
@@ -72,25 +76,33 @@ export function createTokenVerifier (auth: AuthConfig, keySet: KeySetOptions = {
     requiredClaims: ['exp'],
     algorithms: auth.secret === undefined ? PUBLIC_KEY_ALGORITHMS : SECRET_ALGORITHMS
   }
-  const getKey = auth.secret === undefined ? keySetWithFallback(new URL(auth.jwksUrl as string), keySet) : sharedSecret(auth.secret)
   // Bounded in count and in the tokens' own length (a token can be as long as a header may be).
-  const verified = new LRUCache<string, { check: TokenCheck, until: number }>({ max: size, maxSize: size * 2048, sizeCalculation: (_entry, token) => token.length })
+  const verified = new LRUCache<string, { check: TokenCheck, until: number, kid: string | undefined }>({ max: size, maxSize: size * 2048, sizeCalculation: (_entry, token) => token.length })
+  /** A key set fetched anew: the tokens whose key it no longer has are verified again (and refused). */
+  function keysFetched (jwks: JSONWebKeySet, changed: boolean): void {
+    const kids = new Set(jwks.keys.map((key) => key.kid))
+    // A token without kid was verified by whichever key fitted: forgotten whenever the keys change.
+    const gone = [...verified.entries()].filter(([, entry]) => entry.kid === undefined ? changed : !kids.has(entry.kid))
+    for (const [token] of gone) verified.delete(token)
+  }
+  const getKey = auth.secret === undefined ? keySetWithFallback(new URL(auth.jwksUrl as string), keySet, keysFetched) : sharedSecret(auth.secret)
 
   function remembered (token: string): TokenCheck | undefined {
-    const known = verified.get(token)
+    const key = canonicalToken(token)
+    const known = verified.get(key)
     if (known === undefined) return undefined
     if (clock.now() < known.until) return known.check
-    verified.delete(token)
+    verified.delete(key)
     return undefined
   }
 
   async function verifyToken (token: string): Promise<TokenCheck> {
     const now = clock.now()
     try {
-      const { payload } = await jwtVerify(token, getKey, { ...options, currentDate: new Date(now) })
+      const { payload, protectedHeader } = await jwtVerify(token, getKey, { ...options, currentDate: new Date(now) })
       const check: TokenCheck = { valid: true, subject: payload.sub }
       // exp is required, so a number here; accepted up to the clock tolerance past it, as jose does.
-      verified.set(token, { check, until: Math.min(now + maxAgeMs, ((payload.exp as number) + auth.clockToleranceSeconds) * 1000) })
+      verified.set(canonicalToken(token), { check, until: Math.min(now + maxAgeMs, ((payload.exp as number) + auth.clockToleranceSeconds) * 1000), kid: protectedHeader.kid })
       return check
     } catch (error) {
       if (isKeySourceFailure(error)) throw Object.assign(new AuthUnavailable(), { cause: error })
@@ -98,6 +110,27 @@ export function createTokenVerifier (auth: AuthConfig, keySet: KeySetOptions = {
     }
   }
   return Object.assign(verifyToken, { remembered })
+}
+
+/**
+ * One spelling of a token, whatever the spelling of its signature. The
+ * signature is checked on its decoded bytes, and base64url spells the same
+ * bytes several ways (the unused low bits of the last character, padding):
+ * remembered by its text, one verified token would fill the cache with its
+ * variants. The header and payload are signed as text, so they have one
+ * spelling already. A signature that is not plain base64url is left as it
+ * is (jose refuses it). Exported for its unit test.
+ */
+export function canonicalToken (token: string): string {
+  const dot = token.lastIndexOf('.')
+  const spelt = token.slice(dot + 1)
+  // Padding as a decoder takes it: one or two '=' that make whole groups of four.
+  const signature = spelt.length % 4 === 0 ? spelt.replace(/={1,2}$/, '') : spelt
+  if (dot === -1 || !/^[A-Za-z0-9_-]+$/.test(signature)) return token
+  const canonical = Buffer.from(signature, 'base64url').toString('base64url')
+  // A length that no bytes have (one character past a whole group) is no spelling of these.
+  if (canonical.length !== signature.length) return token
+  return `${token.slice(0, dot + 1)}${canonical}`
 }
 
 function sharedSecret (secret: string): JWTVerifyGetKey {
@@ -115,7 +148,8 @@ function sharedSecret (secret: string): JWTVerifyGetKey {
  * otherwise cost a fetch (up to its timeout) against a provider that is down,
  * and the requests meanwhile are answered at once.
  */
-function keySetWithFallback (url: URL, { jwksTimeoutMs = 3000, jwksMaxAgeMs = 600_000, jwksRetryMinMs = 1000, jwksRetryMaxMs = 30_000, clock = performance }: KeySetOptions): JWTVerifyGetKey {
+function keySetWithFallback (url: URL, { jwksTimeoutMs = 3000, jwksMaxAgeMs = 600_000, jwksRetryMinMs = 1000, jwksRetryMaxMs = 30_000, clock = performance }: KeySetOptions,
+  onFetch: (jwks: JSONWebKeySet, changed: boolean) => void): JWTVerifyGetKey {
   // jose writes each successful fetch here: how a fetch that worked is told from an answer out of its cache.
   const fetched: { jwks?: JSONWebKeySet, uat?: number } = {}
   const remote = createRemoteJWKSet(url, { timeoutDuration: jwksTimeoutMs, cacheMaxAge: jwksMaxAgeMs, [jwksCache]: fetched as JWKSCacheInput })
@@ -123,6 +157,8 @@ function keySetWithFallback (url: URL, { jwksTimeoutMs = 3000, jwksMaxAgeMs = 60
   let retryAt = -Infinity
   let lastFailure: unknown
   let lastKeys: { uat: number, getKey: JWTVerifyGetKey } | undefined
+  /** The key set last fetched, as text: whether a fetch changed it. */
+  let lastFetched: string | undefined
 
   return async function getKey (header, token) {
     if (clock.now() >= retryAt) {
@@ -138,7 +174,12 @@ function keySetWithFallback (url: URL, { jwksTimeoutMs = 3000, jwksMaxAgeMs = 60
           lastFailure = error
         }
       } finally {
-        if (fetched.uat !== fetchedBefore) retryDelayMs = 0
+        if (fetched.uat !== fetchedBefore) {
+          retryDelayMs = 0
+          const keys = JSON.stringify(fetched.jwks)
+          onFetch(fetched.jwks as JSONWebKeySet, lastFetched !== undefined && keys !== lastFetched)
+          lastFetched = keys
+        }
       }
     }
     if (fetched.uat === undefined) throw lastFailure

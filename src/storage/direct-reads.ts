@@ -16,6 +16,7 @@ export interface DirectBody extends Readable {
 
 /** What S3 answered before any byte of the body, and the body to pass on. */
 export interface DirectAnswer {
+  status: 200 | 206
   meta: ObjectMeta
   body: DirectBody
 }

@@ -33,8 +33,8 @@ export interface BodyProgress {
 
 export interface ObjectReadFailure {
   status: 'failed'
-  /** For the metrics: `missing`, `timeout`, `network`, or S3's status. */
-  kind: 'missing' | S3FailureKind
+  /** For the metrics: `missing`, `timeout`, `network`, `invalid` (an answer that cannot be passed on), or S3's status. */
+  kind: 'missing' | 'invalid' | S3FailureKind
   /** The contract's error for the client; what S3 said is its cause. */
   error: Error
 }
@@ -60,7 +60,12 @@ export interface ReadOptions {
 export async function readObject (target: ReadTarget, options: ReadOptions): Promise<ObjectRead> {
   const answer = await send(target, options, 'GetObject', async (signal) => await getObject(target, options, signal))
   if (!('output' in answer)) return await complete(target, options, answer)
-  const { meta, body, progress } = answer.output
+  const { status, meta, body, progress, lengthKnown } = answer.output
+  const broken = brokenAnswer(options.request, status, meta, lengthKnown)
+  if (broken !== undefined) {
+    body.destroy()
+    return broken
+  }
   const instead = answeredHere(options.request, meta)
   if (instead !== undefined) {
     body.destroy()
@@ -77,20 +82,32 @@ export async function headObject (target: ReadTarget, options: ReadOptions): Pro
     await target.client.send(new HeadObjectCommand(inputFor(target, options)), { abortSignal: signal }))
   if (!('output' in answer)) return await complete(target, options, answer)
   const meta = metaOf(answer.output)
+  const broken = brokenAnswer(options.request, answer.output.$metadata.httpStatusCode, meta, meta.contentLength !== undefined)
+  if (broken !== undefined) return broken
   const instead = answeredHere(options.request, meta)
   if (instead !== undefined) return instead
   if (rangeStands(options.request, meta)) return { status: statusOf(options.request, meta), meta }
   return await headObject(target, { ...options, request: wholeObject(options.request) })
 }
 
+interface ObjectAnswer {
+  /** S3's status, 200 or 206 (undefined only if the SDK did not say). */
+  status: number | undefined
+  meta: ObjectMeta
+  body: Readable
+  progress: () => BodyProgress
+  /** Where the body ends is known (a length, or chunked framing), so that one cut short is told from a whole one. */
+  lengthKnown: boolean
+}
+
 /** S3's 200 or 206: over the service's own sockets when it can, else (and for any other answer) through the SDK. */
-async function getObject (target: ReadTarget, options: ReadOptions, signal: Cancellation): Promise<{ meta: ObjectMeta, body: Readable, progress: () => BodyProgress }> {
+async function getObject (target: ReadTarget, options: ReadOptions, signal: Cancellation): Promise<ObjectAnswer> {
   const headers = target.sockets === undefined ? undefined : requestHeaders(options.request)
   if (headers !== undefined) {
     const answer = await (target.sockets as DirectReads).get(options.key, headers, signal)
     if (answer !== undefined) {
-      const { meta, body } = answer
-      return { meta, body, progress: () => ({ bytes: body.passed, complete: body.complete }) }
+      const { status, meta, body } = answer
+      return { status, meta, body, progress: () => ({ bytes: body.passed, complete: body.complete }), lengthKnown: true }
     }
   }
   const output = await target.client.send(new GetObjectCommand(inputFor(target, options)), { abortSignal: signal })
@@ -99,8 +116,33 @@ async function getObject (target: ReadTarget, options: ReadOptions, signal: Canc
   // Counted once the body flows: a 'data' listener added before it is piped
   // would start the flow before anything consumes it, losing those bytes.
   body.once('resume', () => { body.on('data', (chunk: Buffer) => { bytes += chunk.length }) })
-  return { meta: metaOf(output), body, progress: () => ({ bytes, complete: body.readableEnded }) }
+  // The SDK's body is Node's answer itself: its headers say how it is framed.
+  const chunked = /\bchunked\b/i.test(String((body as { headers?: Record<string, unknown> }).headers?.['transfer-encoding'] ?? ''))
+  return { status: output.$metadata.httpStatusCode, meta: metaOf(output), body, progress: () => ({ bytes, complete: body.readableEnded }), lengthKnown: output.ContentLength !== undefined || chunked }
 }
+
+/**
+ * An answer of S3's that cannot be passed on to the client, as a failure
+ * (exported for its unit test); undefined for one that can. Node's parser
+ * takes control characters in a header's value where Fastify refuses to
+ * send them; a body that ends when the connection closes (HTTP/1.0 without
+ * Content-Length) looks whole when it was cut; a part of the object asked
+ * for whole would be sent as the whole.
+ */
+export function brokenAnswer (request: ObjectRequest, status: number | undefined, meta: ObjectMeta, lengthKnown: boolean): ObjectReadFailure | undefined {
+  let why: string | undefined
+  if (request.range === undefined && (status === 206 || meta.contentRange !== undefined)) why = 'a part of the object (206, Content-Range) to a request for all of it'
+  else if (!lengthKnown) why = 'no Content-Length and no chunked framing: a body cut short could not be told from a whole one'
+  else {
+    const bad = ([['ETag', meta.etag], ['Content-Type', meta.contentType], ['Content-Range', meta.contentRange]] as const).find(([, value]) => value !== undefined && CONTROL.test(value))
+    if (bad !== undefined) why = `a control character in ${bad[0]}: ${JSON.stringify(bad[1])}`
+  }
+  if (why === undefined) return undefined
+  return { status: 'failed', kind: 'invalid', error: Object.assign(new StorageUnavailable(), { cause: new Error(`S3 answered with ${why}`) }) }
+}
+
+// eslint-disable-next-line no-control-regex -- the control characters are what is looked for
+const CONTROL = /[\u0000-\u001f\u007f]/
 
 /** The request's range and conditions as HTTP header lines, as GetObject would send them (exported for its unit test). */
 export function requestHeaders (request: ObjectRequest): string | undefined {

@@ -12,7 +12,10 @@ declare module '@20minutes/s3rver' {
     configureBuckets?: Array<{ name: string, configs?: Array<string | Buffer> }>
   }
   interface KoaContext {
+    method: string
     path: string
+    headers: Record<string, string | string[] | undefined>
+    query: Record<string, string | string[] | undefined>
     mountPath?: string
     state: Record<string, unknown>
   }

@@ -132,7 +132,7 @@ async function cli (env: Record<string, string>, args: string[] = []): Promise<{
 function cliEnv (s3: TestS3, bucket: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     S3_BUCKET: bucket,
-    S3_ENDPOINT: s3.s3.endpoint ?? '',
+    S3_ENDPOINT: s3.s3.endpoint as string,
     S3_REGION: s3.s3.region,
     AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
     AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,

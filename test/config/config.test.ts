@@ -85,7 +85,28 @@ t.test('a configured deployment', async (t) => {
   t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1' }).s3.publicEndpoint, 'http://x:1', 'the public endpoint defaults to the endpoint')
   t.equal(parseConfig({ ...configured, S3_ENDPOINT: 'http://x:1', S3_FORCE_PATH_STYLE: 'false' }).s3.forcePathStyle, false)
   t.equal(parseConfig({ ...configured, S3_FORCE_PATH_STYLE: 'yes' }).s3.forcePathStyle, true)
-  t.equal(parseConfig({ ...configured, PORT: ' ' }).port, 3000, 'a blank value counts as unset')
+})
+
+t.test('a setting set but blank is an error naming it, never taken for unset', async (t) => {
+  // Every name the reader asks for, from an environment that records them.
+  const asked = new Set<string>()
+  parseConfig(new Proxy<Env>({}, { get (_target, name) { asked.add(String(name)); return undefined } }))
+  asked.delete('NODE_ENV')
+  t.ok(asked.size > 40, `every setting (${asked.size})`)
+  for (const name of asked) {
+    for (const blank of ['', '  ', '\t']) {
+      t.same(problemsOf({ ...configured, [name]: blank }).filter((problem) => problem.startsWith(name)),
+        [`${name} is set but blank: give it a value, or unset it for its default`], `${name}=${JSON.stringify(blank)}`)
+    }
+  }
+  t.same(problemsOf({ ...configured, PORT: ' ', AUTH_ISSUER: '' }), [
+    'PORT is set but blank: give it a value, or unset it for its default',
+    'AUTH_ISSUER is set but blank: give it a value, or unset it for its default'
+  ], 'each one once, however often it is read')
+  t.same(problemsOf({ DATABASE_URL: '', S3_BUCKET: '' }), [
+    'DATABASE_URL is set but blank: give it a value, or unset it for its default',
+    'S3_BUCKET is set but blank: give it a value, or unset it for its default'
+  ], 'blank backends are not local mode')
 })
 
 t.test('credentialed CORS only for named origins', async (t) => {
@@ -161,9 +182,13 @@ t.test('every bad value is named, all at once', async (t) => {
     [{ TRUST_PROXY: '10.0.0.0/33' }, /^TRUST_PROXY must be/],
     [{ TRUST_PROXY: '10.0.0.0/8/1' }, /^TRUST_PROXY must be/],
     // Every client trusted: X-Forwarded-For would name any address it likes.
-    [{ TRUST_PROXY: '0.0.0.0/0' }, /^TRUST_PROXY: "0.0.0.0\/0" is every address/],
-    [{ TRUST_PROXY: '10.0.0.1, ::/0' }, /^TRUST_PROXY: "::\/0" is every address/],
-    [{ TRUST_PROXY: '192.168.1.0/00' }, /^TRUST_PROXY: "192.168.1.0\/00" is every address/],
+    [{ TRUST_PROXY: '0.0.0.0/0' }, /^TRUST_PROXY: "0.0.0.0\/0" is every IPv4 address/],
+    [{ TRUST_PROXY: '192.168.1.0/00' }, /^TRUST_PROXY: "192.168.1.0\/00" is every IPv4 address/],
+    [{ TRUST_PROXY: '0.0.0.0/1,128.0.0.0/1' }, /^TRUST_PROXY: "0.0.0.0\/1", "128.0.0.0\/1" together are every IPv4 address/],
+    [{ TRUST_PROXY: '10.0.0.1, ::ffff:0:0/96' }, /^TRUST_PROXY: "::ffff:0:0\/96" is every IPv4 address/],
+    [{ TRUST_PROXY: '::ffff:0.0.0.0/97, 128.0.0.0/1' }, /^TRUST_PROXY: "::ffff:0.0.0.0\/97", "128.0.0.0\/1" together are every IPv4 address/],
+    [{ TRUST_PROXY: '::/1, 8000::/1' }, /^TRUST_PROXY: "::\/1", "8000::\/1" together are every address/],
+    [{ TRUST_PROXY: 'fd00::1, ::/0' }, /^TRUST_PROXY: "::\/0" is every address/],
     [{ TRUST_PROXY: 'fd00::/129' }, /^TRUST_PROXY must be/],
     [{ TRUST_PROXY: 'loadbalancer' }, /^TRUST_PROXY must be/],
     [{ PRESSURE_MAX_EVENT_LOOP_DELAY_MS: 'high' }, /^PRESSURE_MAX_EVENT_LOOP_DELAY_MS must be a whole number from 0 to 60000/],

@@ -1,3 +1,5 @@
+import { once } from 'node:events'
+import { connect, type AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import pino from 'pino'
@@ -10,6 +12,7 @@ import { Metrics } from '../../src/observability/metrics.js'
 import profilingRoutes, { type ProfilingRouteOptions } from '../../src/routes/profiling.js'
 import { closedPort } from '../support/silent-server.js'
 import { localDataDir, spawnEntry } from '../support/spawn-service.js'
+import { waitUntil } from '../support/wait.js'
 
 const configured: Env = { DATABASE_URL: 'postgres://app:pw@db.internal:5432/games', S3_BUCKET: 'replays' }
 
@@ -43,6 +46,23 @@ t.test('PROFILING_ENABLED: off by default, and only with METRICS_PORT', async (t
     t.same((error as ConfigError).problems.length, 1, 'a bad METRICS_PORT is reported once, not as missing too')
   }
   t.same(parseConfig({ ...configured, PROFILING_ENABLD: 'true' }).warnings, ['PROFILING_ENABLD is not a setting of replay-gate and is ignored: did you mean PROFILING_ENABLED?'])
+})
+
+t.test('PROFILING_ENABLED on a METRICS_HOST beyond loopback: refused unless PROFILING_ALLOW_REMOTE says it is meant', async (t) => {
+  const profiling = { ...configured, PROFILING_ENABLED: 'true', METRICS_PORT: '9464' }
+  for (const host of ['0.0.0.0', '::', '10.0.0.7', 'metrics.internal', '::ffff:10.0.0.7']) {
+    t.throws(() => parseConfig({ ...profiling, METRICS_HOST: host }), {
+      name: 'ConfigError',
+      message: new RegExp(`PROFILING_ENABLED=true with METRICS_HOST=${host.replaceAll('.', '\\.')}: heap snapshots .* or set PROFILING_ALLOW_REMOTE=true if that is meant`)
+    }, host)
+    t.equal(parseConfig({ ...profiling, METRICS_HOST: host, PROFILING_ALLOW_REMOTE: 'true' }).metricsHost, host, `${host}, meant`)
+    t.equal(parseConfig({ ...configured, METRICS_PORT: '9464', METRICS_HOST: host }).metricsHost, host, `${host} for /metrics alone`)
+  }
+  for (const host of ['127.0.0.1', '127.1.2.3', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost']) {
+    t.equal(parseConfig({ ...profiling, METRICS_HOST: host }).profilingEnabled, true, `${host} is this machine's own`)
+  }
+  t.equal(parseConfig(profiling).metricsHost, '127.0.0.1', 'the default host is loopback')
+  t.throws(() => parseConfig({ ...profiling, METRICS_HOST: '0.0.0.0', PROFILING_ALLOW_REMOTE: 'maybe' }), { message: /PROFILING_ALLOW_REMOTE must be true or false/ })
 })
 
 t.test('the metrics listener has no /debug routes unless profiling is enabled', async (t) => {
@@ -99,11 +119,11 @@ t.test('/debug/profile: a CPU profile for DevTools, one at a time, at most 60 s'
  * process takes a minute on a busy machine. The service under test below
  * takes a real one.
  */
-async function fakeSnapshotApp (t: Test, writeHeapSnapshot: (write: (chunk: string) => void) => Promise<void>) {
+async function fakeSnapshotApp (t: Test, writeHeapSnapshot: (write: (chunk: string) => void) => Promise<void>, options: Pick<ProfilingRouteOptions, 'snapshotDeliveryMs'> = {}) {
   const { log, lines } = recordingLog()
   const app = Fastify()
   app.setErrorHandler(handleError)
-  await app.register(profilingRoutes, { log, profiler: { takeCpuProfile: async () => ({ nodes: [], samples: [] }), writeHeapSnapshot } })
+  await app.register(profilingRoutes, { log, profiler: { takeCpuProfile: async () => ({ nodes: [], samples: [] }), writeHeapSnapshot }, ...options })
   t.teardown(async () => { await app.close() })
   return { app, lines, base: await app.listen({ port: 0, host: '127.0.0.1' }) }
 }
@@ -135,6 +155,90 @@ t.test('/debug/heap-snapshot: the snapshot as an attachment, sent chunk by chunk
   t.match(lines, [{ level: 40, remoteAddress: '127.0.0.1', profile: 'heap', msg: 'taking a heap snapshot, asked by 127.0.0.1' }])
   t.equal(lines.length, 1)
   t.equal((await fetch(`${base}/debug/profile?seconds=1`)).status, 200, 'free again once it is done')
+})
+
+t.test('a heap snapshot counts as running until its client has read it all', async (t) => {
+  // More than the sockets' buffers on both sides hold: most of it waits in the service until the client reads.
+  const piece = `"${'x'.repeat(1024 * 1024 - 3)}",`
+  const { base } = await fakeSnapshotApp(t, async (write) => {
+    write('{"strings":[')
+    for (let i = 0; i < 48; i++) write(piece)
+    write('""]}')
+  })
+  const res = await fetch(`${base}/debug/heap-snapshot`)
+  t.equal(res.status, 200)
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  let bytes = ((await reader.read()).value as Uint8Array).length
+  const busy = await fetch(`${base}/debug/profile?seconds=1`)
+  t.equal(busy.status, 409, 'V8 is done, but the client has not read the file')
+  t.match(await busy.json(), { code: 'PROFILE_IN_PROGRESS', message: /^a heap snapshot is being taken/ })
+  for (let chunk = await reader.read(); chunk.done !== true; chunk = await reader.read()) bytes += chunk.value.length
+  t.equal(bytes, 12 + 48 * 1024 * 1024 + 4, 'all of it')
+  t.equal((await fetch(`${base}/debug/profile?seconds=1`)).status, 200, 'free once it is read')
+})
+
+t.test('a client that stops reading a heap snapshot is cut off, and the next one may be taken', async (t) => {
+  const piece = `"${'x'.repeat(1024 * 1024 - 3)}",`
+  const { app, lines } = await fakeSnapshotApp(t, async (write) => {
+    write('{"strings":[')
+    for (let i = 0; i < 48; i++) write(piece)
+    write('""]}')
+  }, { snapshotDeliveryMs: 2000 })
+  const { port } = app.server.address() as AddressInfo
+  // A client that sends its request and reads nothing more.
+  const stalled = connect({ port, host: '127.0.0.1' })
+  t.teardown(() => { stalled.destroy() })
+  stalled.pause()
+  stalled.write('GET /debug/heap-snapshot HTTP/1.1\r\nHost: x\r\n\r\n')
+  const base = `http://127.0.0.1:${port}`
+  await waitUntil(() => lines.some((line) => line.profile === 'heap') ? true : undefined)
+  t.equal((await fetch(`${base}/debug/profile?seconds=1`)).status, 409, 'held while the client has not read it')
+  t.equal(await waitUntil(async () => (await fetch(`${base}/debug/profile?seconds=1`)).status === 200 ? true : undefined, { timeoutMs: 20_000 }), true, 'free again')
+  t.match(lines.find((line) => line.level === 50), { err: { message: 'the client did not read the heap snapshot within 2 s of its end' }, msg: 'the heap snapshot failed' })
+  // What it had not read is not there: the connection was closed under it.
+  stalled.resume()
+  let received = 0
+  stalled.on('data', (chunk: Buffer) => { received += chunk.length })
+  await once(stalled, 'close')
+  t.ok(received < 48 * 1024 * 1024, `a broken transfer (${received} bytes), not the whole file`)
+})
+
+t.test('a client that goes away midway frees the profiler at once', async (t) => {
+  const piece = `"${'x'.repeat(1024 * 1024 - 3)}",`
+  const { app, lines } = await fakeSnapshotApp(t, async (write) => {
+    write('{"strings":[')
+    for (let i = 0; i < 48; i++) write(piece)
+    write('""]}')
+  })
+  const { port } = app.server.address() as AddressInfo
+  const client = connect({ port, host: '127.0.0.1' })
+  client.write('GET /debug/heap-snapshot HTTP/1.1\r\nHost: x\r\n\r\n')
+  await once(client, 'data')
+  client.destroy()
+  t.equal(await waitUntil(() => lines.some((line) => line.level === 50) ? true : undefined), true)
+  t.match(lines[1], { level: 50, err: { message: 'the client went away before it had the whole heap snapshot' }, msg: 'the heap snapshot failed' })
+  t.equal((await fetch(`http://127.0.0.1:${port}/debug/profile?seconds=1`)).status, 200, 'free again')
+})
+
+t.test('a client that goes away while the snapshot is still being written frees the profiler once it is written', async (t) => {
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  const { app, lines } = await fakeSnapshotApp(t, async (write) => {
+    write('{"snapshot":{"meta":{}},')
+    await held
+    write('"nodes":[]}')
+  })
+  const { port } = app.server.address() as AddressInfo
+  const client = connect({ port, host: '127.0.0.1' })
+  client.write('GET /debug/heap-snapshot HTTP/1.1\r\nHost: x\r\n\r\n')
+  await once(client, 'data')
+  client.destroy()
+  const connections = async (): Promise<number> => await new Promise((resolve) => { app.server.getConnections((_error, count) => { resolve(count) }) })
+  t.equal(await waitUntil(async () => (await connections()) === 0 ? true : undefined), true, 'the service has seen it go')
+  release()
+  t.equal(await waitUntil(() => lines.some((line) => line.level === 50) ? true : undefined), true)
+  t.match(lines[1], { level: 50, err: { message: 'the client went away before it had the whole heap snapshot' } })
+  t.equal((await fetch(`http://127.0.0.1:${port}/debug/profile?seconds=1`)).status, 200, 'free at once, not after the bound')
 })
 
 t.test('a heap snapshot that fails midway breaks the transfer off', async (t) => {

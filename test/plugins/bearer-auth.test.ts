@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type JWK } from 'jose'
 import t from 'tap'
 import type { AuthConfig } from '../../src/config/index.js'
-import { createTokenVerifier } from '../../src/plugins/bearer-auth.js'
+import { canonicalToken, createTokenVerifier } from '../../src/plugins/bearer-auth.js'
 import { type Tap, buildTestApp, listen, seedReplays, testConfig } from '../helper.js'
 import { TestClock } from '../support/clock.js'
 import { closedPort, silentPort } from '../support/silent-server.js'
@@ -131,6 +131,63 @@ t.test('a verified token is remembered until it expires or for at most the longe
   const huge = await token({ subject: 'p'.repeat(3000) })
   t.match(await tiny(huge), { valid: true })
   t.equal(tiny.remembered(huge), undefined, 'a token longer than its share of the bound (2 KiB each) is verified, not kept')
+})
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+/** The same token with its signature's last character spelt otherwise: the unused low bits set (an ES256 signature leaves four). */
+function respelt (jwt: string): string {
+  const index = BASE64URL.indexOf(jwt.at(-1) as string)
+  return `${jwt.slice(0, -1)}${BASE64URL[index | 1] as string}`
+}
+
+t.test('a token\'s signature spelt several ways is one token, remembered once', async (t) => {
+  const jwt = await token()
+  const variant = respelt(jwt)
+  t.not(variant, jwt)
+  t.equal(canonicalToken(variant), jwt, 'the unused bits of the last character')
+  t.equal(canonicalToken(`${jwt}==`), jwt, 'padding that makes whole groups')
+  t.equal(canonicalToken(`${variant}==`), jwt)
+  t.equal(canonicalToken(jwt), jwt, 'the canonical spelling is itself')
+  for (const odd of [`${jwt}=`, `${jwt}===`, `${jwt}AAA`, `${jwt.slice(0, -1)}+`, 'no-dots', 'a.b.']) t.equal(canonicalToken(odd), odd, `${odd.slice(-12)}: left as it is`)
+
+  const verify = createTokenVerifier(auth, {}, { size: 1 })
+  t.same(await verify(variant), { valid: true, subject: 'player-7' }, 'jose verifies the other spelling: the same signature bytes')
+  t.same(verify.remembered(jwt), { valid: true, subject: 'player-7' }, 'and the canonical one is remembered with it')
+  t.same(verify.remembered(`${variant}==`), { valid: true, subject: 'player-7' })
+  await verify(jwt)
+  await verify(`${variant}==`)
+  t.same(verify.remembered(variant), { valid: true, subject: 'player-7' }, 'its spellings take one place: none pushed another out')
+  t.equal(verify.remembered(`${jwt.slice(0, -1)}+`), undefined, 'a spelling jose refuses is not taken for it')
+  t.match(await verify(`${jwt.slice(0, -1)}+`), { valid: false })
+})
+
+t.test('a remembered token is forgotten once a fetched key set no longer has its key', async (t) => {
+  const next = await generateKeyPair('ES256')
+  const nextJwk = { ...await exportJWK(next.publicKey), kid: 'key-2', alg: 'ES256', use: 'sig' }
+  let keys: JWK[] = [publicJwk]
+  const provider = await keySetServer(t, [])
+  provider.server.removeAllListeners('request')
+  provider.server.on('request', (_req, res) => { res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys })) })
+  const verify = createTokenVerifier({ ...auth, jwksUrl: provider.url }, { jwksMaxAgeMs: 100 })
+  const old = await token()
+  const withoutKid = await new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject('player-9').setExpirationTime('5m').sign(published.privateKey)
+  t.same(await verify(old), { valid: true, subject: 'player-7' })
+  t.same(await verify(withoutKid), { valid: true, subject: 'player-9' }, 'a token without kid, verified by the one key there is')
+
+  // The same keys fetched again (the set is past its age): nothing is forgotten.
+  await sleep(150)
+  t.same(await verify(await token({ subject: 'player-8' })), { valid: true, subject: 'player-8' })
+  t.same(verify.remembered(old), { valid: true, subject: 'player-7' })
+  t.same(verify.remembered(withoutKid), { valid: true, subject: 'player-9' })
+
+  // The provider rotates its keys: key-1 is withdrawn.
+  keys = [nextJwk]
+  await sleep(150)
+  t.same(await verify(await token({ key: next.privateKey, kid: 'key-2', subject: 'player-10' })), { valid: true, subject: 'player-10' }, 'a token of the new key, which fetches the set')
+  t.equal(verify.remembered(old), undefined, 'a token of the withdrawn key is forgotten')
+  t.equal(verify.remembered(withoutKid), undefined, 'and one without kid, since the keys changed')
+  t.same(await verify(old), { valid: false, reason: 'no published key matches the token' }, 'and refused when verified again')
+  t.same(verify.remembered(await token({ key: next.privateKey, kid: 'key-2', subject: 'player-10' })), undefined, 'a token never verified is not remembered')
 })
 
 t.test('through the routes: a remembered token is answered as a verified one, and an expired one is refused', async (t) => {

@@ -86,6 +86,7 @@ async function body (answer: Awaited<ReturnType<SocketReads['get']>>): Promise<O
 t.test('parseHead: a 200 or 206 with one Content-Length, and nothing else', async (t) => {
   const parsed = parseHead(head('206 Partial Content', 10, 'Content-Range: bytes 0-9/100\r\n').trimEnd())
   t.same(parsed, {
+    status: 206,
     meta: { contentLength: 10, contentRange: 'bytes 0-9/100', contentType: 'application/x-replay', etag: '"abc"', lastModified: new Date('Thu, 26 Nov 2026 10:00:00 GMT') },
     length: 10,
     keepAlive: true

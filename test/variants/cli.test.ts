@@ -36,7 +36,7 @@ async function backends (t: Tap): Promise<Backends | undefined> {
     env: {
       DATABASE_URL: url,
       S3_BUCKET: bucket.s3.bucket,
-      S3_ENDPOINT: bucket.s3.endpoint ?? '',
+      S3_ENDPOINT: bucket.s3.endpoint as string,
       S3_REGION: bucket.s3.region,
       AWS_ACCESS_KEY_ID: bucket.credentials.accessKeyId,
       AWS_SECRET_ACCESS_KEY: bucket.credentials.secretAccessKey

@@ -33,7 +33,7 @@ interface Setup {
 async function setUp (t: Tap, seed: SeedGame[]): Promise<Setup> {
   const { db, bucket } = await seedReplays(t, seed)
   const games = new GamesRepository(db)
-  const env = { DATABASE_URL: 'postgres://127.0.0.1:5432/handed-in', S3_BUCKET: bucket.s3.bucket, S3_ENDPOINT: bucket.s3.endpoint ?? '', S3_REGION: bucket.s3.region }
+  const env = { DATABASE_URL: 'postgres://127.0.0.1:5432/handed-in', S3_BUCKET: bucket.s3.bucket, S3_ENDPOINT: bucket.s3.endpoint as string, S3_REGION: bucket.s3.region }
   const cli: Setup['cli'] = async (args, more = {}) => {
     const stdout: string[] = []
     const stderr: string[] = []

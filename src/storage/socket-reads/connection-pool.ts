@@ -11,6 +11,7 @@ import { ObjectBody, type BodyConnection, type ReadHandler } from './object-body
 
 /** What S3 answered before any byte of the body, and the body to pass on. */
 export interface SocketAnswer {
+  status: 200 | 206
   meta: ObjectMeta
   body: ObjectBody
 }
@@ -215,7 +216,7 @@ export class SocketReads {
           return false
         }
         connection.keepAlive = parsed.keepAlive
-        resolve({ meta: parsed.meta, body: new ObjectBody(connection, parsed.length, bytes.subarray(end + 4), pooled) })
+        resolve({ status: parsed.status, meta: parsed.meta, body: new ObjectBody(connection, parsed.length, bytes.subarray(end + 4), pooled) })
         return false // paused until the body is piped or read
       }
       socket.once('close', closed)

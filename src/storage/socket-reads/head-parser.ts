@@ -7,6 +7,7 @@ import type { ObjectMeta } from '../../model/object-meta.js'
 export const MAX_HEAD_BYTES = 32 * 1024
 
 export interface ParsedHead {
+  status: 200 | 206
   meta: ObjectMeta
   length: number
   keepAlive: boolean
@@ -32,6 +33,7 @@ export function parseHead (text: string): ParsedHead | undefined {
   const lastModified = headers.get('last-modified')
   const connection = (headers.get('connection') ?? '').toLowerCase()
   return {
+    status: status[2] === '206' ? 206 : 200,
     meta: {
       contentLength: Number(length),
       contentRange: headers.get('content-range'),
