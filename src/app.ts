@@ -110,7 +110,7 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
     await api.register(replayRoutes, { locator, urls: storage.urls, storage, metrics, publicBaseUrl: config.publicBaseUrl })
     await api.register(replayStreamRoutes, { locator, storage, metrics, rateLimit: config.streamRateLimit, concurrency: config.streamConcurrency, trustsProxy: config.trustProxy !== false })
   })
-  await app.register(healthRoutes, { games, storage, checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
+  await app.register(healthRoutes, { games, storage, holdsGames: () => locator.holdsGames(), checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
   return app
 }
 
