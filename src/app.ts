@@ -20,6 +20,7 @@ import openApi from './plugins/openapi.js'
 import requestLog, { requestIdOf } from './plugins/request-log.js'
 import requestMetrics from './plugins/request-metrics.js'
 import securityHeaders from './plugins/security-headers.js'
+import shutdown from './plugins/shutdown.js'
 import { ReplayLocator } from './lookup/replay-locator.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
@@ -27,13 +28,6 @@ import profilingRoutes from './routes/profiling.js'
 import replayRoutes from './routes/replay.js'
 import replayStreamRoutes from './routes/replay-stream.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Shutting down: /readyz answers 503 at once, while requests are still served (SHUTDOWN_DELAY_MS). */
-    draining: boolean
-  }
-}
 
 export interface AppOptions {
   config: AppConfig
@@ -77,10 +71,11 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
     keepAliveTimeout: http.keepAliveTimeoutMs,
     // A socket on which nothing moves: a download that a client stopped reading, a silent connection.
     connectionTimeout: http.idleTimeoutMs,
-    clientErrorHandler: handleClientError
+    clientErrorHandler: handleClientError,
+    // The shutdown plugin answers those requests itself, with the contract's JSON.
+    return503OnClosing: false
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.on('connect', refuseConnect)
-  app.decorate('draining', false)
 
   // First, so that it sees every route defined after it. One span per request: none per hook
   // and none for the handler, which would only repeat the request's span (each route has one
@@ -92,6 +87,8 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   }
   await app.register(errorReplies)
   await app.register(requestLog)
+  // Before the rest: while the service closes, a request is turned away before any work.
+  await app.register(shutdown)
   if (closeBackends !== undefined) app.addHook('onClose', async function closeTheBackends () { await closeBackends() })
   // Before everything else that runs on a request: a shed request costs next to nothing.
   await app.register(loadShedding, { pressure: config.pressure, metrics, sampleIntervalMs: pressureSampleIntervalMs })
