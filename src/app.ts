@@ -15,6 +15,7 @@ import { scrubSecrets } from './observability/logging.js'
 import bearerAuth from './plugins/bearer-auth.js'
 import cors from './plugins/cors.js'
 import errorReplies from './plugins/error-replies.js'
+import forwardedForCheck from './plugins/forwarded-for-check.js'
 import loadShedding from './plugins/load-shedding.js'
 import openApi from './plugins/openapi.js'
 import requestLog, { requestIdOf } from './plugins/request-log.js'
@@ -103,6 +104,8 @@ export async function buildApp ({ config, db, storage, closeBackends, logger = f
   const games = new GamesRepository(db)
   const locator = new ReplayLocator({ games, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { lookups[source].inc() } })
   await app.register(async function replayApi (api) {
+    // Only the replay routes: a balancer's health checks come without X-Forwarded-For anyway.
+    if (config.trustProxy !== false) await api.register(forwardedForCheck, { trustProxy: config.trustProxy })
     if (config.auth !== undefined) await api.register(bearerAuth, { auth: config.auth, metrics })
     await api.register(replayRoutes, { locator, urls: storage.urls, storage, metrics, publicBaseUrl: config.publicBaseUrl })
     await api.register(replayStreamRoutes, { locator, storage, metrics, rateLimit: config.streamRateLimit, concurrency: config.streamConcurrency, trustsProxy: config.trustProxy !== false })
