@@ -20,7 +20,10 @@ COPY src ./src
 RUN npm run build
 
 FROM node:24-bookworm-slim AS runtime
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
+# On SIGTERM, 15 s in which /readyz answers 503 while requests are still served: a balancer
+# sees it and stops sending before the listener closes. With SHUTDOWN_TIMEOUT_MS (10 s)
+# and a margin, within Kubernetes' default grace period of 30 s (docs/operations.md).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 SHUTDOWN_DELAY_MS=15000
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
