@@ -119,6 +119,21 @@ t.test('/readyz answers at once from the last state while S3 hangs, and never aw
   t.match(hung.body, { status: 'degraded', checks: { database: { state: 'ok' }, storage: { state: 'unreachable' } } })
 })
 
+t.test('a check still hanging when the app closes reports no outage', async (t) => {
+  const proxy = await startTcpProxy(t, bucket.s3.endpoint as string)
+  const lines: string[] = []
+  const app = await buildTestApp(t, { config: testConfig({ databaseTimeoutMs: 1000 }), db, storage: bucket.storage({ s3: { endpoint: proxy.endpoint } }), logger: loggerOptions('info', { write: (line) => lines.push(line) }) })
+  await app.ready()
+  await proxy.setMode('hang')
+  await sleep(1100)
+  await app.inject({ url: '/readyz' })
+  t.ok(await waitUntil(() => proxy.open() > 0 ? true : undefined), 'a check waits on S3')
+  await app.close()
+  // Past the check's timeout: it has ended by now.
+  await sleep(1500)
+  t.same(lines.filter((line) => line.includes('readiness:')), [], 'the closing is not taken for S3 going away')
+})
+
 const postgres = await postgresMissing(MACHINE_POSTGRES)
 const skip = requireRealPart(t, 'the wrong-role readiness test', postgres)
 
