@@ -23,7 +23,10 @@ FROM node:24-bookworm-slim AS runtime
 # /metrics on a port of its own on the container's loopback, never on the port
 # clients reach: a scraper in the same network namespace (a pod's sidecar)
 # reads it there; -e METRICS_HOST=0.0.0.0 opens it to the container's network.
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 METRICS_PORT=9464 METRICS_HOST=127.0.0.1
+# On SIGTERM, 15 s in which /readyz answers 503 while requests are still served: a balancer
+# sees it and stops sending before the listener closes. With SHUTDOWN_TIMEOUT_MS (10 s)
+# and a margin, within Kubernetes' default grace period of 30 s (docs/operations.md).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 METRICS_PORT=9464 METRICS_HOST=127.0.0.1 SHUTDOWN_DELAY_MS=15000
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

@@ -15,11 +15,13 @@ import { scrubSecrets } from './observability/logging.js'
 import bearerAuth from './plugins/bearer-auth.js'
 import cors from './plugins/cors.js'
 import errorReplies from './plugins/error-replies.js'
+import forwardedForCheck from './plugins/forwarded-for-check.js'
 import loadShedding from './plugins/load-shedding.js'
 import openApi from './plugins/openapi.js'
 import requestLog, { requestIdOf } from './plugins/request-log.js'
 import requestMetrics from './plugins/request-metrics.js'
 import securityHeaders from './plugins/security-headers.js'
+import shutdown from './plugins/shutdown.js'
 import { ReplayLocator } from './lookup/replay-locator.js'
 import healthRoutes from './routes/health.js'
 import metricsRoutes from './routes/metrics.js'
@@ -27,13 +29,6 @@ import profilingRoutes from './routes/profiling.js'
 import replayRoutes from './routes/replay.js'
 import replayStreamRoutes from './routes/replay-stream.js'
 import type { ReplayStorage } from './storage/replay-storage.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Shutting down: /readyz answers 503 at once, while requests are still served (SHUTDOWN_DELAY_MS). */
-    draining: boolean
-  }
-}
 
 export interface AppOptions {
   config: AppConfig
@@ -79,10 +74,11 @@ export async function buildApp ({ config, db, games = new GamesRepository(db, co
     keepAliveTimeout: http.keepAliveTimeoutMs,
     // A socket on which nothing moves: a download that a client stopped reading, a silent connection.
     connectionTimeout: http.idleTimeoutMs,
-    clientErrorHandler: handleClientError
+    clientErrorHandler: handleClientError,
+    // The shutdown plugin answers those requests itself, with the contract's JSON.
+    return503OnClosing: false
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.server.on('connect', refuseConnect)
-  app.decorate('draining', false)
 
   // First, so that it sees every route defined after it. One span per request: none per hook
   // and none for the handler, which would only repeat the request's span (each route has one
@@ -94,6 +90,8 @@ export async function buildApp ({ config, db, games = new GamesRepository(db, co
   }
   await app.register(errorReplies)
   await app.register(requestLog)
+  // Before the rest: while the service closes, a request is turned away before any work.
+  await app.register(shutdown)
   if (closeBackends !== undefined) app.addHook('onClose', async function closeTheBackends () { await closeBackends() })
   // Before everything else that runs on a request: a shed request costs next to nothing.
   await app.register(loadShedding, { pressure: config.pressure, metrics, sampleIntervalMs: pressureSampleIntervalMs })
@@ -107,11 +105,13 @@ export async function buildApp ({ config, db, games = new GamesRepository(db, co
   // A request's way: route → locator (games table, cache) → replay object → signer or storage.
   const locator = new ReplayLocator({ games, keyPrefix: config.s3.keyPrefix, cache: config.lookupCache, onLookup: (source) => { lookups[source].inc() } })
   await app.register(async function replayApi (api) {
+    // Only the replay routes: a balancer's health checks come without X-Forwarded-For anyway.
+    if (config.trustProxy !== false) await api.register(forwardedForCheck, { trustProxy: config.trustProxy })
     if (config.auth !== undefined) await api.register(bearerAuth, { auth: config.auth, metrics })
     await api.register(replayRoutes, { locator, urls: storage.urls, storage, metrics, publicBaseUrl: config.publicBaseUrl })
     await api.register(replayStreamRoutes, { locator, storage, metrics, rateLimit: config.streamRateLimit, concurrency: config.streamConcurrency, trustsProxy: config.trustProxy !== false })
   })
-  await app.register(healthRoutes, { games, storage, checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
+  await app.register(healthRoutes, { games, storage, holdsGames: () => locator.holdsGames(), checkTimeoutMs: Math.min(config.databaseTimeoutMs, 2000) })
   return app
 }
 

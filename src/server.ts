@@ -92,18 +92,22 @@ async function main (): Promise<void> {
 
   // Drain: /readyz answers 503 for SHUTDOWN_DELAY_MS while requests are still served, so that a
   // balancer stops sending new ones. Then stop accepting, let running downloads finish until
-  // SHUTDOWN_TIMEOUT_MS, cut what is left, close the database and S3 clients, exit 0. A second
-  // signal exits at once (close-with-grace), as does a close stuck past both together.
+  // SHUTDOWN_TIMEOUT_MS, cut what is left, close the database and S3 clients, exit 0 (at once
+  // when the last download ends). A second signal exits at once (close-with-grace), as does a
+  // close stuck past both together.
   closeWithGrace({ delay: config.shutdownDelayMs + config.shutdownTimeoutMs + 5000, logger: jsonLines(app.log) }, async function shutDown ({ signal, err }) {
-    app.draining = true
+    // From here every answer says Connection: close, and idle connections are closed (src/plugins/shutdown.ts).
+    app.drain()
     // Also after an uncaught error: the balancer moves the traffic away before connections close.
     if (config.shutdownDelayMs > 0) {
       app.log.warn({ signal, delayMs: config.shutdownDelayMs }, 'draining: /readyz answers 503, requests are still served')
       await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs))
     }
     app.log.warn({ signal, err, deadlineMs: config.shutdownTimeoutMs }, 'shutting down: no new connections, running downloads may finish')
+    // The process exits as soon as the last answer ends: no connection is left idle until then.
     const deadline = setTimeout(() => {
-      app.log.warn('shutdown deadline reached: cutting the downloads still running')
+      const running = app.answersRunning()
+      if (running > 0) app.log.warn({ running }, `shutdown deadline reached: cutting the ${running} downloads still running`)
       app.server.closeAllConnections()
     }, config.shutdownTimeoutMs)
     await app.close()

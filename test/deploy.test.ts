@@ -42,6 +42,11 @@ t.test('Dockerfile: a build stage and a Node 24 runtime of production dependenci
   t.ok(user !== undefined && !['root', '0'].includes(user.args.split(':')[0] as string), `runs as ${user?.args}`)
   t.match(finalStage.find((s) => s.op === 'ENV')?.args, /HOST=0\.0\.0\.0/, 'listens on every interface of the container')
   t.equal(finalStage.find((s) => s.op === 'EXPOSE')?.args, '3000')
+  // What a balancer needs to see a draining instance, within what Kubernetes waits by default.
+  const imageEnv = Object.fromEntries(finalStage.filter((s) => s.op === 'ENV').flatMap((s) => s.args.split(/\s+/).map((pair) => pair.split('=') as [string, string])))
+  const { shutdownDelayMs, shutdownTimeoutMs } = parseConfig({ ...imageEnv, DATABASE_URL: 'postgres://db/x', S3_BUCKET: 'replays' })
+  t.ok(shutdownDelayMs > 2000 * 3 + 2000, `SHUTDOWN_DELAY_MS=${shutdownDelayMs}: longer than HAProxy's default checks take to mark it down (2 s × 3, and the check under way)`)
+  t.ok(shutdownDelayMs + shutdownTimeoutMs + 5000 <= 30_000, 'the drain, the downloads and 5 s of margin fit Kubernetes\' default grace period of 30 s')
 
   for (const step of steps.filter((s) => s.op === 'COPY' && !s.args.startsWith('--from'))) {
     const sources = step.args.split(/\s+/).slice(0, -1)

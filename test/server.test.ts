@@ -126,7 +126,7 @@ t.test('NODE_ENV=production without DATABASE_URL and S3_BUCKET: no local mode, t
   t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:\n {2}- DATABASE_URL and S3_BUCKET are not set, and NODE_ENV is production: local mode .* is for development only/)
 })
 
-t.test('configured mode starts without reaching its backends, and reports them degraded', async (t) => {
+t.test('configured mode starts without reaching its backends, and reports itself unable to serve', async (t) => {
   const port = await closedPort()
   const service = spawnEntry('server.ts', unreachableBackends(port))
   const [, base] = await service.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
@@ -136,8 +136,8 @@ t.test('configured mode starts without reaching its backends, and reports them d
   t.notMatch(service.stdout(), /hunter2/, 'the database password is not logged')
   t.equal((await fetch(`${base as string}/healthz`)).status, 200)
   const ready = await fetch(`${base as string}/readyz`)
-  t.equal(ready.status, 200, 'nothing answers: a shared outage, not this instance\'s fault')
-  t.match(await ready.json(), { status: 'degraded', checks: { database: { state: 'unreachable' }, storage: { state: 'unreachable' } } })
+  t.equal(ready.status, 503, 'nothing answers and nothing is cached: it could serve no game')
+  t.match(await ready.json(), { status: 'unavailable', checks: { database: { state: 'unreachable' }, storage: { state: 'unreachable' } } })
   t.equal((await fetch(`${base as string}/games/1/replay`)).status, 503)
   service.child.kill('SIGINT')
   t.same(await service.exited, { code: 0, signal: null })

@@ -58,6 +58,7 @@ export function databaseUnavailable (failure: DatabaseFailure): Error & { code: 
 }
 export const ServiceOverloaded = define('SERVICE_OVERLOADED')
 export const AuthUnavailable = define('AUTH_UNAVAILABLE')
+export const ShuttingDown = define('SHUTTING_DOWN')
 export const StorageTimeout = define('STORAGE_TIMEOUT')
 
 /** Ours, with a message written for the client; anything else may leak internals. */

@@ -60,6 +60,11 @@ export class ReplayLocator {
     }
   }
 
+  /** Whether the cache holds games: an entry is kept past its age too, and is what a database outage is answered with. */
+  holdsGames (): boolean {
+    return (this.known?.size ?? 0) > 0
+  }
+
   /** The replay object of a game known to have one, when it is cached and within its age; else undefined (ask locate). */
   cached (gameId: string): ReplayObject | undefined {
     const fresh = this.known?.get(gameId)

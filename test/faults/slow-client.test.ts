@@ -21,6 +21,8 @@ t.test(`a client reading a 50 MiB replay at 100 KiB/s for ${SECONDS} s: flat mem
   const storage = bucket.storage({ s3: { endpoint: proxy.endpoint, connectTimeoutMs: 1000, firstByteTimeoutMs: 1000 } })
   const app = await buildTestApp(t, { config: testConfig({ http }), db, storage })
   const { port } = new URL(await listen(app))
+  // The readiness check's connection (the S3 client keeps it alive) is not the download's.
+  const before = proxy.open()
 
   // Nothing collected: the client counts what it reads, and 50 MiB need not be kept.
   const { socket, closed: closing } = await rawConnection(port, { collect: false })
@@ -66,6 +68,6 @@ t.test(`a client reading a 50 MiB replay at 100 KiB/s for ${SECONDS} s: flat mem
 
   socket.destroy()
   const left = Date.now()
-  await waitUntil(() => proxy.open() === 0 ? true : undefined, { timeoutMs: 5000 })
-  t.equal(proxy.open(), 0, `the S3 request ended ${Date.now() - left} ms after the client left`)
+  await waitUntil(() => proxy.open() <= before ? true : undefined, { timeoutMs: 5000 })
+  t.ok(proxy.open() <= before, `the S3 request ended ${Date.now() - left} ms after the client left`)
 })

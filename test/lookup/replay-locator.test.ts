@@ -63,6 +63,22 @@ t.test('a recorded replay is looked up once, then served from the cache', async 
   t.equal(queries(), 2, '20 requests at once for an unknown game make one query')
 })
 
+t.test('holdsGames: whether a database outage still leaves games to serve (readiness asks it)', async (t) => {
+  const db = await seeded(t)
+  const clock = new TestClock()
+  const locator = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ ttlSeconds: 1 }), clock })
+  t.notOk(locator.holdsGames(), 'a fresh instance holds none')
+  await t.rejects(locator.locate('99', log), { code: 'GAME_NOT_FOUND' })
+  t.notOk(locator.holdsGames(), 'an unknown id is no game to serve')
+  await locator.locate('1', log)
+  t.ok(locator.holdsGames())
+  await clock.advance(5000)
+  t.ok(locator.holdsGames(), 'past its age too: an outage is answered with it')
+  const uncached = new ReplayLocator({ games: new GamesRepository(db), keyPrefix: '', cache: cache({ size: 0 }) })
+  await uncached.locate('1', log)
+  t.notOk(uncached.holdsGames(), 'without a cache, none')
+})
+
 t.test('a game without replay, or no game, is kept only briefly', async (t) => {
   const base = await seeded(t)
   const { queries, games } = counted(base)

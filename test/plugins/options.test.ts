@@ -4,6 +4,7 @@ import t from 'tap'
 import { Metrics } from '../../src/observability/metrics.js'
 import bearerAuth from '../../src/plugins/bearer-auth.js'
 import cors from '../../src/plugins/cors.js'
+import forwardedForCheck from '../../src/plugins/forwarded-for-check.js'
 import loadShedding from '../../src/plugins/load-shedding.js'
 import requestMetrics from '../../src/plugins/request-metrics.js'
 import streamRateLimit from '../../src/plugins/stream-rate-limit.js'
@@ -18,6 +19,8 @@ const cases: Array<[string, (app: ReturnType<typeof Fastify>) => unknown, RegExp
     /^replay-gate-replay-routes: the "urls" option must be a ReplayUrls$/],
   ['the stream without a storage', async (app) => await app.register(replayStreamRoutes, { locator: { locate: () => {} } as never, storage: {} as never, metrics: new Metrics({ processMetrics: false }), rateLimit: undefined as never, concurrency: undefined as never, trustsProxy: false }),
     /^replay-gate-replay-stream-routes: the "storage" option must be a ReplayStorage$/],
+  ['the X-Forwarded-For check without TRUST_PROXY', async (app) => await app.register(forwardedForCheck, { trustProxy: false as never }),
+    /^replay-gate-forwarded-for-check: the "trustProxy" option must be a number of hops or a list of addresses$/],
   ['cors with no origins', async (app) => await app.register(cors, { origins: [], credentials: false }), /^replay-gate-cors: the "origins" option must be "\*" or a list of origins$/],
   ['request metrics without a registry', async (app) => await app.register(requestMetrics, { metrics: {} as Metrics }), /^replay-gate-request-metrics: the "metrics" option must be a Metrics$/],
   ['a rate limit without a number', async (app) => await app.register(streamRateLimit, { limit: { max: '60' } as never, metrics: new Metrics({ processMetrics: false }) }),

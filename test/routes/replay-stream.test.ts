@@ -263,6 +263,8 @@ t.test('clients that go away: the S3 requests are aborted, nothing stays open, t
   const proxy = await startTcpProxy(t, bucket.s3.endpoint as string)
   const watched = await buildTestApp(t, { config: testConfig(), db, storage: bucket.storage({ s3: { endpoint: proxy.endpoint } }) })
   const watchedBase = await listen(watched)
+  // The readiness check's connection (the S3 client keeps it alive) is no download's.
+  const before = proxy.open()
   // Each client reads the first bytes of a 16 MiB replay, then drops the connection.
   const downloads = Array.from({ length: 20 }, async () => {
     await new Promise<void>((resolve, reject) => {
@@ -273,8 +275,8 @@ t.test('clients that go away: the S3 requests are aborted, nothing stays open, t
     })
   })
   await Promise.all(downloads)
-  await waitUntil(() => proxy.open() === 0 ? true : undefined)
-  t.equal(proxy.open(), 0, 'no connection to S3 stays open')
+  await waitUntil(() => proxy.open() <= before ? true : undefined)
+  t.ok(proxy.open() <= before, 'no connection to S3 stays open')
   const after = await fetch(`${watchedBase}/games/43/replay/stream`)
   t.equal(sha256(Buffer.from(await after.arrayBuffer())), sha256(large), 'a whole download afterwards')
 })
