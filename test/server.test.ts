@@ -17,9 +17,9 @@ t.test('a bad setting stops the start with a message that names it', async (t) =
 })
 
 t.test('only one of DATABASE_URL and S3_BUCKET: the start fails and says which is missing', async (t) => {
-  const service = spawnEntry('server.ts', { DATABASE_URL: 'postgres://127.0.0.1:5432/x' })
+  const service = spawnEntry('server.ts', { DATABASE_URL: 'postgres://127.0.0.1:5432/x', S3_BUKET: 'replays' })
   t.equal((await service.exited).code, 1)
-  t.match(service.stderr(), /S3_BUCKET is missing/)
+  t.match(service.stderr(), /S3_BUCKET is missing \(S3_BUKET is set: did you mean S3_BUCKET\?\)/, 'the message that stops the start names the misspelt one')
 })
 
 t.test('a local data folder that cannot be used stops the start with a message', async (t) => {
@@ -116,7 +116,7 @@ t.test('.env in the working folder is read, the environment wins, and look-alike
 t.test('NODE_ENV=production without DATABASE_URL and S3_BUCKET: no local mode, the start fails', async (t) => {
   const service = spawnEntry('server.ts', { PORT: '0', NODE_ENV: 'production', DATABSE_URL: 'postgres://db/x' })
   t.equal((await service.exited).code, 1)
-  t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:\n {2}- DATABASE_URL and S3_BUCKET are not set, and NODE_ENV is production: local mode .* is for development only/)
+  t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:\n {2}- DATABASE_URL and S3_BUCKET are not set \(DATABSE_URL is set: did you mean DATABASE_URL\?\), and NODE_ENV is production: local mode .* is for development only/)
 })
 
 t.test('configured mode starts without reaching its backends, and reports them degraded', async (t) => {

@@ -191,9 +191,9 @@ t.test('bucket:setup refuses bad usage and bad settings, and names them', async 
   t.match(bad, { code: 2 })
   t.match(bad.stderr, /Unknown option '--chek'[\s\S]*Usage:/)
 
-  const local = await cli({})
+  const local = await cli({ S3_BUKET: 'replays' })
   t.match(local, { code: 1 })
-  t.match(local.stderr, /S3_BUCKET is not set/)
+  t.match(local.stderr, /S3_BUCKET is not set \(S3_BUKET is set: did you mean S3_BUCKET\?\)/)
 
   const region = await cli({ S3_BUCKET: 'replays', S3_REGION: 'Europe!' })
   t.match(region, { code: 1 })
