@@ -16,11 +16,11 @@ interface Backends {
   storage: ReplayStorage
   close: () => Promise<void>
   /** What the start prints once the service listens. */
-  announce: (app: { listeningOrigin: string, log: { info: (details: object, message: string) => void } }) => void
+  announce: (app: { listeningOrigin: string, log: { info: (details: object, message: string) => void, warn: (details: object, message: string) => void } }) => void
 }
 
 async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): Promise<Backends> {
-  const [{ openDatabase }, { openStorage }] = await Promise.all([import('./db/database.js'), import('./storage/open-storage.js')])
+  const [{ openDatabase }, { openStorage }, { warnIfNotMigrated }] = await Promise.all([import('./db/database.js'), import('./storage/open-storage.js'), import('./db/migrate.js')])
   const database = await openDatabase({ postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize } })
   metrics.observePool(database.pool)
   const storage = openStorage({ ...config, headCache: config.lookupCache, onRequest: metrics.observeS3Request })
@@ -33,6 +33,8 @@ async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): 
     },
     announce: (app) => {
       app.log.info({ database: redactUrl(config.databaseUrl), bucket: config.s3.bucket, endpoint: config.s3.endpoint, metricsPort: config.metricsPort, auth: config.auth === undefined ? 'off' : 'bearer' }, 'serving replays')
+      // Beside the serving: a database never migrated is said at start, not at the first lookup.
+      warnIfNotMigrated(database.db, app.log) // never rejects: it catches its own failures
     }
   }
 }

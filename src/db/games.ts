@@ -122,7 +122,8 @@ export class GamesRepository {
       timer = setTimeout(reject, timeoutMs, new Error(`no answer within ${timeoutMs} ms`))
     })
     try {
-      await Promise.race([this.db.selectFrom(GAMES_TABLE.table).select(sql<number>`1`.as('one')).limit(1).execute(), timeout])
+      // The lookup's own query (its variants too), for a game id that never exists.
+      await Promise.race([this.findReplayWithVariants('0'), timeout])
     } finally {
       clearTimeout(timer)
     }

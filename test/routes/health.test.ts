@@ -76,7 +76,7 @@ t.test('/readyz: what is wrong with this instance is 503 unavailable', async (t)
   t.equal(noTable.status, 503, 'a missing table')
   t.match(noTable.body, { status: 'unavailable', checks: { database: { state: 'misconfigured' }, storage: { state: 'ok' } } })
   t.notMatch(noTable.text, /relation|games/)
-  t.match(noTable.log(), [{ check: 'database', state: 'misconfigured', reason: /relation "games" does not exist \(SQLSTATE 42P01\)/ }])
+  t.match(noTable.log(), [{ check: 'database', state: 'misconfigured', reason: /relation "games" does not exist \(SQLSTATE 42P01\): is the database migrated\? Run `npm run db:migrate` with this DATABASE_URL$/ }])
 })
 
 const postgres = await postgresMissing(MACHINE_POSTGRES)
