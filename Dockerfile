@@ -5,9 +5,10 @@
 #   docker run -p 3000:3000 -e DATABASE_URL=… -e S3_BUCKET=… -e S3_REGION=… replay-gate
 # Settings are environment variables (.env.example); credentials come from the
 # AWS SDK's chain (a task or instance role, or AWS_* variables), never the image.
-# Besides the service, the image runs the two setup commands:
+# Besides the service, the image runs the two setup commands, and the check of both:
 #   docker run --rm -e DATABASE_URL=… replay-gate node dist/cli/db-migrate.js
 #   docker run --rm -e S3_BUCKET=… -e S3_REGION=… -e DATABASE_URL=… replay-gate node dist/cli/bucket-setup.js
+#   docker run --rm -e S3_BUCKET=… -e S3_REGION=… -e DATABASE_URL=… replay-gate node dist/cli/check.js
 # Local mode (the embedded database and S3 emulator) is not in the image: they
 # are development dependencies, and NODE_ENV=production refuses it.
 

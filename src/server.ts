@@ -3,8 +3,10 @@
 // Only the settings are loaded before they are checked: a bad one stops the start
 // at once, before the app, the S3 client and the rest are loaded (about a second).
 import type { Kysely } from 'kysely'
+import { writeSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { loadEnvFile } from './config/env-file.js'
-import { parseConfig, redactUrl, type Config, type ConfiguredConfig } from './config/index.js'
+import { parseConfig, redactUrl, type Config, type ConfiguredConfig, type LogLevel } from './config/index.js'
 import type { Database } from './db/database.js'
 import type { GamesRepository } from './db/games.js'
 import { tuneHeap } from './heap-tuning.js'
@@ -19,11 +21,11 @@ interface Backends {
   storage: ReplayStorage
   close: () => Promise<void>
   /** What the start prints once the service listens. */
-  announce: (app: { listeningOrigin: string, log: { info: (details: object, message: string) => void } }) => void
+  announce: (app: { listeningOrigin: string, log: { info: (details: object, message: string) => void, warn: (details: object, message: string) => void } }) => void
 }
 
 async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): Promise<Backends> {
-  const [{ openDatabase }, { openStorage }, { cdnSigner }] = await Promise.all([import('./db/database.js'), import('./storage/open-storage.js'), import('./signing/cloudfront-signer.js')])
+  const [{ openDatabase }, { openStorage }, { cdnSigner }, { warnIfNotMigrated }] = await Promise.all([import('./db/database.js'), import('./storage/open-storage.js'), import('./signing/cloudfront-signer.js'), import('./db/migrate.js')])
   const database = await openDatabase({ postgres: { url: config.databaseUrl, timeoutMs: config.databaseTimeoutMs, maxConnections: config.databasePoolSize } }, config.gamesTable)
   metrics.observePool(database.pool)
   const storage = openStorage({ ...config, signer: cdnSigner(config.cdn), headCache: config.lookupCache, onRequest: metrics.observeS3Request })
@@ -37,13 +39,56 @@ async function configuredBackends (config: ConfiguredConfig, metrics: Metrics): 
     },
     announce: (app) => {
       app.log.info({ database: redactUrl(config.databaseUrl), bucket: config.s3.bucket, endpoint: config.s3.endpoint, cdn: config.cdn?.url, metricsPort: config.metricsPort, auth: config.auth === undefined ? 'off' : 'bearer' }, 'serving replays')
+      // Beside the serving: a database never migrated is said at start, not at the first lookup.
+      warnIfNotMigrated(database.db, app.log, config.gamesTable) // never rejects: it catches its own failures
     }
   }
+}
+
+/** Pino's numbers for the levels, for the lines written outside the app's logger. */
+const LEVELS: Record<LogLevel, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60, silent: Infinity }
+
+/** What the lines written outside the app's logger need, and a signal that came during the start. */
+const lifecycle: { level: number, flushLog: (() => void) | undefined, stopping: NodeJS.Signals | undefined } = {
+  level: LEVELS.info,
+  flushLog: undefined,
+  stopping: undefined
+}
+
+/**
+ * A JSON line as the app's log writes them, written at once (also from the
+ * process's exit event): before the app's logger exists, and for the last
+ * line, after what the log still holds.
+ */
+function say (level: 'info' | 'warn' | 'error', details: object, msg: string): void {
+  lifecycle.flushLog?.()
+  if (LEVELS[level] < lifecycle.level) return
+  writeSync(1, `${JSON.stringify({ level: LEVELS[level], time: Date.now(), pid: process.pid, hostname: hostname(), ...details, msg })}\n`)
+}
+
+/** Until the shutdown takes over: the start goes on to where what is opening can be closed (a database half made must not be left so), then stops. */
+function onSignalDuringStart (signal: NodeJS.Signals): void {
+  if (lifecycle.stopping !== undefined) {
+    say('warn', { signal }, 'a second signal during the start: exiting at once')
+    process.exit(1)
+  }
+  lifecycle.stopping = signal
+  say('warn', { signal }, 'stopping during the start: what is opening is closed once it is open')
+}
+
+/** Closes what the start opened, and exits 0. */
+async function stopStarting (close: () => Promise<void>): Promise<never> {
+  await close()
+  process.exit(0)
 }
 
 async function main (): Promise<void> {
   tuneHeap()
   logWarningsAsJson()
+  // The last line of every run: after a shutdown, a failed start, or any other exit.
+  process.on('exit', (exitCode) => { say(exitCode === 0 ? 'info' : 'error', { exitCode }, 'stopped') })
+  process.on('SIGTERM', onSignalDuringStart)
+  process.on('SIGINT', onSignalDuringStart)
   const envFile = loadEnvFile()
   let config: Config
   try {
@@ -52,6 +97,8 @@ async function main (): Promise<void> {
     // parseConfig throws only ConfigError, whose message lists every bad setting.
     fail(`${(error as Error).message}\nSee .env.example for every setting.`)
   }
+  lifecycle.level = LEVELS[config.logLevel]
+  say('info', { mode: config.mode }, 'starting')
 
   // The app's modules load while the backends open.
   const loading = Promise.all([
@@ -80,15 +127,23 @@ async function main (): Promise<void> {
     backends = await configuredBackends(config, metrics)
   }
   const unchecked = await checkGamesTable(backends.games, config.databaseTimeoutMs)
-  const [{ default: closeWithGrace }, { buildApp, buildMetricsApp }, { loggerOptions }, { startTracing }] = await loading
+  const [{ default: closeWithGrace }, { buildApp, buildMetricsApp }, { loggerOptions, standardOutput }, { startTracing }] = await loading
   // Before the app: @fastify/otel finds the provider when its plugin registers.
   const tracing = await startTracing(config.telemetry)
-  const app = await buildApp({ config, db: backends.db, games: backends.games, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel), metrics, tracing: tracing !== undefined })
+  const log = standardOutput()
+  lifecycle.flushLog = log.flush
+  const app = await buildApp({ config, db: backends.db, games: backends.games, storage: backends.storage, closeBackends: backends.close, logger: loggerOptions(config.logLevel, log), metrics, tracing: tracing !== undefined })
   const metricsApp = config.metricsPort === undefined ? undefined : await buildMetricsApp(metrics, { profiling: config.profilingEnabled ? { log: app.log } : undefined })
   app.addHook('onClose', async function closeTheRest () {
     await metricsApp?.close()
     await tracing?.shutdown() // sends the spans still waiting
   })
+  // One place to stop a start that a signal interrupted: the app closes the backends with it.
+  if (lifecycle.stopping !== undefined) await stopStarting(async () => { await app.close() })
+
+  // From here on (no await since the check above), a signal is the shutdown's.
+  process.off('SIGTERM', onSignalDuringStart)
+  process.off('SIGINT', onSignalDuringStart)
 
   // Drain: /readyz answers 503 for SHUTDOWN_DELAY_MS while requests are still served, so that a
   // balancer stops sending new ones. Then stop accepting, let running downloads finish until
@@ -116,7 +171,7 @@ async function main (): Promise<void> {
 
   if (envFile !== undefined) app.log.info({ file: envFile }, 'settings read from the environment and this file (the environment wins)')
   for (const warning of config.warnings) app.log.warn(warning)
-  if (unchecked !== undefined) app.log.warn({ reason: unchecked }, 'the games table was not checked at start: the database did not answer; the first lookup or readiness check does it')
+  if (unchecked !== undefined) app.log.warn({ reason: unchecked }, 'the games table could not be checked at start (the reason says why); the first lookup or readiness check does it')
   await listenOrFail(app, 'PORT', config.port, config.host)
   if (metricsApp !== undefined) await listenOrFail(metricsApp, 'METRICS_PORT', config.metricsPort as number, config.metricsHost)
   backends.announce(app)

@@ -7,19 +7,25 @@ import { demoReplay } from '../src/local/demo-seed.js'
 import { closedPort } from './support/silent-server.js'
 import { localDataDir, spawnEntry } from './support/spawn-service.js'
 
+/** The JSON lines a run wrote on standard output. */
+function jsonLines (service: { stdout: () => string }): Array<Record<string, unknown>> {
+  return service.stdout().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>)
+}
+
 t.test('a bad setting stops the start with a message that names it', async (t) => {
   const service = spawnEntry('server.ts', { PORT: 'eighty', PRESIGN_TTL_SECONDS: '0' })
   const { code } = await service.exited
   t.equal(code, 1)
+  t.match(jsonLines(service), [{ level: 50, msg: 'stopped', exitCode: 1, pid: service.child.pid }], 'the last line says it stopped, and how')
   t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:/)
   t.match(service.stderr(), /PORT must be a whole number from 0 to 65535; got "eighty"/)
   t.match(service.stderr(), /PRESIGN_TTL_SECONDS must be a whole number from 1 to 604800; got "0"/)
 })
 
 t.test('only one of DATABASE_URL and S3_BUCKET: the start fails and says which is missing', async (t) => {
-  const service = spawnEntry('server.ts', { DATABASE_URL: 'postgres://127.0.0.1:5432/x' })
+  const service = spawnEntry('server.ts', { DATABASE_URL: 'postgres://127.0.0.1:5432/x', S3_BUKET: 'replays' })
   t.equal((await service.exited).code, 1)
-  t.match(service.stderr(), /S3_BUCKET is missing/)
+  t.match(service.stderr(), /S3_BUCKET is missing \(S3_BUKET is set: did you mean S3_BUCKET\?\)/, 'the message that stops the start names the misspelt one')
 })
 
 t.test('a local data folder that cannot be used stops the start with a message', async (t) => {
@@ -68,6 +74,7 @@ t.test('a port that cannot be had stops the start with a message that names it, 
   const service = spawnEntry('server.ts', { ...unreachableBackends(await closedPort()), PORT: String(port) })
   t.equal((await service.exited).code, 1)
   t.match(service.stderr(), new RegExp(`replay-gate cannot start: PORT=${port} on 127\\.0\\.0\\.1: the port is in use by another process \\(EADDRINUSE\\)`))
+  t.match(jsonLines(service).at(-1), { level: 50, msg: 'stopped', exitCode: 1 })
   t.notMatch(service.stdout(), /shutting down/, 'not reported as a shutdown')
 
   const metrics = spawnEntry('server.ts', { ...unreachableBackends(await closedPort()), PORT: '0', METRICS_PORT: String(port) })
@@ -102,7 +109,7 @@ t.test('.env in the working folder is read, the environment wins, and look-alike
   // A probe's request line is logged at debug: there only because LOG_LEVEL came from the file.
   await service.waitFor(/"level":20,.*"route":"\/healthz"/)
   const lines = service.stdout().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: number, msg: string, file?: string })
-  t.match(lines, [{ msg: 'settings read from the environment and this file (the environment wins)', file: join(folder, '.env') }])
+  t.match(lines.find((line) => line.file !== undefined), { msg: 'settings read from the environment and this file (the environment wins)', file: join(folder, '.env') })
   const warnings = lines.filter((line) => line.level === 40).map((line) => line.msg)
   t.match(warnings, [
     /^DATABSE_URL is not a setting of replay-gate and is ignored: did you mean DATABASE_URL\?/,
@@ -123,7 +130,7 @@ t.test('a blank variable in the environment does not fall back on .env or a defa
 t.test('NODE_ENV=production without DATABASE_URL and S3_BUCKET: no local mode, the start fails', async (t) => {
   const service = spawnEntry('server.ts', { PORT: '0', NODE_ENV: 'production', DATABSE_URL: 'postgres://db/x' })
   t.equal((await service.exited).code, 1)
-  t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:\n {2}- DATABASE_URL and S3_BUCKET are not set, and NODE_ENV is production: local mode .* is for development only/)
+  t.match(service.stderr(), /replay-gate cannot start: Invalid configuration:\n {2}- DATABASE_URL and S3_BUCKET are not set \(DATABSE_URL is set: did you mean DATABASE_URL\?\), and NODE_ENV is production: local mode .* is for development only/)
 })
 
 t.test('configured mode starts without reaching its backends, and reports itself unable to serve', async (t) => {
@@ -131,7 +138,7 @@ t.test('configured mode starts without reaching its backends, and reports itself
   const service = spawnEntry('server.ts', unreachableBackends(port))
   const [, base] = await service.waitFor(/Server listening at (http:\/\/127\.0\.0\.1:\d+)/)
   await service.waitFor(/serving replays/)
-  t.match(service.stdout(), /"reason":"connect ECONNREFUSED[^"]*","msg":"the games table was not checked at start: the database did not answer/,
+  t.match(service.stdout(), /"reason":"connect ECONNREFUSED[^"]*","msg":"the games table could not be checked at start \(the reason says why\)/,
     'the table could not be checked, and the start went on')
   t.notMatch(service.stdout(), /hunter2/, 'the database password is not logged')
   t.equal((await fetch(`${base as string}/healthz`)).status, 200)
@@ -141,6 +148,10 @@ t.test('configured mode starts without reaching its backends, and reports itself
   t.equal((await fetch(`${base as string}/games/1/replay`)).status, 503)
   service.child.kill('SIGINT')
   t.same(await service.exited, { code: 0, signal: null })
+  const said = jsonLines(service)
+  t.match(said[0], { level: 30, msg: 'starting', mode: 'configured' })
+  t.match(said.at(-1), { level: 30, msg: 'stopped', exitCode: 0 }, 'the last line, after the shutdown\'s')
+  t.ok(said.findIndex((line) => /^shutting down/.test(String(line.msg))) < said.length - 1)
   // Node's own warnings too (on Node 20, the AWS SDK's notice about Node versions).
   const lines = `${service.stdout()}${service.stderr()}`.split('\n').filter((line) => line !== '')
   t.ok(lines.length > 0)

@@ -48,7 +48,9 @@ t.test('a second signal exits at once', async (t) => {
   // Local mode's banner (how to try it) is for the person who started it; every log line is JSON.
   const lines = service.stdout().split('\n').filter((line) => line.startsWith('{'))
   t.notMatch(service.stdout(), /^second SIGTERM/m, 'close-with-grace\'s own message is no plain-text line')
-  t.match(lines.map((line) => JSON.parse(line) as { msg: string }).slice(-2), [{ msg: 'shutting down: no new connections, running downloads may finish' }, { msg: 'second SIGTERM, exiting' }])
+  t.match(lines.map((line) => JSON.parse(line) as { msg: string }).slice(-3), [
+    { msg: 'shutting down: no new connections, running downloads may finish' }, { msg: 'second SIGTERM, exiting' }, { level: 50, msg: 'stopped', exitCode: 1 }
+  ])
 })
 
 t.test('SHUTDOWN_DELAY_MS: /readyz answers 503 at once while requests are still served, then the listener closes', async (t) => {

@@ -25,6 +25,8 @@ export interface Finding {
   /** `warn` does not fail the check: the live answers decide. */
   level: 'ok' | 'warn' | 'fail'
   detail: string
+  /** Failed because S3's public endpoint did not answer from this machine: nothing is known of the rules. */
+  noAnswer?: true
 }
 
 export type BucketState = 'existed' | 'created'
@@ -168,9 +170,19 @@ async function ask (check: string, url: string, init: RequestInit, timeoutMs: nu
   } catch (error) {
     const { name, message, cause } = error as Error & { cause?: { code?: string } }
     // fetch's own error says only "fetch failed"; the system error's code is in its cause.
-    const why = name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${message} (${String(cause?.code)})`
-    return { check, level: 'fail', detail: `S3's public endpoint did not answer: ${why}` }
+    const code = String(cause?.code)
+    const why = name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `${NO_ANSWER[code] ?? message} (${code})`
+    return { check, level: 'fail', noAnswer: true, detail: `S3's public endpoint ${new URL(url).origin} did not answer from this machine: ${why}` }
   }
+}
+
+/** What the usual system errors of a connection mean, for people. */
+const NO_ANSWER: Record<string, string | undefined> = {
+  ECONNREFUSED: 'the connection was refused',
+  ENOTFOUND: 'its host name does not resolve',
+  EAI_AGAIN: 'its host name could not be resolved now',
+  EHOSTUNREACH: 'no route to its host',
+  ECONNRESET: 'the connection was reset'
 }
 
 function originProblems (headers: Headers): string[] {

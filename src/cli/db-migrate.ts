@@ -3,6 +3,7 @@
 // migrates its own database at every start.
 import { loadEnvFile } from '../config/env-file.js'
 import { ConfigError, parseDatabaseConfig } from '../config/index.js'
+import { setInstead } from '../config/reader.js'
 import { localDatabaseDir, openDatabase } from '../db/database.js'
 import { migrateToLatest } from '../db/migrate.js'
 
@@ -11,7 +12,7 @@ const local = process.argv.includes('--local')
 try {
   // Without DATABASE_URL there is nothing to migrate: a typo must not migrate the hidden local database instead.
   if (!local && (process.env.DATABASE_URL ?? '').trim() === '') {
-    throw new Error(`DATABASE_URL is ${process.env.DATABASE_URL === undefined ? 'not set' : 'empty'}: it names the PostgreSQL database to migrate ` +
+    throw new Error(`DATABASE_URL is ${process.env.DATABASE_URL === undefined ? 'not set' : 'empty'}${setInstead(process.env, 'DATABASE_URL', new Set())}: it names the PostgreSQL database to migrate ` +
       '(postgres://user:password@host:5432/database). The local mode\'s own database is migrated at its start, or now with --local.')
   }
   const config = parseDatabaseConfig(local ? { ...process.env, DATABASE_URL: undefined } : process.env)

@@ -61,11 +61,6 @@ export function parseConfig (env: Env): Config {
   const database = readDatabase(read)
   const bucketSet = read.string('S3_BUCKET') !== undefined
   const local = database.databaseUrl === undefined && !bucketSet
-  if (bucketSet && database.databaseUrl === undefined && !read.failed('DATABASE_URL')) {
-    read.problem('DATABASE_URL', 'DATABASE_URL is missing: S3_BUCKET is set, so the service expects a database too (unset both for local mode)')
-  } else if (!bucketSet && database.databaseUrl !== undefined && !read.failed('S3_BUCKET')) {
-    read.problem('S3_BUCKET', 'S3_BUCKET is missing: DATABASE_URL is set, so the service expects a bucket too (unset both for local mode)')
-  }
   const common: Omit<CommonConfig, 'warnings'> = {
     ...readServer(read, { localDefaults: local }),
     ...readStorage(read),
@@ -84,10 +79,17 @@ export function parseConfig (env: Env): Config {
     }
   }
   const localDataDir = readLocalDataDir(read)
+  // Once every setting was asked for: a misspelt name (S3_BUKET) is named in the message, which is what stops the start.
+  const instead = (setting: string): string => read.setInstead(setting)
+  if (bucketSet && database.databaseUrl === undefined && !read.failed('DATABASE_URL')) {
+    read.problem('DATABASE_URL', `DATABASE_URL is missing${instead('DATABASE_URL')}: S3_BUCKET is set, so the service expects a database too (unset both for local mode)`)
+  } else if (!bucketSet && database.databaseUrl !== undefined && !read.failed('S3_BUCKET')) {
+    read.problem('S3_BUCKET', `S3_BUCKET is missing${instead('S3_BUCKET')}: DATABASE_URL is set, so the service expects a bucket too (unset both for local mode)`)
+  }
   // The image sets NODE_ENV=production: a deployment that names neither backend (a typo, a missing
   // secret) must fail, not serve demo data from an embedded database.
   if (local && env.NODE_ENV === 'production') {
-    read.problem('DATABASE_URL', 'DATABASE_URL and S3_BUCKET are not set, and NODE_ENV is production: local mode (an embedded database and S3 with a demo game) is for development only; set both to run against your PostgreSQL and bucket')
+    read.problem('DATABASE_URL', `DATABASE_URL and S3_BUCKET are not set${instead('DATABASE_URL')}${instead('S3_BUCKET')}, and NODE_ENV is production: local mode (an embedded database and S3 with a demo game) is for development only; set both to run against your PostgreSQL and bucket`)
   }
   read.check()
   const warnings = [...read.warnings, ...lookAlikes(env, read.names)]

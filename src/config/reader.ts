@@ -27,6 +27,11 @@ export class Reader {
     this.problems.push({ setting, text })
   }
 
+  /** For a message that says `setting` is missing: the look-alike variables set instead (see setInstead). */
+  setInstead (setting: string): string {
+    return setInstead(this.env, setting, this.names)
+  }
+
   /** Records a warning: the service starts, and says it. */
   warn (text: string): void {
     this.warnings.push(text)
@@ -175,11 +180,28 @@ export function lookAlikes (env: Env, known: ReadonlySet<string>): string[] {
   const warnings: string[] = []
   for (const name of Object.keys(env).sort()) {
     if (known.has(name) || !/^[A-Z0-9_]+$/.test(name)) continue
-    const near = [...known].filter((candidate) => candidate.length >= 6 && editDistance(name, candidate) <= 2)
+    const near = [...known].filter((candidate) => resembles(name, candidate))
     if (near.length > 0) warnings.push(`${name} is not a setting of replay-gate and is ignored: did you mean ${near.join(' or ')}?`)
     else if ([...prefixes].some((prefix) => name.startsWith(prefix))) warnings.push(`${name} is not a setting of replay-gate and is ignored (see .env.example for every setting)`)
   }
   return warnings
+}
+
+/**
+ * The variables set in `env` that look like `setting` but are not settings
+ * themselves: what to add to "`setting` is missing" (S3_BUKET for S3_BUCKET).
+ */
+export function setInstead (env: Env, setting: string, known: ReadonlySet<string>): string {
+  const near = Object.keys(env).sort().filter((name) => !known.has(name) && /^[A-Z0-9_]+$/.test(name) && (env[name] ?? '').trim() !== '' && resembles(name, setting))
+  return near.map((name) => ` (${name} is set: did you mean ${setting}?)`).join('')
+}
+
+/** Units our settings end with: a name that leaves one out (SHUTDOWN_DELAY) is more than two letters away. */
+const UNIT_SUFFIXES = ['_MS', '_SECONDS', '_MB', '_BYTES']
+
+/** `name` is within two letters of the setting `candidate`, or is it without its unit. */
+function resembles (name: string, candidate: string): boolean {
+  return (candidate.length >= 6 && editDistance(name, candidate) <= 2) || UNIT_SUFFIXES.some((suffix) => candidate === `${name}${suffix}`)
 }
 
 /** Levenshtein distance, for the short names of settings. */

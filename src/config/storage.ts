@@ -34,7 +34,7 @@ export const LOCAL_BUCKET = 'replays'
 export function readStorage (read: Reader, { requireBucket = false } = {}): StorageSettings {
   const bucket = read.string('S3_BUCKET')
   if (bucket === undefined && requireBucket) {
-    read.problem('S3_BUCKET', 'S3_BUCKET is not set. This command sets up a real bucket (with S3_ENDPOINT, S3_REGION and AWS credentials); ' +
+    read.problem('S3_BUCKET', `S3_BUCKET is not set${read.setInstead('S3_BUCKET')}. This command sets up a real bucket (with S3_ENDPOINT, S3_REGION and AWS credentials); ` +
       'local mode needs none: its emulator gets the same rules at every start')
   }
   if (bucket !== undefined && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {

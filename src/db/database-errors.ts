@@ -18,6 +18,11 @@ export interface DatabaseFailure {
 // 3D000 no such database, 42P01 no such table, 42501 no privilege, 42703 no such column.
 const MISCONFIGURED = /^(?:28|3D|42P01$|42501$|42703$)/
 
+// 42P01 no such table, 42703 no such column: the service's own tables are made by its migrations.
+const NOT_MIGRATED = new Set(['42P01', '42703'])
+/** What to do about a table or column that is missing: the likeliest cause is a database never migrated. */
+export const MIGRATE_HINT = 'is the database migrated? Run `npm run db:migrate` with this DATABASE_URL'
+
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE'])
 
 export function classifyDatabaseError (error: unknown): DatabaseFailure {
@@ -26,7 +31,8 @@ export function classifyDatabaseError (error: unknown): DatabaseFailure {
   const { code, message } = error as { code?: unknown, message?: unknown }
   const text = typeof message === 'string' && message !== '' ? message : String(error)
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-    return { kind: MISCONFIGURED.test(code) ? 'misconfigured' : 'unreachable', detail: `${text} (SQLSTATE ${code})` }
+    const hint = NOT_MIGRATED.has(code) ? `: ${MIGRATE_HINT}` : ''
+    return { kind: MISCONFIGURED.test(code) ? 'misconfigured' : 'unreachable', detail: `${text} (SQLSTATE ${code})${hint}` }
   }
   // A refused connection to every address of a name comes as an AggregateError of them.
   const codes = [code, ...((error as { errors?: Array<{ code?: unknown }> }).errors ?? []).map((e) => e.code)].filter((c) => typeof c === 'string')

@@ -93,7 +93,11 @@ export async function checkGamesTable (db: Kysely<any>, config: GamesTableConfig
       left join pg_catalog.pg_type base on t.typtype = 'd' and base.oid = t.typbasetype`.execute(db)
   // One row at least: the relation is left-joined to the name looked up.
   const first = rows[0] as CatalogRow
-  if (first.relation === null) return { ok: false, problems: [`${SETTING.table} ${config.table} does not exist`] }
+  if (first.relation === null) {
+    // The service's own table is made by its migrations: missing, it says what to run.
+    const hint = isOwnGamesTable(config) ? ': is the database migrated? Run `npm run db:migrate` with this DATABASE_URL' : ''
+    return { ok: false, problems: [`${SETTING.table} ${config.table} does not exist${hint}`] }
+  }
   const relation = first.relation
   if (!READABLE_KINDS.has(first.relkind as string)) return { ok: false, problems: [`${SETTING.table} ${config.table} is not a table or view`] }
   const columns = new Map(rows.filter((row) => row.column !== null).map((row) => [row.column as string, row]))

@@ -172,7 +172,7 @@ export class GamesRepository {
 
   /**
    * For readiness: checks the table and its columns, then asks the table as
-   * the lookups ask it (missing rights show here). Rejects with what is
+   * the lookups ask it (missing rights, and an unmigrated variants table, show here). Rejects with what is
    * wrong (a GamesTableError), the driver's error, or after `timeoutMs`
    * without an answer.
    */
@@ -184,7 +184,8 @@ export class GamesRepository {
     const ask = async (): Promise<void> => {
       const found = await this.check()
       if (!found.ok) throw new GamesTableError(found.problems)
-      await sql`select 1 from ${sql.table(this.table.table)} limit 1`.execute(this.db)
+      // The lookup's own query (the variants' table too), for a game id that never exists.
+      await this.findReplayWithVariants('0')
     }
     try {
       await Promise.race([ask(), timeout])

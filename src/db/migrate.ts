@@ -6,10 +6,36 @@ import { migrationsFor } from './migrations/index.js'
 const MIGRATION_TABLE = 'replay_gate_migrations'
 const LOCK_TABLE = 'replay_gate_migrations_lock'
 
+/** `gamesTable`: the settings' table, which decides whether the service's own games table is made (migrations/index.ts). */
+function migratorOf (db: Kysely<Database>, gamesTable: GamesTableConfig): Migrator {
+  return new Migrator({
+    db,
+    provider: { getMigrations: async () => migrationsFor(gamesTable) },
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: LOCK_TABLE
+  })
+}
+
+/** The migrations not applied to the database yet, by name (all of them when it was never migrated); changes nothing. */
+export async function pendingMigrations (db: Kysely<Database>, gamesTable: GamesTableConfig = DEFAULT_GAMES_TABLE): Promise<string[]> {
+  const known = await migratorOf(db, gamesTable).getMigrations()
+  return known.filter((migration) => migration.executedAt === undefined).map((migration) => migration.name)
+}
+
+/**
+ * Logs a warning when the database lacks migrations: every lookup would fail
+ * with a missing table or column. A database that does not answer is left
+ * to the readiness check, which says so.
+ */
+export async function warnIfNotMigrated (db: Kysely<Database>, log: { warn: (details: object, message: string) => void }, gamesTable: GamesTableConfig = DEFAULT_GAMES_TABLE): Promise<void> {
+  const pending = await pendingMigrations(db, gamesTable).catch(() => [])
+  if (pending.length === 0) return
+  log.warn({ pending }, `the database is not migrated (${pending.length} migration(s) pending): run \`npm run db:migrate\` with this DATABASE_URL, or every lookup fails`)
+}
+
 /**
  * Applies every pending migration; throws when one fails (Kysely only
- * reports it). `gamesTable`: the settings' table, which decides whether the
- * service's own games table is made (migrations/index.ts).
+ * reports it). `gamesTable` as above.
  *
  * Kysely applies the pending migrations in one transaction, so a failing one
  * leaves no table of theirs behind; but it makes its own two bookkeeping
@@ -17,12 +43,7 @@ const LOCK_TABLE = 'replay_gate_migrations_lock'
  * applied, they are dropped again: the database is left as it was found.
  */
 export async function migrateToLatest (db: Kysely<Database>, gamesTable: GamesTableConfig = DEFAULT_GAMES_TABLE): Promise<MigrationResult[]> {
-  const migrator = new Migrator({
-    db,
-    provider: { getMigrations: async () => migrationsFor(gamesTable) },
-    migrationTableName: MIGRATION_TABLE,
-    migrationLockTableName: LOCK_TABLE
-  })
+  const migrator = migratorOf(db, gamesTable)
   // Unknown when the database does not answer: the run below fails then, and has made nothing.
   const bookkept = await relationExists(db, MIGRATION_TABLE).catch(() => undefined)
   const { error, results = [] } = await migrator.migrateToLatest()

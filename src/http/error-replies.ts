@@ -33,14 +33,37 @@ function validationError (error: FastifyError): Error {
   return new InvalidRequest(error.message)
 }
 
+/** Codes that say this instance's setup is wrong: every request fails alike until it is fixed and the process restarted. */
+const ONCE: Record<string, string | undefined> = {
+  STORAGE_CREDENTIALS_MISSING: 'no S3 credentials found: replay requests are answered 503 STORAGE_CREDENTIALS_MISSING until the service is restarted with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a role'
+}
+
+/** How often each such code was answered, per listening server (every route of one app shares it). */
+const answered = new WeakMap<object, Map<string, number>>()
+
+/** The first at error level, with what to do; the later ones at debug, counted. */
+function logOnce (request: FastifyRequest, error: FastifyError, statusCode: number, text: string): void {
+  const counts = answered.get(request.server.server) ?? new Map<string, number>()
+  answered.set(request.server.server, counts)
+  const occurrence = (counts.get(error.code) ?? 0) + 1
+  counts.set(error.code, occurrence)
+  // Its cause's name and message: the same for every request, and never a stack.
+  const { name, message } = error.cause as Error
+  const details = { code: error.code, statusCode, occurrence, reason: `${name}: ${message}` }
+  if (occurrence === 1) request.log.error(details, text)
+  else request.log.debug(details, `request failed: ${error.message}`)
+}
+
 export function handleError (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   if (error.validation !== undefined) error = validationError(error) as FastifyError
   const status = error.statusCode ?? 500
   // A shed request is counted and logged where it is shed; a flood of error lines would add to the load.
   if (status >= 500 && !(error instanceof ServiceOverloaded)) {
     // One line: an outage of ours (a contract code) by its code and cause, without our own stack;
-    // anything else in full, stack and all.
-    if (isContractError(error)) request.log.error({ code: error.code, statusCode: status, cause: error.cause }, `request failed: ${error.message}`)
+    // anything else in full, stack and all. A fault of the setup, the same for every request, once.
+    const once = ONCE[error.code]
+    if (once !== undefined) logOnce(request, error, status, once)
+    else if (isContractError(error)) request.log.error({ code: error.code, statusCode: status, cause: error.cause }, `request failed: ${error.message}`)
     else request.log.error({ err: error, cause: error.cause }, 'request failed')
   }
   // A 5xx that is not one of ours says nothing of its cause to the client.

@@ -60,6 +60,12 @@ export const ServiceOverloaded = define('SERVICE_OVERLOADED')
 export const AuthUnavailable = define('AUTH_UNAVAILABLE')
 export const ShuttingDown = define('SHUTTING_DOWN')
 export const StorageTimeout = define('STORAGE_TIMEOUT')
+export const StorageCredentialsMissing = define('STORAGE_CREDENTIALS_MISSING')
+
+/** STORAGE_CREDENTIALS_MISSING, the credential chain's own error as its cause (for the log). */
+export function credentialsMissing (cause: unknown): Error & { code: 'STORAGE_CREDENTIALS_MISSING', statusCode: number } {
+  return Object.assign(new StorageCredentialsMissing(), { cause })
+}
 
 /** Ours, with a message written for the client; anything else may leak internals. */
 export function isContractError (error: { code?: unknown, statusCode?: unknown }): boolean {

@@ -60,7 +60,7 @@ const LOG_FLUSH_MS = 100
  * still gathered is written when the process exits. `dest` is another file
  * descriptor or a file's path, for tests.
  */
-export function standardOutput (dest: number | string = 1): LogSink {
+export function standardOutput (dest: number | string = 1): LogSink & { flush: () => void } {
   const out = pino.destination({ dest, sync: true })
   let gathered = ''
   let timer: NodeJS.Timeout | undefined
@@ -74,6 +74,8 @@ export function standardOutput (dest: number | string = 1): LogSink {
     out.write(lines)
   }
   return {
+    /** Writes what is gathered now (before a line written outside the log, such as the last one). */
+    flush: () => { if (gathered !== '') flush() },
     write (line: string): void {
       if (timer === undefined) {
         timer = setTimeout(flush, LOG_FLUSH_MS).unref()

@@ -68,7 +68,7 @@ export class Metrics {
     'Bodies sent through /stream, by how they ended: complete, or aborted (the client left or S3 broke off)', ['outcome'])
 
   readonly s3Errors = this.counter('replay_gate_s3_errors_total',
-    'S3 calls of /stream and HEAD /replay that failed, by kind: timeout, network, missing, or the HTTP status S3 answered', ['kind'])
+    'S3 calls of /stream and HEAD /replay that failed, by kind: timeout, network, missing, credentials (none found), or the HTTP status S3 answered', ['kind'])
 
   readonly rejected = this.counter('replay_gate_rejected_requests_total',
     'Requests turned away before any work: overloaded (load shedding, by the check that tripped; streams: STREAM_MAX_TOTAL), too_many_streams, rate_limited, unauthenticated, invalid_token',

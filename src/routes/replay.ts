@@ -35,7 +35,7 @@ export interface ReplayRouteOptions {
 const errorResponses = {
   ...replayRouteErrors,
   404: errorResponse('GAME_NOT_FOUND', 'REPLAY_NOT_AVAILABLE'),
-  503: errorResponse('DATABASE_UNAVAILABLE', 'SERVICE_OVERLOADED', 'AUTH_UNAVAILABLE')
+  503: errorResponse('DATABASE_UNAVAILABLE', 'STORAGE_CREDENTIALS_MISSING', 'SERVICE_OVERLOADED', 'AUTH_UNAVAILABLE')
 }
 
 const redirectSchema = {

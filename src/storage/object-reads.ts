@@ -7,7 +7,7 @@
 // none are sent (304, 412, 416), or a failure whose kind is decided here.
 import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandInput, type S3Client } from '@aws-sdk/client-s3'
 import type { Readable } from 'node:stream'
-import { ReplayObjectMissing, StorageTimeout, StorageUnavailable } from '../http/errors.js'
+import { credentialsMissing, ReplayObjectMissing, StorageCredentialsMissing, StorageTimeout, StorageUnavailable } from '../http/errors.js'
 import { ifRangeMatches, type ObjectRequest } from '../http/preconditions.js'
 import { inSpan, markFailed, type TraceParent } from '../observability/telemetry.js'
 import type { ObjectMeta, Validators } from '../model/object-meta.js'
@@ -33,7 +33,7 @@ export interface BodyProgress {
 
 export interface ObjectReadFailure {
   status: 'failed'
-  /** For the metrics: `missing`, `timeout`, `network`, `invalid` (an answer that cannot be passed on), or S3's status. */
+  /** For the metrics: `missing`, `timeout`, `network`, `credentials`, `invalid` (an answer that cannot be passed on), or S3's status. */
   kind: 'missing' | 'invalid' | S3FailureKind
   /** The contract's error for the client; what S3 said is its cause. */
   error: Error
@@ -286,6 +286,8 @@ export function refusalOf (error: unknown, gameId: string): Refusal {
   if (status === 404) return { status: 'failed', kind: 'missing', error: new ReplayObjectMissing(gameId) }
   const kind = s3FailureKind(error)
   if (kind === 'timeout') return { status: 'failed', kind, error: new StorageTimeout() }
+  // From the SDK's chain, or already the contract's error (the signer of the service's own sockets).
+  if (kind === 'credentials') return { status: 'failed', kind, error: error instanceof StorageCredentialsMissing ? error : credentialsMissing(error) }
   // Kept as the cause: the error handler logs it for the operator, the client sees only the code.
   return { status: 'failed', kind, error: Object.assign(new StorageUnavailable(), { cause: error }) }
 }

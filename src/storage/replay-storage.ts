@@ -9,7 +9,10 @@ import type { Readable } from 'node:stream'
 import type { LookupCacheConfig } from '../config/index.js'
 import type { ReplayUrls } from '../signing/replay-urls.js'
 import { headObject, readObject, type ObjectHead, type ObjectRead, type ReadOptions, type ReadTarget } from './object-reads.js'
-import { describeNoAnswer, s3Code, s3Status } from './s3-errors.js'
+import { describeNoAnswer, isMissingCredentials, s3Code, s3Status } from './s3-errors.js'
+
+/** Why the probe failed when the SDK's chain found no credentials, and where they may come from. */
+export const NO_CREDENTIALS = 'no S3 credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the instance or container a role)'
 
 /**
  * What the readiness probe found: S3 serves this instance (`ok`), S3 is out
@@ -100,6 +103,7 @@ export class ReplayStorage {
       ;(found.Body as Readable).destroy()
       return { state: 'ok' }
     } catch (error) {
+      if (isMissingCredentials(error)) return { state: 'misconfigured', detail: NO_CREDENTIALS }
       const status = s3Status(error)
       if (status === undefined) return { state: 'unreachable', detail: describeNoAnswer(error) }
       const code = s3Code(error)

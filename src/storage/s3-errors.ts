@@ -27,12 +27,22 @@ export function s3Headers (error: unknown): Record<string, string | undefined> {
   return (error as S3Error).$response?.headers ?? {}
 }
 
-/** A metrics label: `timeout`, `network`, or S3's status (`403`, `500`…). */
-export type S3FailureKind = 'timeout' | 'network' | `${number}`
+/**
+ * The SDK's credential chain found nothing to sign with (no keys, profile or
+ * role): this instance's setup, which no retry fixes. Told by the error's
+ * name, which the SDK gives every failure of its providers.
+ */
+export function isMissingCredentials (error: unknown): boolean {
+  return (error as S3Error | undefined)?.name === 'CredentialsProviderError'
+}
+
+/** A metrics label: `timeout`, `network`, `credentials` (none found), or S3's status (`403`, `500`…). */
+export type S3FailureKind = 'timeout' | 'network' | 'credentials' | `${number}`
 
 export function s3FailureKind (error: unknown): S3FailureKind {
   const status = s3Status(error)
   if (status !== undefined) return `${status}`
+  if (isMissingCredentials(error) || (error as S3Error).code === 'STORAGE_CREDENTIALS_MISSING') return 'credentials'
   const { name, code } = error as S3Error
   // The SDK names a reset connection a TimeoutError too (so that it is retried); it is not one.
   if ((name === 'TimeoutError' || name === 'AbortError') && code !== 'ECONNRESET' && code !== 'EPIPE') return 'timeout'

@@ -11,9 +11,11 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { AwsCredentialIdentity } from '@smithy/types'
 import { createHash, createHmac } from 'node:crypto'
 import { MAX_PRESIGN_TTL_SECONDS } from '../config/index.js'
+import { credentialsMissing } from '../http/errors.js'
 import type { ReplayObject } from '../model/replay-object.js'
 import { CLOCK_SKEW_SECONDS, keyPath, queryString, responseParams } from '../signing/url-parts.js'
 import type { UrlSigner, WindowUrl } from '../signing/url-signer.js'
+import { isMissingCredentials } from './s3-errors.js'
 
 // A URL's X-Amz-Date is set CLOCK_SKEW_SECONDS before its window starts (and
 // its X-Amz-Expires that much longer), so that a server whose clock runs ahead
@@ -64,7 +66,7 @@ export class S3UrlSigner implements UrlSigner {
   constructor (private readonly client: S3Client, private readonly bucket: string, { secure = true }: { secure?: boolean } = {}) {
     this.secure = secure
     const { config } = client
-    this.credentials = async () => await config.credentials()
+    this.credentials = async () => await config.credentials().catch(rethrow)
   }
 
   /**
@@ -146,7 +148,11 @@ export class S3UrlSigner implements UrlSigner {
   }
 
   private async resolve (): Promise<Target> {
-    this.resolved = await (this.target ??= this.resolveTarget())
+    // A failure is not kept: credentials that arrive later (a role) sign the next URL.
+    this.resolved = await (this.target ??= this.resolveTarget().catch((error: unknown) => {
+      this.target = undefined
+      return rethrow(error)
+    }))
     return this.resolved
   }
 
@@ -166,4 +172,9 @@ export class S3UrlSigner implements UrlSigner {
       service: scope[3] as string
     }
   }
+}
+
+/** No keys, profile or role: the contract's code for it, not an internal error; anything else as it is. */
+function rethrow (error: unknown): never {
+  throw isMissingCredentials(error) ? credentialsMissing(error) : error
 }

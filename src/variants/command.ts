@@ -76,9 +76,9 @@ function readSettings (env: Env): Settings {
   const { databaseUrl, databaseTimeoutMs, gamesTable } = readDatabase(read)
   const { s3 } = readStorage(read)
   if (databaseUrl === undefined && !read.failed('DATABASE_URL')) {
-    read.problem('DATABASE_URL', 'DATABASE_URL is not set: it names the PostgreSQL database whose games are compressed (postgres://user:password@host:5432/database)')
+    read.problem('DATABASE_URL', `DATABASE_URL is not set${read.setInstead('DATABASE_URL')}: it names the PostgreSQL database whose games are compressed (postgres://user:password@host:5432/database)`)
   }
-  if (read.string('S3_BUCKET') === undefined) read.problem('S3_BUCKET', 'S3_BUCKET is not set: it names the bucket that holds the replays')
+  if (read.string('S3_BUCKET') === undefined) read.problem('S3_BUCKET', `S3_BUCKET is not set${read.setInstead('S3_BUCKET')}: it names the bucket that holds the replays`)
   read.check()
   return { databaseUrl: databaseUrl as string, databaseTimeoutMs, gamesTable, s3 }
 }

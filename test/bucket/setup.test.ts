@@ -1,4 +1,7 @@
 import { DeleteBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3'
+import { createServer as createHttpServer } from 'node:http'
+import { createServer } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { readBucketCors, type CorsRule } from '../../src/bucket/cors-rules.js'
 import { analyzeCorsRules, applyBucketCors, describeBucket, checkLiveCors, checkStoredCors, ensureBucket, type Finding } from '../../src/bucket/cors-checks.js'
@@ -96,9 +99,29 @@ t.test('the checks name an S3 that does not answer, and one that cannot be reach
   const s3 = await openTestBucket(t)
   const hung = s3.storage({ s3: { publicEndpoint: `http://127.0.0.1:${await silentPort(t)}` } })
   const slow = await checkLiveCors({ storage: hung, key: 'k', timeoutMs: 300 })
-  t.match(slow, [{ check: 'preflight', level: 'fail', detail: /did not answer: no answer within 300 ms/ }, { check: 'GET', level: 'fail' }])
+  const here = /^S3's public endpoint http:\/\/127\.0\.0\.1:\d+ did not answer from this machine: /
+  t.match(slow, [{ check: 'preflight', level: 'fail', noAnswer: true, detail: here }, { check: 'GET', level: 'fail', noAnswer: true }])
+  t.match(slow[0]?.detail, /: no answer within 300 ms$/)
   const gone = s3.storage({ s3: { publicEndpoint: `http://127.0.0.1:${await closedPort()}` } })
-  t.match(await checkLiveCors({ storage: gone, key: 'k', timeoutMs: 2000 }), [{ detail: /ECONNREFUSED/ }, { detail: /ECONNREFUSED/ }])
+  t.match(await checkLiveCors({ storage: gone, key: 'k', timeoutMs: 2000 }), [
+    { noAnswer: true, detail: /did not answer from this machine: the connection was refused \(ECONNREFUSED\)$/ },
+    { noAnswer: true, detail: /ECONNREFUSED/ }
+  ])
+  // A server that hangs up on every connection: the system's code, as it is.
+  const rude = createServer((socket) => { socket.destroy() })
+  await new Promise<void>((resolve) => rude.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { rude.close() })
+  const hungUp = s3.storage({ s3: { publicEndpoint: `http://127.0.0.1:${(rude.address() as AddressInfo).port}` } })
+  t.match(await checkLiveCors({ storage: hungUp, key: 'k', timeoutMs: 5000 }), [
+    { noAnswer: true, detail: /did not answer from this machine: fetch failed \(UND_ERR_SOCKET\)$/ },
+    { noAnswer: true }
+  ])
+  // A name that no resolver knows (.invalid is reserved for that): without DNS at all, the lookup fails too.
+  const unknown = s3.storage({ s3: { publicEndpoint: 'http://replays.invalid:9000' } })
+  t.match(await checkLiveCors({ storage: unknown, key: 'k', timeoutMs: 5000 }), [
+    { noAnswer: true, detail: /^S3's public endpoint http:\/\/replays\.invalid:9000 did not answer from this machine: .*\((ENOTFOUND|EAI_AGAIN)\)$/ },
+    { noAnswer: true }
+  ])
 })
 
 t.test('rules that cannot be read are a warning; a refused HeadBucket is an error', async (t) => {
@@ -178,7 +201,35 @@ t.test('npm run bucket:setup, then --check, then --check on rules that were remo
   t.match(publicEndpoint, { code: 1 })
   t.notMatch(publicEndpoint.stdout, /Run `npm run bucket:setup`/, 'no advice to run what just ran')
   t.match(publicEndpoint.stdout, /, public endpoint http:\/\/127\.0\.0\.1:\d+\n/)
-  t.match(publicEndpoint.stdout, /fail {2}GET: S3's public endpoint did not answer: fetch failed \(ECONNREFUSED\)/)
+  t.match(publicEndpoint.stdout, /fail {2}GET: S3's public endpoint http:\/\/127\.0\.0\.1:\d+ did not answer from this machine: the connection was refused \(ECONNREFUSED\)/)
+  const blamesEndpoint = /S3's public endpoint \(S3_PUBLIC_ENDPOINT, else S3_ENDPOINT: where the signed URLs point\) did not answer from this machine, .* this says nothing about the CORS rules/
+  t.match(publicEndpoint.stdout, blamesEndpoint)
+  t.notMatch(publicEndpoint.stdout, /would break downloads/, 'the rules are not blamed for an endpoint that did not answer')
+
+  // --check from a machine that cannot reach the public endpoint: the stored rules are fine, and only the endpoint is named.
+  const unreachable = await cli({ ...env, S3_PUBLIC_ENDPOINT: `http://127.0.0.1:${await closedPort()}` }, ['--check'])
+  t.match(unreachable, { code: 1 })
+  t.match(unreachable.stdout, /ok {4}stored rules: /)
+  t.match(unreachable.stdout, blamesEndpoint)
+  t.notMatch(unreachable.stdout, /would break downloads|Run `npm run bucket:setup`/)
+
+  // A public endpoint that answers without CORS headers (a proxy that drops them): the rules were applied, yet a browser is refused.
+  const proxy = createHttpServer((_request, response) => { response.end('not S3') })
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { proxy.close() })
+  const stripped = await cli({ ...env, S3_PUBLIC_ENDPOINT: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` })
+  t.match(stripped, { code: 1 })
+  t.match(stripped.stdout, /fail {2}GET: a signed GET of replay-gate-cors-check with Origin: null answered 200: Access-Control-Allow-Origin is missing/)
+  t.match(stripped.stdout, /would break downloads in a browser that follows the redirect\.\n/)
+  t.notMatch(stripped.stdout, /Run `npm run bucket:setup`|did not answer/, 'no advice to run what just ran')
+
+  // Both at once: each is said.
+  await admin.send(new DeleteBucketCorsCommand({ Bucket: bucket }))
+  const both = await cli({ ...env, S3_PUBLIC_ENDPOINT: `http://127.0.0.1:${await closedPort()}` }, ['--check'])
+  t.match(both, { code: 1 })
+  t.match(both.stdout, /fail {2}stored rules: the bucket has no CORS rules/)
+  t.match(both.stdout, /would break downloads in a browser that follows the redirect\. Run `npm run bucket:setup`/)
+  t.match(both.stdout, blamesEndpoint)
 })
 
 t.test('bucket:setup refuses bad usage and bad settings, and names them', async (t) => {
@@ -191,9 +242,9 @@ t.test('bucket:setup refuses bad usage and bad settings, and names them', async 
   t.match(bad, { code: 2 })
   t.match(bad.stderr, /Unknown option '--chek'[\s\S]*Usage:/)
 
-  const local = await cli({})
+  const local = await cli({ S3_BUKET: 'replays' })
   t.match(local, { code: 1 })
-  t.match(local.stderr, /S3_BUCKET is not set/)
+  t.match(local.stderr, /S3_BUCKET is not set \(S3_BUKET is set: did you mean S3_BUCKET\?\)/)
 
   const region = await cli({ S3_BUCKET: 'replays', S3_REGION: 'Europe!' })
   t.match(region, { code: 1 })

@@ -29,7 +29,8 @@ function problemsOf (env: Env): string[] {
 t.test('none of the three: no CDN, S3\'s own URLs', async (t) => {
   t.equal(parseConfig(configured).cdn, undefined)
   t.equal(parseConfig({}).cdn, undefined, 'local mode too')
-  t.equal(parseConfig({ ...configured, CLOUDFRONT_URL: ' ', CLOUDFRONT_KEY_PAIR_ID: '', CLOUDFRONT_PRIVATE_KEY_FILE: '' }).cdn, undefined, 'blank counts as unset')
+  t.throws(() => parseConfig({ ...configured, CLOUDFRONT_URL: ' ', CLOUDFRONT_KEY_PAIR_ID: '', CLOUDFRONT_PRIVATE_KEY_FILE: '' }),
+    /CLOUDFRONT_URL is set but blank[\s\S]*CLOUDFRONT_KEY_PAIR_ID is set but blank[\s\S]*CLOUDFRONT_PRIVATE_KEY_FILE is set but blank/, 'blank is an error, never unset')
 })
 
 t.test('all three: the base URL, the key pair id and the private key, read once', async (t) => {

@@ -123,6 +123,15 @@ t.test('only one of DATABASE_URL and S3_BUCKET: the start fails and names the mi
   t.match(problemsOf({ S3_BUCKET: 'replays' }), [/^DATABASE_URL is missing/])
   t.match(problemsOf({ S3_BUCKET: 'replays', DATABASE_URL: 'mysql://x' }), [/^DATABASE_URL must be a URL starting with postgres:\/\/ or postgresql:\/\//],
     'a bad DATABASE_URL is reported as bad, not as missing')
+  t.match(problemsOf({ DATABASE_URL: configured.DATABASE_URL, S3_BUKET: 'replays' }),
+    [/^S3_BUCKET is missing \(S3_BUKET is set: did you mean S3_BUCKET\?\): DATABASE_URL is set/], 'a misspelt name is said in the message that stops the start')
+  t.match(problemsOf({ DATABSE_URL: configured.DATABASE_URL, S3_BUCKET: 'replays' }),
+    [/^DATABASE_URL is missing \(DATABSE_URL is set: did you mean DATABASE_URL\?\): S3_BUCKET is set/])
+  t.match(problemsOf({ NODE_ENV: 'production', DATABASE_ULR: configured.DATABASE_URL, S3_BUKCET: 'replays' }),
+    [/^DATABASE_URL and S3_BUCKET are not set \(DATABASE_ULR is set: did you mean DATABASE_URL\?\) \(S3_BUKCET is set: did you mean S3_BUCKET\?\), and NODE_ENV is production/])
+  for (const blank of [' ', undefined]) {
+    t.match(problemsOf({ S3_BUCKET: 'replays', DATABSE_URL: blank }), [/^DATABASE_URL is missing: S3_BUCKET/], 'a blank or unset look-alike is not named')
+  }
 })
 
 t.test('every bad value is named, all at once', async (t) => {
@@ -320,6 +329,11 @@ t.test('look-alike names: a misspelt setting is named, other software\'s variabl
     /^S3_SECRET is not a setting of replay-gate and is ignored \(see \.env\.example/
   ])
   t.equal(warnings.length, 4, 'HOME, HOSTNAME, PATH, AWS_*, OTEL_*, HTTP_PROXY and NODE_OPTIONS are left alone')
+  t.match(parseConfig({ ...configured, SHUTDOWN_DELAY: '5000', METRIC_PORT: '9100', STREAM_FIRST_BYTE_TIMEOUT: '1' }).warnings, [
+    /^METRIC_PORT is not a setting of replay-gate and is ignored: did you mean METRICS_PORT\?$/,
+    /^SHUTDOWN_DELAY is not a setting of replay-gate and is ignored: did you mean SHUTDOWN_DELAY_MS\?$/,
+    /^STREAM_FIRST_BYTE_TIMEOUT is not a setting of replay-gate and is ignored/
+  ], 'a name without its unit (_MS) is named too')
   t.same(parseConfig(configured).warnings, [])
 })
 
@@ -348,7 +362,7 @@ t.test('the games table: the service\'s own by default, a platform\'s by name', 
     { table: 'platform.matches', id: 'match_id', replay: { folder: 'folder', file: 'replay_name' } })
   t.same(parseConfig({ ...configured, GAMES_TABLE: 'Matches', REPLAY_KEY_COLUMN: 'object_key$1' }).gamesTable,
     { table: 'Matches', id: 'id', replay: { key: 'object_key$1' } }, 'one key column; names kept as written')
-  t.same(parseConfig({ ...configured, GAME_FOLDER_COLUMN: ' ', REPLAY_FILE_COLUMN: '', REPLAY_KEY_COLUMN: 'k' }).gamesTable.replay, { key: 'k' }, 'blank is unset')
+  t.throws(() => parseConfig({ ...configured, GAME_FOLDER_COLUMN: ' ', REPLAY_KEY_COLUMN: 'k' }), /GAME_FOLDER_COLUMN is set but blank/, 'blank is an error, never unset')
 })
 
 t.test('the games table: a name that is no identifier, or the two forms of the replay mixed, stops the start', async (t) => {

@@ -165,7 +165,7 @@ t.test('db:migrate reads the games settings: pointed at a platform\'s table, it 
 
 t.test('db:migrate without DATABASE_URL, or with an empty one, says so and migrates nothing', async (t) => {
   const dataDir = await localDataDir(t, { database: false })
-  for (const [env, said] of [[{}, 'not set'], [{ DATABASE_URL: '  ' }, 'empty']] as const) {
+  for (const [env, said] of [[{}, 'not set'], [{ DATABASE_URL: '  ', DATABSE_URL: 'postgres://db/x' }, 'empty \\(DATABSE_URL is set: did you mean DATABASE_URL\\?\\)']] as const) {
     const run = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir, ...env })
     t.equal((await run.exited).code, 1)
     t.match(run.stderr(), new RegExp(`db:migrate failed: DATABASE_URL is ${said}: it names the PostgreSQL database to migrate`))

@@ -83,7 +83,7 @@ t.test('/readyz: what is wrong with this instance is 503 unavailable', async (t)
   t.equal(noTable.status, 503, 'a missing table')
   t.match(noTable.body, { status: 'unavailable', checks: { database: { state: 'misconfigured' }, storage: { state: 'ok' } } })
   t.notMatch(noTable.text, /relation|games/)
-  t.match(noTable.log(), [{ check: 'database', state: 'misconfigured', reason: 'GAMES_TABLE games does not exist' }])
+  t.match(noTable.log(), [{ check: 'database', state: 'misconfigured', reason: 'GAMES_TABLE games does not exist: is the database migrated? Run `npm run db:migrate` with this DATABASE_URL' }])
 
   // A platform's table under the settings, its id column of a type the service cannot compare.
   await sql`create table matches (match_id uuid, folder text, replay_name text)`.execute(unmigrated)

@@ -2,6 +2,7 @@
 // The SDK's error objects are this pure mapping's input; the route's tests
 // cover the same paths against the S3 server.
 import t from 'tap'
+import { credentialsMissing } from '../../src/http/errors.js'
 import { lacksWhatClientNeeds, refusalOf } from '../../src/storage/object-reads.js'
 import { s3Code } from '../../src/storage/s3-errors.js'
 
@@ -37,6 +38,10 @@ t.test('a missing object, a timeout, and anything else: the contract\'s error an
       `the SDK calls a broken connection (${code}) a TimeoutError; it is a failure, not a timeout`)
   }
   t.match(refusalOf({ name: 'TimeoutError', code: 'ETIMEDOUT' }, '42'), { kind: 'timeout', error: { code: 'STORAGE_TIMEOUT' } })
+  const none = { name: 'CredentialsProviderError', message: 'Could not load credentials from any providers' }
+  t.match(refusalOf(none, '42'), { kind: 'credentials', error: { code: 'STORAGE_CREDENTIALS_MISSING', statusCode: 503, cause: none } }, 'no credentials: this instance\'s setup')
+  const signed = credentialsMissing(none)
+  t.match(refusalOf(signed, '42'), { kind: 'credentials', error: signed }, 'the signer\'s own is passed on')
 })
 
 t.test('s3Code: S3\'s error code, or unknown when the answer had none', async (t) => {

@@ -101,3 +101,21 @@ t.test('a URL of the fast signer downloads from the real S3, and S3 holds it to 
   t.equal(answer.headers.get('content-disposition'), 'attachment; filename="game-7.replay.rep"')
   t.equal((await fetch(get, { method: 'HEAD' })).status, 403, 'a GET signature does not serve a HEAD: why HEAD is answered by the service')
 })
+
+t.test('a credential chain that finds nothing is the contract\'s STORAGE_CREDENTIALS_MISSING; any other failure of it passes on as it is', async (t) => {
+  const failing = (error: Error) => new S3UrlSigner(createS3Client({ ...endpoints[0] as typeof endpoints[number], connectTimeoutMs: 1000, credentials: async () => { throw error } }), 'replays')
+  // The SDK's providers name their failures so (CredentialsProviderError); only the name is relied on.
+  const none = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })
+  await t.rejects(failing(none).signRead('k'), { code: 'STORAGE_CREDENTIALS_MISSING', statusCode: 503, cause: none })
+  const other = new Error('the role\'s token file is unreadable')
+  await t.rejects(failing(other).signRead('k'), other)
+})
+
+t.test('credentials that arrive after a failure sign the next URL', async (t) => {
+  const given: { now?: typeof credentials } = {}
+  const none = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' })
+  const signer = new S3UrlSigner(createS3Client({ ...endpoints[0] as typeof endpoints[number], connectTimeoutMs: 1000, credentials: async () => given.now ?? await Promise.reject(none) }), 'replays')
+  await t.rejects(signer.signRead('k'), { code: 'STORAGE_CREDENTIALS_MISSING' })
+  given.now = credentials
+  t.match(await signer.signRead('k'), /^http:\/\/127\.0\.0\.1:7480\/replays\/k\?.*X-Amz-Credential=AKIDEXAMPLE%2F/)
+})

@@ -240,9 +240,9 @@ t.test('bad usage exits 2 with the usage; --help exits 0', async (t) => {
 
 t.test('settings: DATABASE_URL and S3_BUCKET are both named when missing; a bad one is named', async (t) => {
   const out = { stdout: [] as string[], stderr: [] as string[] }
-  const code = await runReplaysCompress({ args: ['--all'], env: {}, out: { log: (l) => out.stdout.push(l), error: (l) => out.stderr.push(l) } })
+  const code = await runReplaysCompress({ args: ['--all'], env: { S3_BUKET: 'replays' }, out: { log: (l) => out.stdout.push(l), error: (l) => out.stderr.push(l) } })
   t.equal(code, 1)
-  t.match(out.stderr.join('\n'), /^replays:compress failed: Invalid configuration:\n {2}- DATABASE_URL is not set: it names the PostgreSQL database[^\n]*\n {2}- S3_BUCKET is not set: it names the bucket/)
+  t.match(out.stderr.join('\n'), /^replays:compress failed: Invalid configuration:\n {2}- DATABASE_URL is not set: it names the PostgreSQL database[^\n]*\n {2}- S3_BUCKET is not set \(S3_BUKET is set: did you mean S3_BUCKET\?\): it names the bucket/)
   out.stderr.length = 0
   t.equal(await runReplaysCompress({ args: ['--all'], env: { DATABASE_URL: 'mysql://x', S3_BUCKET: 'replays' }, out: { log: () => {}, error: (l) => out.stderr.push(l) } }), 1)
   t.match(out.stderr.join('\n'), /DATABASE_URL must be a URL starting with postgres:\/\/ or postgresql:\/\//)
