@@ -1,11 +1,12 @@
 import { readdir } from 'node:fs/promises'
-import { Migrator, NO_MIGRATIONS, sql, type Kysely } from 'kysely'
+import { NO_MIGRATIONS, sql, type Kysely } from 'kysely'
 import t, { type Test } from 'tap'
 import { localDatabaseDir, openDatabase, type Database } from '../../src/db/database.js'
 import { GamesRepository } from '../../src/db/games.js'
 import { migrateToLatest } from '../../src/db/migrate.js'
 import { migrations } from '../../src/db/migrations/index.js'
 import { openTestDatabase } from '../helper.js'
+import { migratorOf } from '../support/migrator.js'
 import { clonePGlite } from '../support/pglite-template.js'
 import { localDataDir, spawnEntry } from '../support/spawn-service.js'
 
@@ -22,15 +23,6 @@ t.test('the games table: bigint ids up to 2^53 - 1, a nullable replay file', asy
   await t.rejects(db.insertInto('games').values({ id: '4', game_folder: null as unknown as string, replay_file: null }).execute(),
     'game_folder is required')
 })
-
-function migratorOf (db: Kysely<Database>): Migrator {
-  return new Migrator({
-    db,
-    provider: { getMigrations: async () => migrations },
-    migrationTableName: 'replay_gate_migrations',
-    migrationLockTableName: 'replay_gate_migrations_lock'
-  })
-}
 
 /**
  * One clone of the template for the two tests below (a PGlite start is

@@ -1,23 +1,15 @@
 // Whether a database has every migration, said at start: a lookup on a
 // database never migrated fails on a missing table, and the message that
 // says what to run belongs at the start, not at the first request.
-import { Migrator, NO_MIGRATIONS, type Kysely } from 'kysely'
+import { NO_MIGRATIONS } from 'kysely'
 import t from 'tap'
-import { connectPostgres, type Database } from '../../src/db/database.js'
+import { connectPostgres } from '../../src/db/database.js'
 import { GamesRepository } from '../../src/db/games.js'
 import { migrateToLatest, pendingMigrations, warnIfNotMigrated } from '../../src/db/migrate.js'
 import { migrations } from '../../src/db/migrations/index.js'
 import { openTestDatabase } from '../helper.js'
+import { migratorOf } from '../support/migrator.js'
 import { closedPort } from '../support/silent-server.js'
-
-function migratorOf (db: Kysely<Database>): Migrator {
-  return new Migrator({
-    db,
-    provider: { getMigrations: async () => migrations },
-    migrationTableName: 'replay_gate_migrations',
-    migrationLockTableName: 'replay_gate_migrations_lock'
-  })
-}
 
 t.test('a database not migrated, or only in part, is said at start with what to run', async (t) => {
   const db = await openTestDatabase(t)
