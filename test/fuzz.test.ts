@@ -178,7 +178,9 @@ t.test(`${REQUESTS} generated requests (seed ${SEED}): never a 5xx, a reset or a
   t.comment(`/stream: ${reachedS3} of ${streams} GET/HEAD requests reached S3; heap ${heapGrowth >= 0 ? '+' : ''}${heapGrowth.toFixed(1)} MiB from the end of the warm-up (${warmUp} requests) to the end`)
   t.same(failures, [], `every answer as the contract says (replay: FUZZ_SEED=${SEED})`)
   t.ok([...statuses.keys()].every((s) => s >= 200 && s < 500), 'only 2xx, 3xx and 4xx')
-  t.ok(reachedS3 >= streams / 2, `at least half of the /stream requests reached S3 (${reachedS3} of ${streams})`)
+  // 54–56% reach it in runs of 3,000 requests, about half in runs of 1,000 (about 400 to
+  // /stream; one had 199 of 399). Two in five is over four standard deviations below that.
+  t.ok(reachedS3 >= streams * 0.4, `at least two in five of the /stream requests reached S3 (${reachedS3} of ${streams})`)
   t.ok([200, 206, 302, 304, 400, 404, 416].every((s) => (statuses.get(s) ?? 0) > 0), 'a spread of answers: the generators reach every branch that matters')
   t.ok(heapGrowth < 8, `memory after the run within a few MiB of before (${heapGrowth.toFixed(1)} MiB)`)
 })
