@@ -7,7 +7,7 @@
 // Where Node strips TypeScript's types itself and runs module hooks in the
 // thread that imports (Node 24.13 and later), that is all: the hooks below run
 // in this thread, and a `.js` specifier that names a `.ts` file gets the `.ts`
-// file, as tsc resolves it. Elsewhere (Node 20) tsx compiles the tests, and
+// file, as tsc resolves it. Elsewhere (Node 20) tsx compiles the tests (its ESM hooks), and
 // the same mapping runs in the hooks thread (built-sources-hooks.mjs). A test
 // process then starts without a second thread of hooks to feed: about a
 // second of CPU less for each of the suite's processes.
@@ -34,6 +34,8 @@ if (syncHooks) {
     }
   })
 } else {
-  await import('tsx')
+  // Its ESM hooks only: the tests are modules, and what they load from src/ and node_modules is
+  // JavaScript (the full `tsx` would also hook every require() of a CommonJS package).
+  await import('tsx/esm')
   module.register('./built-sources-hooks.mjs', import.meta.url)
 }
