@@ -6,8 +6,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { inspect } from 'node:util'
 import t from 'tap'
-import { ConfigError, parseConfig, type Env } from '../../src/config/index.js'
+import { parseConfig, type Env } from '../../src/config/index.js'
 import { testKeyPair } from '../support/cloudfront-policy.js'
+import { problemsOf } from '../support/config-problems.js'
 
 const configured: Env = { DATABASE_URL: 'postgres://app:pw@db.internal:5432/games', S3_BUCKET: 'replays' }
 const keys = await testKeyPair(t)
@@ -15,16 +16,6 @@ const dir = t.testdir()
 const complete: Env = { ...configured, CLOUDFRONT_URL: 'https://d111111abcdef8.cloudfront.net', CLOUDFRONT_KEY_PAIR_ID: 'K2JCJMDEHXQW5F', CLOUDFRONT_PRIVATE_KEY_FILE: keys.file }
 /** The lines of the PEM's body: none of them may show anywhere. */
 const secretLines = keys.pem.split('\n').filter((line) => line !== '' && !line.startsWith('-----'))
-
-function problemsOf (env: Env): string[] {
-  try {
-    parseConfig(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
 
 t.test('none of the three: no CDN, S3\'s own URLs', async (t) => {
   t.equal(parseConfig(configured).cdn, undefined)

@@ -1,18 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
-import { ConfigError, parseConfig, redactUrl, type Env } from '../../src/config/index.js'
+import { parseConfig, redactUrl, type Env } from '../../src/config/index.js'
+import { problemsOf } from '../support/config-problems.js'
 
 const configured: Env = { DATABASE_URL: 'postgres://app:pw@db.internal:5432/games', S3_BUCKET: 'replays' }
-
-function problemsOf (env: Env): string[] {
-  try {
-    parseConfig(env)
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
 
 t.test('no database and no bucket: local mode on the defaults', async (t) => {
   const config = parseConfig({})
