@@ -62,11 +62,21 @@ export interface PGliteOptions {
   loadDataDir?: Blob | undefined
 }
 
+/**
+ * PGlite's shared buffers: initdb's 128 MB are WebAssembly memory that each
+ * start fills, about half of its CPU; a local mode's few games fit in far less.
+ */
+export const PGLITE_SHARED_BUFFERS = '16MB'
+
 export async function connectPGlite ({ dataDir, loadDataDir }: PGliteOptions = {}): Promise<Kysely<Database>> {
   // Loaded on demand: PGlite's WASM is only needed in local mode and tests.
   const { PGlite } = await import('@electric-sql/pglite')
   const { PGliteDialect } = await import('kysely-pglite-dialect')
-  const pglite = await PGlite.create({ ...(dataDir !== undefined && { dataDir }), ...(loadDataDir !== undefined && { loadDataDir }) })
+  const pglite = await PGlite.create({
+    ...(dataDir !== undefined && { dataDir }),
+    ...(loadDataDir !== undefined && { loadDataDir }),
+    startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`]
+  })
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) })
   // The dialect takes hold of PGlite at its first query, and only closes it on destroy() after one:
   // a database nobody queried would keep the process from exiting.

@@ -1,9 +1,12 @@
 // A migrated PGlite data directory, made once and cloned for every test
 // database: a fresh PGlite runs initdb (seconds of CPU), a clone loads a
 // tarball (a fraction of that). The template is keyed by PGlite's version and
-// the migrations' sources, so a changed migration never meets a stale copy.
+// the migrations' sources and this file, so a changed migration never meets a
+// stale copy. It holds only the database PGlite opens, `postgres`: without
+// template0 and template1 a clone unpacks 25 MB instead of 40.
 import { createHash } from 'node:crypto'
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Kysely } from 'kysely'
 import { openDatabase, type Database } from '../../src/db/database.js'
@@ -16,6 +19,7 @@ const CACHE = new URL('node_modules/.cache/replay-gate/', ROOT)
 function templateFile (): URL {
   const hash = createHash('sha256')
   hash.update(readFileSync(new URL('node_modules/@electric-sql/pglite/package.json', ROOT)))
+  hash.update(readFileSync(new URL(import.meta.url)))
   for (const file of readdirSync(MIGRATIONS).sort()) hash.update(file).update(readFileSync(new URL(file, MIGRATIONS)))
   return new URL(`pglite-${hash.digest('hex').slice(0, 16)}.tar`, CACHE)
 }
@@ -36,6 +40,11 @@ export async function pgliteTemplate (): Promise<Blob> {
   const pglite = await PGlite.create()
   const db = await kyselyOn(pglite)
   await migrateToLatest(db)
+  for (const template of ['template0', 'template1']) {
+    await pglite.exec(`ALTER DATABASE ${template} IS_TEMPLATE false`)
+    await pglite.exec(`DROP DATABASE ${template}`)
+  }
+  await pglite.exec('CHECKPOINT')
   const dump = await pglite.dumpDataDir('none')
   await db.destroy()
   mkdirSync(CACHE, { recursive: true })
@@ -43,6 +52,10 @@ export async function pgliteTemplate (): Promise<Blob> {
   const partial = fileURLToPath(file) + `.${process.pid}`
   writeFileSync(partial, Buffer.from(await dump.arrayBuffer()))
   renameSync(partial, file)
+  // Templates of earlier versions or migrations are of no more use.
+  for (const name of readdirSync(CACHE)) {
+    if (/^pglite-[0-9a-f]{16}\.tar$/.test(name) && name !== basename(fileURLToPath(file))) rmSync(new URL(name, CACHE), { force: true })
+  }
   cached = dump
   return cached
 }

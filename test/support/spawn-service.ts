@@ -48,9 +48,9 @@ function builtEntry (entry: string): string {
   return built
 }
 
-/** Tap's options for this process, less its loaders for tests (mocks, tsx, src/ → dist/): the built code needs only the coverage hook. */
+/** Tap's options for this process, less the tests' loader (their compilation, src/ → dist/): the built code needs only the coverage hook. */
 function coverageArgs (): string[] {
-  return process.execArgv.filter((arg) => !/@tapjs\/mock\/|^--import=(?:tsx|\.\/test\/support\/built-sources\.mjs)$/.test(arg))
+  return process.execArgv.filter((arg) => arg !== '--import=./test/support/built-sources.mjs')
 }
 
 let emptyFolder: string | undefined
@@ -112,6 +112,10 @@ async function pgliteTemplateFolder (): Promise<string> {
       await (await clonePGlite(partial)).destroy()
       /* c8 ignore next: another test file made it first */
       await rename(partial, folder).catch(async () => { await rm(partial, { recursive: true, force: true }) })
+      // Folders of earlier templates are of no more use.
+      for (const name of readdirSync(CACHE)) {
+        if (/^pglite-folder-[0-9a-f]{16}$/.test(name) && join(CACHE, name) !== folder) await rm(join(CACHE, name), { recursive: true, force: true })
+      }
     }
     return folder
   })()
