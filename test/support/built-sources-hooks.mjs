@@ -1,11 +1,16 @@
 // built-sources.mjs's hooks where they run in a thread of their own (Node 20):
-// the mapping of src/ to dist/ in built-sources-map.mjs, after tsx's resolution.
-import { builtInstead, loadBuilt } from './built-sources-map.mjs'
+// src/ resolves to dist/, a relative `.js` to its `.ts`, and the tests'
+// TypeScript loads compiled (built-sources-map.mjs).
+import { builtInstead, loadBuilt, loadTypeScript, typeScriptSibling } from './built-sources-map.mjs'
 
 export async function resolve (specifier, context, nextResolve) {
-  return builtInstead(await nextResolve(specifier, context))
+  try {
+    return builtInstead(await nextResolve(specifier, context))
+  } catch (error) {
+    return builtInstead(await nextResolve(typeScriptSibling(specifier, error), context))
+  }
 }
 
 export async function load (url, context, nextLoad) {
-  return loadBuilt(url) ?? await nextLoad(url, context)
+  return loadBuilt(url) ?? loadTypeScript(url) ?? await nextLoad(url, context)
 }

@@ -1,12 +1,21 @@
 // What built-sources.mjs's hooks do, in either thread: src/**/*.ts resolves to
-// dist/**/*.js, which is loaded as tsc wrote it (tsx would compile it again and
-// replace tsc's source map with its own). A build older than its source is
+// dist/**/*.js, which is loaded as tsc wrote it (compiling it again would
+// replace tsc's source map with another). A build older than its source is
 // refused, never run: scripts/build.mjs stamps dist/.source-hash each time it
 // compiles or finds the build current.
-import { readFileSync, statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import module, { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
-const SRC = new URL('../../src/', import.meta.url).href
-const DIST = new URL('../../dist/', import.meta.url).href
+const [major, minor] = process.versions.node.split('.').map(Number)
+/** Whether Node strips TypeScript's types itself and runs module hooks in the importing thread (Node 24.13 and later). */
+export const nodeRunsTypeScript = typeof module.registerHooks === 'function' && process.features.typescript === 'strip' && (major > 24 || (major === 24 && minor >= 13))
+
+const ROOT = new URL('../../', import.meta.url).href
+const SRC = new URL('src/', ROOT).href
+const DIST = new URL('dist/', ROOT).href
 /** When dist/ was last found current: read at the first import of src/, after the suite's build (before-suite.ts) has run. */
 let builtAt
 
@@ -25,4 +34,56 @@ export function builtInstead (resolved) {
 export function loadBuilt (url) {
   if (!url.startsWith(DIST) || !url.endsWith('.js')) return undefined
   return { format: 'module', source: readFileSync(new URL(url)), shortCircuit: true }
+}
+
+/**
+ * The specifier to try when `specifier` was not found: a relative `.js` names
+ * its `.ts` source, as tsc resolves it. Any other failure is thrown again.
+ */
+export function typeScriptSibling (specifier, error) {
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !/^\.{1,2}\/.*\.js$/.test(specifier)) throw error
+  return specifier.replace(/\.js$/, '.ts')
+}
+
+const COMPILED = new URL('node_modules/.cache/replay-gate/compiled-tests/', ROOT)
+/** Types removed and nothing else: the syntax stays as written, for the Node that runs it. */
+const COMPILE = { loader: 'ts', format: 'esm', sourcemap: 'inline' }
+const require = createRequire(import.meta.url)
+let esbuild
+let compiler
+
+/** A TypeScript file's JavaScript, its types removed by esbuild, and the file that keeps it, named by the hash of the source: each is compiled once, not in every process. */
+function compiledTypeScript (url) {
+  const source = readFileSync(new URL(url), 'utf8')
+  compiler ??= `esbuild ${JSON.parse(readFileSync(require.resolve('esbuild/package.json'), 'utf8')).version} ${JSON.stringify(COMPILE)}`
+  const key = createHash('sha256').update(compiler).update('\0').update(url).update('\0').update(source).digest('hex').slice(0, 32)
+  const file = `${key}.js`
+  const cached = new URL(file, COMPILED)
+  try {
+    return { file, code: readFileSync(cached, 'utf8') }
+  } catch {}
+  esbuild ??= require('esbuild')
+  const { code } = esbuild.transformSync(source, { ...COMPILE, sourcefile: fileURLToPath(url) })
+  // Written aside, then renamed: a process beside this one never reads half a file.
+  mkdirSync(COMPILED, { recursive: true })
+  const partial = new URL(`${cached.href}.${process.pid}`)
+  writeFileSync(partial, code)
+  renameSync(partial, cached)
+  return { file, code }
+}
+
+/** Every test file compiled ahead, in one process (the suite's `before`): not each by the first process that loads it. */
+export function compileTests () {
+  const current = new Set()
+  for (const entry of readdirSync(new URL('test/', ROOT), { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith('.ts')) current.add(compiledTypeScript(pathToFileURL(join(entry.parentPath, entry.name)).href).file)
+  }
+  // What earlier versions of the tests compiled to is of no more use.
+  for (const name of readdirSync(COMPILED)) if (!current.has(name)) rmSync(new URL(name, COMPILED), { force: true })
+}
+
+/** The project's own TypeScript outside src/ (the tests), compiled; undefined for any other URL. */
+export function loadTypeScript (url) {
+  if (!url.startsWith(ROOT) || !url.endsWith('.ts') || url.includes('/node_modules/')) return undefined
+  return { format: 'module', source: compiledTypeScript(url).code, shortCircuit: true }
 }

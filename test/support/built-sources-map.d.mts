@@ -1,0 +1,3 @@
+// The part of built-sources-map.mjs that the suite's TypeScript uses.
+export declare const nodeRunsTypeScript: boolean
+export declare function compileTests (): void
