@@ -64,7 +64,8 @@ export interface PGliteOptions {
 
 /**
  * PGlite's shared buffers: initdb's 128 MB are WebAssembly memory that each
- * start fills, about half of its CPU; a local mode's few games fit in far less.
+ * start sets up, about two fifths of its CPU; local mode's games and the
+ * tests' fit in far less.
  */
 export const PGLITE_SHARED_BUFFERS = '16MB'
 
