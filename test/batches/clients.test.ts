@@ -1,0 +1,3 @@
+import { runBatch } from '../support/batch.js'
+
+await runBatch('clients')
