@@ -59,7 +59,7 @@ const TAP_COVERAGE_HOOK = /^--(import|loader|experimental-loader)=\S*@tapjs[/\\]
  * Node itself takes the coverage (NODE_V8_COVERAGE, into the folder that
  * tap's report reads, c8's format both): on Node 20 tap's hook runs a module
  * loader thread that costs each start of the service about a CPU-second more
- * (2.7 against 1.9 for a start, a request and a SIGTERM), and the suite starts
+ * (2.7 against 1.9 for a start in local mode and a SIGTERM), and the suite starts
  * fifty. NODE_OPTIONS is set through `env`, after tap has put its hook back in.
  */
 function entryCommand (env: Record<string, string | undefined>): { file: string, args: string[] } {
