@@ -194,20 +194,24 @@ async function checkGamesTable (games: GamesRepository, timeoutMs: number): Prom
   }
 }
 
+/** What a failure to listen means, by its code. */
+const LISTEN_FAILURES = new Map<string | undefined, (host: string) => string>([
+  ['EADDRINUSE', () => 'the port is in use by another process (EADDRINUSE)'],
+  ['EADDRNOTAVAIL', (host) => `${host} is not an address of this machine (EADDRNOTAVAIL)`],
+  /* c8 ignore next: the tests run as root, who may listen on any port */
+  ['EACCES', () => 'not allowed to listen there (EACCES; ports below 1024 need privileges)']
+])
+
 /** A port that cannot be had is a setting to fix, like a bad value: said so, and exit 1. */
 async function listenOrFail (app: { listen: (options: { port: number, host: string }) => Promise<string> }, setting: string, port: number, host: string): Promise<void> {
   try {
     await app.listen({ port, host })
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    const where = `${setting}=${port} on ${host}`
-    if (code === 'EADDRINUSE') fail(`${where}: the port is in use by another process (EADDRINUSE)`)
-    if (code === 'EADDRNOTAVAIL') fail(`${where}: ${host} is not an address of this machine (EADDRNOTAVAIL)`)
-    /* c8 ignore start: the tests run as root, who may listen on any port; other failures to listen are not known to happen */
-    if (code === 'EACCES') fail(`${where}: not allowed to listen there (EACCES; ports below 1024 need privileges)`)
-    fail(`${where}: ${(error as Error).message}`)
+    const explain = LISTEN_FAILURES.get((error as NodeJS.ErrnoException).code)
+    /* c8 ignore next: other failures to listen are not known to happen */
+    const reason = explain === undefined ? (error as Error).message : explain(host)
+    fail(`${setting}=${port} on ${host}: ${reason}`)
   }
-  /* c8 ignore stop */
 }
 
 /** close-with-grace's own messages ("second SIGTERM, exiting") as JSON lines of the service's log. */

@@ -1,6 +1,7 @@
 // The bucket's CORS rules live in one file, localstack/bucket-cors.json, in
 // the JSON form that S3's PutBucketCors and the AWS CLI take.
 import { readFileSync } from 'node:fs'
+import { projectFile } from '../project-files.js'
 
 export interface CorsRule {
   ID?: string
@@ -15,8 +16,7 @@ export interface CorsConfiguration {
   CORSRules: CorsRule[]
 }
 
-// The same relative path from src/bucket and from dist/bucket.
-export const BUCKET_CORS_FILE = new URL('../../localstack/bucket-cors.json', import.meta.url)
+export const BUCKET_CORS_FILE = projectFile('localstack/bucket-cors.json')
 
 export function readBucketCors (file: URL | string = BUCKET_CORS_FILE): CorsConfiguration {
   return JSON.parse(readFileSync(file, 'utf8')) as CorsConfiguration

@@ -80,6 +80,7 @@ export const BATCHES = {
     'observability/monitoring.test.ts',
     'observability/prebound-exposition.test.ts',
     'heap-tuning.test.ts',
+    'project-files.test.ts',
     'scripts/build.test.ts',
     'suite-layout.test.ts'
   ],

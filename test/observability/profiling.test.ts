@@ -1,6 +1,9 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { SourceMap, type SourceMapPayload } from 'node:module'
 import { connect, type AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import Fastify from 'fastify'
 import pino from 'pino'
 import t, { type Test } from 'tap'
@@ -26,7 +29,7 @@ function recordingLog (): { log: ProfilingRouteOptions['log'], lines: Array<Reco
 }
 
 interface CpuProfile {
-  nodes: Array<{ id: number, callFrame: { functionName: string, url: string } }>
+  nodes: Array<{ id: number, callFrame: { functionName: string, url: string, lineNumber: number, columnNumber: number } }>
   samples: number[]
   startTime: number
   endTime: number
@@ -293,7 +296,13 @@ t.test('a running service profiled under load, on its metrics listener only', as
   const profile = (await res.json()) as CpuProfile
   const ours = profile.nodes.filter((node) => /\/dist\/.+\.js$/.test(node.callFrame.url) && !node.callFrame.url.includes('/node_modules/'))
   t.ok(ours.length > 0, 'the service\'s own functions are in it')
-  const routes = ours.filter((node) => node.callFrame.url.endsWith('/dist/routes/replay.js'))
+  // Where a function was written, as DevTools finds it: through the source map beside the built file.
+  const maps = new Map<string, SourceMap>()
+  const routes = ours.filter(({ callFrame: { url, lineNumber, columnNumber } }) => {
+    if (!maps.has(url)) maps.set(url, new SourceMap(JSON.parse(readFileSync(`${fileURLToPath(url)}.map`, 'utf8')) as SourceMapPayload))
+    const entry = maps.get(url)?.findEntry(lineNumber, columnNumber) as { originalSource?: string } | undefined
+    return entry?.originalSource?.endsWith('/src/routes/replay.ts') === true
+  })
   t.ok(routes.length > 0, `functions of src/routes/replay.ts: ${[...new Set(routes.map((node) => node.callFrame.functionName))].join(', ')}`)
   await service.waitFor(/"remoteAddress":"127\.0\.0\.1"[^\n]*"msg":"taking a CPU profile of 1 s, asked by 127\.0\.0\.1"/)
 

@@ -1,7 +1,7 @@
 // scripts/build.mjs, the build that npm start, npm ci (prepare) and the suite
 // run: it must never let a dist/ built from other sources run.
 import { execFile } from 'node:child_process'
-import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs'
+import { appendFileSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -75,4 +75,26 @@ t.test('a checkout never built, without TypeScript, and an install before the so
   const noSources = await build(folder)
   t.equal(noSources.code, 1)
   t.match(noSources.stderr, /there is no src\/ to compile/)
+})
+
+/** The modules a bundled file imports: esbuild writes its imports at the start of a line, and a dynamic one with double quotes (examples in the packages' comments have neither). */
+function importsOf (file: string): string[] {
+  const code = readFileSync(file, 'utf8')
+  return [...code.matchAll(/^(?:import|export)\s[^;]*?\bfrom\s*"([^"]+)";|^import\s*"([^"]+)";|\bimport\("([^"]+)"\)/gm)]
+    .map((match) => (match[1] ?? match[2] ?? match[3]) as string)
+}
+
+t.test('the entry points are bundled: they load no package from node_modules but the ones left out on purpose', async (t) => {
+  const dist = join(root, 'dist')
+  const bundled = [join(dist, 'server.js'), ...readdirSync(join(dist, 'cli')).filter((name) => name.endsWith('.js')).map((name) => join(dist, 'cli', name)),
+    ...readdirSync(join(dist, 'chunks')).filter((name) => name.endsWith('.js')).map((name) => join(dist, 'chunks', name))]
+  // Local mode's database and S3 emulator (development dependencies), and OpenTelemetry (off unless configured).
+  const leftOut = /^(node:|\.\.?\/|@electric-sql\/pglite($|\/)|kysely-pglite-dialect$|@20minutes\/s3rver($|\/)|@opentelemetry\/|@fastify\/otel$)/
+  const packages = bundled.flatMap((file) => importsOf(file).filter((specifier) => !leftOut.test(specifier)).map((specifier) => `${specifier} in ${file.slice(dist.length + 1)}`))
+  t.same(packages, [], 'every other import is of a chunk or of Node')
+  t.ok(importsOf(join(dist, 'server.js')).some((specifier) => specifier.startsWith('./chunks/')), 'the entry point imports its chunks')
+  // The source maps name the project's code only: coverage and a profile see src/, not the packages' code.
+  const sources = bundled.flatMap((file) => (JSON.parse(readFileSync(`${file}.map`, 'utf8')) as { sources: string[] }).sources)
+  t.ok(sources.includes('../src/server.ts'))
+  t.same(sources.filter((source) => !/^(\.\.\/)+src\/.+\.ts$/.test(source)), [])
 })
