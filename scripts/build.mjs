@@ -144,7 +144,9 @@ function ownSourcesOnly (file) {
   // The project's TypeScript: not the packages, nor a JSON file that a module imports.
   map.sources.forEach((source, index) => { if (!/(^|\/)node_modules\//.test(source) && source.endsWith('.ts')) kept.set(index, kept.size) })
   const lines = decodeMappings(map.mappings).map((segments) => segments.map((segment) =>
-    segment.length === 1 || !kept.has(segment[1]) ? [segment[0]] : [segment[0], kept.get(segment[1]), ...segment.slice(2)]))
+    segment.length === 1 || !kept.has(segment[1]) ? [segment[0]] : [segment[0], kept.get(segment[1]), ...segment.slice(2)])
+    // An unmapped segment only ends a mapped one before it; any other says nothing.
+    .filter((segment, index, all) => segment.length > 1 || all[index - 1]?.length > 1))
   map.sources = map.sources.filter((_, index) => kept.has(index))
   mapDeclarationStarts(lines, readFileSync(file.replace(/\.map$/, ''), 'utf8').split('\n'), map.sources.map((source) => join(dirname(file), source)))
   map.mappings = encodeMappings(lines)
