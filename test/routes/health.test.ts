@@ -33,7 +33,7 @@ t.test('/readyz: 200 ready when the database and S3 serve this instance', async 
 })
 
 /** The app's readiness and its log, for a database and a storage. */
-async function readiness (t: Test, backends: { db?: Kysely<Database>, storage?: ReplayStorage }, config = testConfig({ databaseTimeoutMs: 500 })): Promise<{ status: number, body: Record<string, unknown>, text: string, log: () => Array<Record<string, unknown>> }> {
+async function readiness (t: Test, backends: { db?: Kysely<Database>, storage?: ReplayStorage }, config = testConfig({ databaseTimeoutMs: 5000 })): Promise<{ status: number, body: Record<string, unknown>, text: string, log: () => Array<Record<string, unknown>> }> {
   const lines: string[] = []
   const app = await buildTestApp(t, { config, db: backends.db ?? db, storage: backends.storage ?? storage, logger: loggerOptions('info', { write: (line) => lines.push(line) }) })
   const started = Date.now()
@@ -88,7 +88,7 @@ t.test('/readyz: what is wrong with this instance is 503 unavailable', async (t)
   // A platform's table under the settings, its id column of a type the service cannot compare.
   await sql`create table matches (match_id uuid, folder text, replay_name text)`.execute(unmigrated)
   const gamesTable = { table: 'matches', id: 'match_id', replay: { folder: 'folder', file: 'replay_name' } }
-  const wrongType = await readiness(t, { db: unmigrated }, testConfig({ databaseTimeoutMs: 500, gamesTable }))
+  const wrongType = await readiness(t, { db: unmigrated }, testConfig({ databaseTimeoutMs: 5000, gamesTable }))
   t.equal(wrongType.status, 503, 'a column of the wrong type')
   t.match(wrongType.body, { status: 'unavailable', checks: { database: { state: 'misconfigured' }, storage: { state: 'ok' } } })
   t.notMatch(wrongType.text, /match|uuid/)
