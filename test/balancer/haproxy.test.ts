@@ -220,10 +220,11 @@ t.test('rolling restarts behind HAProxy lose no request with the recommended dra
   t.comment(`HAProxy checks every ${CHECK.interMs} ms, fall ${CHECK.fall}, rise ${CHECK.rise}; recommended SHUTDOWN_DELAY_MS=${DRAIN_MS}`)
   t.comment(`all: ${outcomes.length} requests in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
   measure('rolling restarts, SHUTDOWN_DELAY_MS=0', bare)
-  const failedDrained = measure(`rolling restarts, SHUTDOWN_DELAY_MS=${DRAIN_MS}`, drained)
+  const underWay = (o: Outcome): boolean => o.started <= killedAt && o.started + o.ms >= killedAt
+  // A download begun during the restarts and still running at the kill -9 (a slow machine's 50 MiB) is the kill's to judge.
+  const failedDrained = measure(`rolling restarts, SHUTDOWN_DELAY_MS=${DRAIN_MS}`, drained).filter((o) => !(o.server === 'a' && underWay(o)))
   t.same(failedDrained.map((o) => `${o.kind} at ${o.started.toFixed(0)} ms on ${o.server ?? 'no answer'}: ${o.why ?? ''}`), [], 'no request failed across the rolling restarts with the recommended drain')
   const failedKill = measure('kill -9', [killWindow])
-  const underWay = (o: Outcome): boolean => o.started <= killedAt && o.started + o.ms >= killedAt
   t.same(failedKill.filter((o) => o.server !== 'a' || !underWay(o)), [], 'kill -9: only requests the killed instance was answering failed')
   t.ok(outcomes.filter((o) => o.ok).length > 100, 'the load ran throughout')
   t.ok(outcomes.some((o) => o.kind === 'stream' && o.ok), 'and 50 MiB downloads completed, checked by length and hash')
