@@ -88,8 +88,8 @@ writeFileSync(stampFile, `${hash}\n`)
 /**
  * The entry points (dist/server.js, dist/cli/*.js) bundled by esbuild over
  * tsc's files of the same name, with the packages they import: Node 20 loads
- * an ES module package file by file (typebox and kysely are six hundred
- * files), and a start spent most of its CPU on that. The shared code goes
+ * an ES module package file by file (typebox and kysely are 640 files), and
+ * a start spent most of its CPU on that. The shared code goes
  * into dist/chunks/, and what an entry point imports on demand (local mode,
  * the CDN signer) into chunks of its own, loaded only when used. The rest of
  * dist/ stays as tsc wrote it, module by module, for the tests and for
@@ -134,9 +134,10 @@ async function bundleEntryPoints () {
 
 /**
  * A source map that maps the project's own code only: the code of the
- * bundled packages (and of the JSON files it imports) is left unmapped, as it is in a module of node_modules
- * that Node loads itself. So coverage is reported on src/ alone, and a
- * profile or a stack trace names a package's code by the chunk it is in.
+ * bundled packages (and of the JSON files the project imports) is left
+ * unmapped, as it is in a module of node_modules that Node loads itself. So
+ * coverage is reported on src/ alone, and a profile or a stack trace names a
+ * package's code by the chunk it is in.
  */
 function ownSourcesOnly (file) {
   const map = JSON.parse(readFileSync(file, 'utf8'))
@@ -153,7 +154,6 @@ function ownSourcesOnly (file) {
   writeFileSync(file, JSON.stringify(map))
 }
 
-/** Source map mappings as absolute numbers: a line's segments of [column, source, line, column, name?]. */
 /**
  * A function or class declaration mapped where tsc's map puts it. esbuild
  * writes `export function f` of a module as `function f` and maps its name,
@@ -196,6 +196,7 @@ function mapDeclarationStarts (lines, generated, sourceFiles) {
   })
 }
 
+/** Source map mappings as absolute numbers: a line's segments of [column, source, line, column, name?]. */
 function decodeMappings (mappings) {
   const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
   const state = [0, 0, 0, 0]
