@@ -1,9 +1,9 @@
-// npm test runs every test file once: in one batch (test/batches/batches.ts)
-// or on its own (.taprc's include), never in both, never in none.
+// npm test runs every test file once: in one batch or alone
+// (test/batches/batches.ts), never in both, never in none.
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { BATCHES } from './batches/batches.js'
+import { ALONE, BATCHES } from './batches/batches.js'
 
 const TEST = new URL('./', import.meta.url)
 // Run by npm run test:e2e, not by npm test.
@@ -15,23 +15,24 @@ const testFiles = readdirSync(TEST, { recursive: true, encoding: 'utf8' })
   .sort()
 const taprc = readFileSync(new URL('../.taprc', import.meta.url), 'utf8')
 const included = [...(/^include:\n((?: {2}- .*\n)+)/m.exec(taprc)?.[1] ?? '').matchAll(/- (\S+)/g)].map(([, pattern]) => pattern as string)
-const alone = included.filter((pattern) => pattern !== 'test/batches/*.test.ts').map((file) => file.replace(/^test\//, ''))
+const alone = Object.values(ALONE) as string[]
 const batched = Object.values(BATCHES).flat()
 
-t.test('.taprc runs the batches, and names each file it runs alone (no pattern)', async (t) => {
-  t.ok(included.includes('test/batches/*.test.ts'))
-  for (const file of alone) t.match(file, /^[\w/-]+\.test\.ts$/, file)
+t.test('.taprc runs the batches\' files and nothing else', async (t) => {
+  t.same(included, ['test/batches/*.test.mjs'])
 })
 
 t.test('every test file is in exactly one batch or runs alone, and each one named exists', async (t) => {
   t.same([...alone, ...batched].sort(), testFiles)
 })
 
-t.test('each batch has its test file, and each batch file runs its own batch', async (t) => {
-  const batchFiles = readdirSync(new URL('batches/', TEST)).filter((file) => file.endsWith('.test.ts'))
-  t.same(batchFiles.map((file) => file.replace(/\.test\.ts$/, '')).sort(), Object.keys(BATCHES).sort())
-  for (const name of Object.keys(BATCHES)) {
-    t.match(readFileSync(new URL(`batches/${name}.test.ts`, TEST), 'utf8'), `await runBatch('${name}')`, name)
+t.test('each batch, and each file that runs alone, has its file in test/batches/, which runs it', async (t) => {
+  const names = [...Object.keys(BATCHES), ...Object.keys(ALONE)]
+  t.equal(new Set(names).size, names.length, 'no name twice')
+  const batchFiles = readdirSync(new URL('batches/', TEST)).filter((file) => file.endsWith('.test.mjs') || file.endsWith('.test.ts'))
+  t.same(batchFiles.map((file) => file.replace(/\.test\.mjs$/, '')).sort(), names.sort())
+  for (const name of names) {
+    t.match(readFileSync(new URL(`batches/${name}.test.mjs`, TEST), 'utf8'), `await runBatch('${name}')`, name)
   }
 })
 

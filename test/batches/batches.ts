@@ -1,14 +1,14 @@
 // Which test files share a process in `npm test`. A test process on Node 20
-// spends about two CPU-seconds before its first test (tap's module hooks, then
-// the service's modules and PGlite), so the files run by the dozen: each
-// batch is one test file for tap (test/batches/<name>.test.ts), which loads
-// its files one after another and then runs their tests in that order. A
-// file still runs alone the same way (`npx tap test/routes/replay.test.ts`).
+// spends about a CPU-second before its first test (tap, the service's modules,
+// a PGlite database), so the files run by the dozen: each batch is one test
+// file for tap (test/batches/<name>.test.mjs), which loads its files one after
+// another and then runs their tests in that order. A file still runs alone the
+// same way (`npx tap test/routes/replay.test.ts`).
 //
-// A file runs on its own instead (listed in .taprc) when it changes what the
-// whole process shares: the environment, the OpenTelemetry globals, Node's
-// warning listeners; or when it alone takes longer than a batch. Every test
-// file is in exactly one batch or in .taprc's list (test/suite-layout.test.ts).
+// A file runs in a process of its own instead (ALONE, below) when it changes
+// what the whole process shares: the environment, the OpenTelemetry globals,
+// Node's warning listeners; or when it alone takes longer than a batch. Every
+// test file is in exactly one batch or in ALONE (test/suite-layout.test.ts).
 //
 // Paths are relative to test/.
 export const BATCHES = {
@@ -113,4 +113,13 @@ export const BATCHES = {
   ]
 } as const satisfies Record<string, readonly string[]>
 
-export type BatchName = keyof typeof BATCHES
+/** Files that run in a process of their own, each from its own test/batches/<name>.test.mjs. */
+export const ALONE = {
+  server: 'server.test.ts',
+  'missing-credentials': 'storage/missing-credentials.test.ts',
+  telemetry: 'observability/telemetry.test.ts',
+  'log-trace-ids': 'observability/log-trace-ids.test.ts',
+  'process-warnings': 'observability/process-warnings.test.ts'
+} as const satisfies Record<string, string>
+
+export type BatchName = keyof typeof BATCHES | keyof typeof ALONE

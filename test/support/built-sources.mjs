@@ -10,7 +10,8 @@
 // tsc resolves it. Elsewhere (Node 20) the same hooks run in Node's hooks
 // thread (built-sources-hooks.mjs), and load the tests compiled by esbuild,
 // once for all processes (built-sources-map.mjs): no compiler starts in a
-// test process, nor a second layer of hooks with it.
+// test process, nor a second layer of hooks with it. The suite's processes on
+// Node 20 need none of it: they run the compiled tests' mirror.
 import module from 'node:module'
 import { builtInstead, loadBuilt, nodeRunsTypeScript, typeScriptSibling } from './built-sources-map.mjs'
 
@@ -27,6 +28,9 @@ if (nodeRunsTypeScript) {
       return loadBuilt(url) ?? nextLoad(url, context)
     }
   })
-} else {
+} else if (!process.argv[1]?.endsWith('.mjs')) {
+  // A test file run on its own, or the suite's `before`. The suite's own files
+  // (test/batches/*.test.mjs) load the tests from their compiled mirror
+  // instead (built-sources-map.mjs), with no hooks and no thread for them.
   module.register('./built-sources-hooks.mjs', import.meta.url)
 }

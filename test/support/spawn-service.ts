@@ -50,6 +50,8 @@ function builtEntry (entry: string): string {
 }
 
 const COVERAGE = fileURLToPath(new URL('.tap/coverage/', ROOT))
+// The test processes' own preloads (.taprc node-arg): the built sources for the tests, tap's file recording left out.
+const TEST_PROCESS_ONLY = ['--import=./test/support/built-sources.mjs', '--require=./test/support/no-file-recording.cjs']
 // Tap's coverage hook, which tap puts in NODE_OPTIONS and adds again to the environment of every child process.
 const TAP_COVERAGE_HOOK = /^--(import|loader|experimental-loader)=\S*@tapjs[/\\]processinfo[/\\]\S*$/
 
@@ -63,7 +65,7 @@ const TAP_COVERAGE_HOOK = /^--(import|loader|experimental-loader)=\S*@tapjs[/\\]
  * fifty. NODE_OPTIONS is set through `env`, after tap has put its hook back in.
  */
 function entryCommand (env: Record<string, string | undefined>): { file: string, args: string[] } {
-  const runtime = process.execArgv.filter((arg) => arg !== '--import=./test/support/built-sources.mjs' && !TAP_COVERAGE_HOOK.test(arg))
+  const runtime = process.execArgv.filter((arg) => !TEST_PROCESS_ONLY.includes(arg) && !TAP_COVERAGE_HOOK.test(arg))
   const options = (env.NODE_OPTIONS ?? '').split(/\s+/).filter((option) => option !== '' && !TAP_COVERAGE_HOOK.test(option.replace(/^"|"$/g, '')))
   const coverage = process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1' ? [`NODE_V8_COVERAGE=${COVERAGE}`] : []
   return { file: '/usr/bin/env', args: [`NODE_OPTIONS=${options.join(' ')}`, ...coverage, process.execPath, ...runtime] }

@@ -1,3 +1,0 @@
-import { runBatch } from '../support/batch.js'
-
-await runBatch('routes')
