@@ -136,7 +136,8 @@ t.test('the variants table has no foreign key: the games may be a platform\'s ta
 })
 
 t.test('npm run db:migrate applies the migrations, once', async (t) => {
-  const dataDir = await localDataDir(t, { database: false })
+  // A database initdb made (the first start's part, which the server's tests run), not yet migrated.
+  const dataDir = await localDataDir(t, { database: 'unmigrated' })
   const first = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir }, ['--local'])
   t.equal((await first.exited).code, 0)
   t.match(first.stdout(), /Migration 2026-11-26T00-00-00-create-games: Success/)
@@ -146,7 +147,7 @@ t.test('npm run db:migrate applies the migrations, once', async (t) => {
 })
 
 t.test('db:migrate reads the games settings: pointed at a platform\'s table, it makes no games table', async (t) => {
-  const dataDir = await localDataDir(t, { database: false })
+  const dataDir = await localDataDir(t, { database: 'unmigrated' })
   const run = spawnEntry('cli/db-migrate.ts', { LOCAL_DATA_DIR: dataDir, GAMES_TABLE: 'platform.matches', GAME_ID_COLUMN: 'match_id' }, ['--local'])
   t.equal((await run.exited).code, 0)
   t.match(run.stdout(), /Migration 2026-11-26T00-00-00-create-games: Success/, 'recorded as applied')

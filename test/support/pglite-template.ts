@@ -1,5 +1,5 @@
 // A migrated PGlite data directory, made once and cloned for every test
-// database: a fresh PGlite runs initdb (seconds of CPU), a clone loads a
+// database (and beside it the same before its migrations): a fresh PGlite runs initdb (seconds of CPU), a clone loads a
 // tarball (a fraction of that). The template is keyed by PGlite's version and
 // the migrations' sources and this file, so a changed migration never meets a
 // stale copy. It holds only the database PGlite opens, `postgres`: without
@@ -16,48 +16,63 @@ const ROOT = new URL('../../', import.meta.url)
 const MIGRATIONS = new URL('src/db/migrations/', ROOT)
 const CACHE = new URL('node_modules/.cache/replay-gate/', ROOT)
 
-function templateFile (): URL {
+function templateFile (which: 'migrated' | 'unmigrated' = 'migrated'): URL {
   const hash = createHash('sha256')
   hash.update(readFileSync(new URL('node_modules/@electric-sql/pglite/package.json', ROOT)))
   hash.update(readFileSync(new URL(import.meta.url)))
   for (const file of readdirSync(MIGRATIONS).sort()) hash.update(file).update(readFileSync(new URL(file, MIGRATIONS)))
-  return new URL(`pglite-${hash.digest('hex').slice(0, 16)}.tar`, CACHE)
+  return new URL(`pglite-${hash.digest('hex').slice(0, 16)}${which === 'migrated' ? '' : '-unmigrated'}.tar`, CACHE)
 }
 
-let cached: Blob | undefined
+const cached = new Map<'migrated' | 'unmigrated', Blob>()
 
-/** The template's tarball: read from the cache, or made (initdb and migrations) and kept there. */
-export async function pgliteTemplate (): Promise<Blob> {
-  if (cached !== undefined) return cached
-  const file = templateFile()
-  try {
-    cached = new Blob([readFileSync(file)])
-    return cached
-  } catch {
-    // Made below: the first run after a change of PGlite or of a migration.
+/**
+ * The template's tarball: read from the cache, or made (initdb and
+ * migrations) and kept there. Beside it, the same database before its
+ * migrations, for the tests of the command that runs them.
+ */
+export async function pgliteTemplate (which: 'migrated' | 'unmigrated' = 'migrated'): Promise<Blob> {
+  const file = templateFile(which)
+  let template = cached.get(which)
+  if (template === undefined) {
+    try {
+      template = new Blob([readFileSync(file)])
+    } catch {
+      // Made below: the first run after a change of PGlite or of a migration.
+      template = (await makeTemplates())[which]
+    }
+    cached.set(which, template)
   }
+  return template
+}
+
+async function makeTemplates (): Promise<{ migrated: Blob, unmigrated: Blob }> {
   const { PGlite } = await import('@electric-sql/pglite')
   const pglite = await PGlite.create()
   const db = await kyselyOn(pglite)
-  await migrateToLatest(db)
   for (const template of ['template0', 'template1']) {
     await pglite.exec(`ALTER DATABASE ${template} IS_TEMPLATE false`)
     await pglite.exec(`DROP DATABASE ${template}`)
   }
   await pglite.exec('CHECKPOINT')
-  const dump = await pglite.dumpDataDir('none')
+  const unmigrated = await pglite.dumpDataDir('none')
+  await migrateToLatest(db)
+  await pglite.exec('CHECKPOINT')
+  const migrated = await pglite.dumpDataDir('none')
   await db.destroy()
   mkdirSync(CACHE, { recursive: true })
   // Written aside, then renamed: a test file running beside this one never reads half a file.
-  const partial = fileURLToPath(file) + `.${process.pid}`
-  writeFileSync(partial, Buffer.from(await dump.arrayBuffer()))
-  renameSync(partial, file)
-  // Templates of earlier versions or migrations are of no more use.
-  for (const name of readdirSync(CACHE)) {
-    if (/^pglite-[0-9a-f]{16}\.tar$/.test(name) && name !== basename(fileURLToPath(file))) rmSync(new URL(name, CACHE), { force: true })
+  for (const [made, target] of [[unmigrated, templateFile('unmigrated')], [migrated, templateFile()]] as const) {
+    const partial = fileURLToPath(target) + `.${process.pid}`
+    writeFileSync(partial, Buffer.from(await made.arrayBuffer()))
+    renameSync(partial, target)
   }
-  cached = dump
-  return cached
+  // Templates of earlier versions or migrations are of no more use.
+  const current = basename(fileURLToPath(templateFile())).replace(/\.tar$/, '')
+  for (const name of readdirSync(CACHE)) {
+    if (/^pglite-[0-9a-f]{16}(-unmigrated)?\.tar$/.test(name) && !name.startsWith(current)) rmSync(new URL(name, CACHE), { force: true })
+  }
+  return { migrated, unmigrated }
 }
 
 async function kyselyOn (pglite: import('@electric-sql/pglite').PGlite): Promise<Kysely<Database>> {
@@ -70,7 +85,7 @@ async function kyselyOn (pglite: import('@electric-sql/pglite').PGlite): Promise
   return db
 }
 
-/** A migrated database cloned from the template: in memory, or in `dataDir` (a local-mode folder). */
-export async function clonePGlite (dataDir?: string): Promise<Kysely<Database>> {
-  return (await openDatabase({ pglite: { dataDir, loadDataDir: await pgliteTemplate() } })).db
+/** A migrated database cloned from the template (or the template before its migrations): in memory, or in `dataDir` (a local-mode folder). */
+export async function clonePGlite (dataDir?: string, which: 'migrated' | 'unmigrated' = 'migrated'): Promise<Kysely<Database>> {
+  return (await openDatabase({ pglite: { dataDir, loadDataDir: await pgliteTemplate(which) } })).db
 }

@@ -114,40 +114,47 @@ export function spawnEntry (entry: string, env: Record<string, string>, args: st
 }
 
 const CACHE = fileURLToPath(new URL('node_modules/.cache/replay-gate/', ROOT))
-let templateFolder: Promise<string> | undefined
+const templateFolders = new Map<'migrated' | 'unmigrated', Promise<string>>()
 
 /**
  * The template cloned into a folder once, and shut down: the files a clone in
  * a local-mode folder leaves there. Kept beside the template's tarball, named
  * by its hash, so that the suite's test files clone it once between them.
  */
-async function pgliteTemplateFolder (): Promise<string> {
-  templateFolder ??= (async () => {
-    const hash = createHash('sha256').update(new Uint8Array(await (await pgliteTemplate()).arrayBuffer())).digest('hex').slice(0, 16)
-    const folder = join(CACHE, `pglite-folder-${hash}`)
-    if (statSync(folder, { throwIfNoEntry: false }) === undefined) {
-      // Made aside, then renamed: a test file running beside this one never copies half a folder.
-      const partial = `${folder}.${process.pid}`
-      await (await clonePGlite(partial)).destroy()
-      /* c8 ignore next: another test file made it first */
-      await rename(partial, folder).catch(async () => { await rm(partial, { recursive: true, force: true }) })
-      // Folders of earlier templates are of no more use.
-      for (const name of readdirSync(CACHE)) {
-        if (/^pglite-folder-[0-9a-f]{16}$/.test(name) && join(CACHE, name) !== folder) await rm(join(CACHE, name), { recursive: true, force: true })
+async function pgliteTemplateFolder (which: 'migrated' | 'unmigrated'): Promise<string> {
+  let made = templateFolders.get(which)
+  if (made === undefined) {
+    made = (async () => {
+      const hash = createHash('sha256').update(new Uint8Array(await (await pgliteTemplate(which)).arrayBuffer())).digest('hex').slice(0, 16)
+      const folder = join(CACHE, `pglite-folder-${hash}`)
+      if (statSync(folder, { throwIfNoEntry: false }) === undefined) {
+        // Made aside, then renamed: a test file running beside this one never copies half a folder.
+        const partial = `${folder}.${process.pid}`
+        await (await clonePGlite(partial, which)).destroy()
+        /* c8 ignore next: another test file made it first */
+        await rename(partial, folder).catch(async () => { await rm(partial, { recursive: true, force: true }) })
+        // Folders of earlier templates are of no more use.
+        const current = await Promise.all((['migrated', 'unmigrated'] as const).map(async (kind) => createHash('sha256').update(new Uint8Array(await (await pgliteTemplate(kind)).arrayBuffer())).digest('hex').slice(0, 16)))
+        for (const name of readdirSync(CACHE)) {
+          if (/^pglite-folder-[0-9a-f]{16}$/.test(name) && !current.includes(name.slice(-16))) await rm(join(CACHE, name), { recursive: true, force: true })
+        }
       }
-    }
-    return folder
-  })()
-  return await templateFolder
+      return folder
+    })()
+    templateFolders.set(which, made)
+  }
+  return await made
 }
 
 /**
  * A local-mode data folder whose database is already migrated (a copy of a
- * clone of the template: no PGlite starts for it), removed in teardown.
+ * clone of the template: no PGlite starts for it), removed in teardown. With
+ * `database: 'unmigrated'`, a database that initdb made and no migration
+ * touched; with `false`, an empty folder (the start runs initdb).
  */
-export async function localDataDir (t: Tap, { database = true }: { database?: boolean } = {}): Promise<string> {
+export async function localDataDir (t: Tap, { database = true }: { database?: boolean | 'unmigrated' } = {}): Promise<string> {
   const dataDir = await mkdtemp(join(tmpdir(), 'replay-gate-local-'))
   t.teardown(async () => { await rm(dataDir, { recursive: true, force: true }) })
-  if (database) await cp(await pgliteTemplateFolder(), join(dataDir, 'pglite'), { recursive: true })
+  if (database !== false) await cp(await pgliteTemplateFolder(database === true ? 'migrated' : database), join(dataDir, 'pglite'), { recursive: true })
   return dataDir
 }
