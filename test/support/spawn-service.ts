@@ -55,20 +55,26 @@ const TEST_PROCESS_ONLY = ['--import=./test/support/built-sources.mjs', '--requi
 // Tap's coverage hook, which tap puts in NODE_OPTIONS and adds again to the environment of every child process.
 const TAP_COVERAGE_HOOK = /^--(import|loader|experimental-loader)=\S*@tapjs[/\\]processinfo[/\\]\S*$/
 
+// Takes a spawned entry point's coverage of dist/, for tap's report (entry-coverage.mjs).
+const ENTRY_COVERAGE = `--import=${new URL('entry-coverage.mjs', import.meta.url).href}`
+
 /**
  * How an entry point is started: with this process's runtime options, less
  * the tests' loader (their compilation, src/ → dist/) and tap's coverage hook.
- * Node itself takes the coverage (NODE_V8_COVERAGE, into the folder that
- * tap's report reads, c8's format both): on Node 20 tap's hook runs a module
- * loader thread that costs each start of the service about a CPU-second more
- * (2.7 against 1.9 for a start in local mode and a SIGTERM), and the suite starts
- * fifty. NODE_OPTIONS is set through `env`, after tap has put its hook back in.
+ * The project's own preload takes the coverage (entry-coverage.mjs, into the
+ * folder that tap's report reads, c8's format both): on Node 20 tap's hook
+ * runs a module loader thread that costs each start of the service about a
+ * CPU-second more (2.7 against 1.9 for a start in local mode and a SIGTERM),
+ * and the suite starts fifty. NODE_OPTIONS is set through `env`, after tap has
+ * put its hook back in; the processes an entry point starts in turn (npm start's
+ * node) inherit it.
  */
 function entryCommand (env: Record<string, string | undefined>): { file: string, args: string[] } {
   const runtime = process.execArgv.filter((arg) => !TEST_PROCESS_ONLY.includes(arg) && !TAP_COVERAGE_HOOK.test(arg))
   const options = (env.NODE_OPTIONS ?? '').split(/\s+/).filter((option) => option !== '' && !TAP_COVERAGE_HOOK.test(option.replace(/^"|"$/g, '')))
-  const coverage = process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1' ? [`NODE_V8_COVERAGE=${COVERAGE}`] : []
-  return { file: '/usr/bin/env', args: [`NODE_OPTIONS=${options.join(' ')}`, ...coverage, process.execPath, ...runtime] }
+  const coverage = process.env._TAPJS_PROCESSINFO_COVERAGE_ === '1'
+  const nodeOptions = coverage ? [ENTRY_COVERAGE, ...options] : options
+  return { file: '/usr/bin/env', args: [`NODE_OPTIONS=${nodeOptions.join(' ')}`, ...(coverage ? [`_REPLAY_GATE_TEST_COVERAGE_=${COVERAGE}`] : []), process.execPath, ...runtime] }
 }
 
 let emptyFolder: string | undefined

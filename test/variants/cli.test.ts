@@ -11,8 +11,13 @@ import { spawnEntry } from '../support/spawn-service.js'
 
 const MiB = 1024 * 1024
 const ENTRY = 'cli/replays-compress.ts'
-// Preloaded into the command (NODE_OPTIONS=--import): at exit it prints the process's peak resident set size, in KiB.
-const PRINT_MAX_RSS = `data:text/javascript;base64,${Buffer.from("process.on('exit', () => { process.stderr.write('max-rss-kib ' + process.resourceUsage().maxRSS + '\\n') })").toString('base64')}`
+// Preloaded into the command (NODE_OPTIONS=--import): at exit it prints the process's peak resident set size,
+// and the peak of the memory its Buffers and zlib streams hold (`external`, sampled every 10 ms), in KiB.
+const PRINT_MAX_RSS = `data:text/javascript;base64,${Buffer.from(`
+let external = 0
+setInterval(() => { external = Math.max(external, process.memoryUsage().external) }, 10).unref()
+process.on('exit', () => { process.stderr.write('max-rss-kib ' + process.resourceUsage().maxRSS + ' max-external-kib ' + Math.round(external / 1024) + '\\n') })
+`).toString('base64')}`
 
 t.test('the entry point: --help, bad usage, and the settings it needs', async (t) => {
   const help = spawnEntry(ENTRY, {}, ['--help'])
@@ -86,9 +91,14 @@ t.test('a 200 MiB replay, streamed: peak memory stays far below its size', async
   t.match(await run.exited, { code: 0 }, run.stderr())
   const seconds = (performance.now() - started) / 1000
   const peak = Number(/max-rss-kib (\d+)/.exec(run.stderr())?.[1]) / 1024
+  const external = Number(/max-external-kib (\d+)/.exec(run.stderr())?.[1]) / 1024
   const [variant] = (await games.findReplayWithVariants('1'))?.variants ?? []
-  t.comment(`200 MiB replay, gzip 1: ${seconds.toFixed(1)} s, peak RSS ${peak.toFixed(0)} MiB, variant ${((variant?.size ?? 0) / MiB).toFixed(1)} MiB`)
+  t.comment(`200 MiB replay, gzip 1: ${seconds.toFixed(1)} s, peak RSS ${peak.toFixed(0)} MiB, peak external ${external.toFixed(0)} MiB, variant ${((variant?.size ?? 0) / MiB).toFixed(1)} MiB`)
   t.match(run.stdout(), /game 1: gzip 20\d\.\d\d MiB → \d+\.\d\d MiB/)
   t.ok(variant !== undefined && variant.size > 5 * MiB, 'recorded; larger than one part, so uploaded in parts')
-  t.ok(peak > 0 && peak < 250, `peak RSS ${peak.toFixed(0)} MiB is below 250 MiB`)
+  // The replay's bytes pass through Buffers and zlib: held whole, they alone would be 200 MiB there. Seen: 60-76 MiB.
+  t.ok(external > 0 && external < 128, `peak external memory ${external.toFixed(0)} MiB is below 128 MiB`)
+  // The process's RSS: the above, the heap (35 MiB), code, and what the allocator keeps of what zlib freed, which
+  // varies with the machine's state (140-270 MiB seen for the same run). Bounded below two copies of the replay.
+  t.ok(peak > 0 && peak < 400, `peak RSS ${peak.toFixed(0)} MiB is below 400 MiB`)
 })
