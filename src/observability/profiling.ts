@@ -11,7 +11,7 @@ let session: Session | undefined
  * One session for the life of the process, connected on first use. Never
  * disconnected: that disables its profiler, and V8 then also drops precise
  * code coverage to best effort for the whole process, which would spoil the
- * coverage of a process run under NODE_V8_COVERAGE (as the tests run it).
+ * coverage of a process whose coverage is taken (as the tests take it).
  */
 function inspectorSession (): Session {
   if (session === undefined) {
