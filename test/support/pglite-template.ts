@@ -1,9 +1,10 @@
 // A migrated PGlite data directory, made once and cloned for every test
-// database (and beside it the same before its migrations): a fresh PGlite runs initdb (seconds of CPU), a clone loads a
-// tarball (a fraction of that). The template is keyed by PGlite's version and
-// the migrations' sources and this file, so a changed migration never meets a
-// stale copy. It holds only the database PGlite opens, `postgres`: without
-// template0 and template1 a clone unpacks 25 MB instead of 40.
+// database (and beside it the same before its migrations): a fresh PGlite
+// runs initdb (seconds of CPU), a clone loads a tarball (a fraction of that).
+// The template is keyed by PGlite's version and the migrations' sources and
+// this file, so a changed migration never meets a stale copy. It holds only
+// the database PGlite opens, `postgres`: without template0 and template1 a
+// clone unpacks 25 MB instead of 40.
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { basename } from 'node:path'
@@ -32,11 +33,10 @@ const cached = new Map<'migrated' | 'unmigrated', Blob>()
  * migrations, for the tests of the command that runs them.
  */
 export async function pgliteTemplate (which: 'migrated' | 'unmigrated' = 'migrated'): Promise<Blob> {
-  const file = templateFile(which)
   let template = cached.get(which)
   if (template === undefined) {
     try {
-      template = new Blob([readFileSync(file)])
+      template = new Blob([readFileSync(templateFile(which))])
     } catch {
       // Made below: the first run after a change of PGlite or of a migration.
       template = (await makeTemplates())[which]
