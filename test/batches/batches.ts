@@ -30,10 +30,8 @@ export const BATCHES = {
     'plugins/stream-concurrency.test.ts',
     'plugins/stream-rate-limit.test.ts',
     'security.test.ts',
-    'openapi.test.ts'
-  ],
-  // Reading S3, and what the service does when S3, the database or a client misbehaves.
-  storage: [
+    'openapi.test.ts',
+    // Reading S3, and what the service does when S3, the database or a client misbehaves.
     'storage/cancellation.test.ts',
     'storage/object-reads.test.ts',
     'storage/replay-storage.test.ts',
@@ -62,10 +60,8 @@ export const BATCHES = {
     'local/s3-emulator.test.ts',
     'local/strict-reads.test.ts',
     'bucket/cors-rules.test.ts',
-    'bucket/setup.test.ts'
-  ],
-  // Settings, names, signing, metrics and the documents held against the code.
-  units: [
+    'bucket/setup.test.ts',
+    // Settings, names, signing, metrics and the documents held against the code.
     'config/address-ranges.test.ts',
     'config/cdn.test.ts',
     'config/config.test.ts',
@@ -95,7 +91,8 @@ export const BATCHES = {
   // The service and its commands as processes of their own: these mostly wait on them.
   processes: [
     'shutdown.test.ts',
-    'server-lifecycle.test.ts'
+    'server-lifecycle.test.ts',
+    'server.test.ts'
   ],
   commands: [
     'shutdown-connections.test.ts',
@@ -115,7 +112,6 @@ export const BATCHES = {
 
 /** Files that run in a process of their own, each from its own test/batches/<name>.test.mjs. */
 export const ALONE = {
-  server: 'server.test.ts',
   'missing-credentials': 'storage/missing-credentials.test.ts',
   telemetry: 'observability/telemetry.test.ts',
   'log-trace-ids': 'observability/log-trace-ids.test.ts',
