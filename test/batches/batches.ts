@@ -7,8 +7,8 @@
 //
 // A file runs in a process of its own instead (ALONE, below) when it changes
 // what the whole process shares: the environment, the OpenTelemetry globals,
-// Node's warning listeners; or when it alone takes longer than a batch. Every
-// test file is in exactly one batch or in ALONE (test/suite-layout.test.ts).
+// Node's warning listeners. Every test file is in exactly one batch or in
+// ALONE (test/suite-layout.test.ts).
 //
 // Paths are relative to test/.
 export const BATCHES = {
@@ -92,18 +92,14 @@ export const BATCHES = {
   processes: [
     'shutdown.test.ts',
     'server-lifecycle.test.ts',
-    'server.test.ts'
-  ],
-  commands: [
+    'server.test.ts',
     'shutdown-connections.test.ts',
     'checks/command.test.ts',
     'server-games-table.test.ts'
   ],
-  'migrations-and-cli': [
+  'migrations-profiling-and-deploy': [
     'db/migrate.test.ts',
-    'variants/cli.test.ts'
-  ],
-  'profiling-and-deploy': [
+    'variants/cli.test.ts',
     'observability/profiling.test.ts',
     'deploy.test.ts',
     'fuzz.test.ts'

@@ -1,3 +1,3 @@
 import { runBatch } from '../support/run-batch.mjs'
 
-await runBatch('commands')
+await runBatch('migrations-profiling-and-deploy')

@@ -1,3 +1,0 @@
-import { runBatch } from '../support/run-batch.mjs'
-
-await runBatch('profiling-and-deploy')
