@@ -86,10 +86,10 @@ function compiledTypeScript (url) {
  * is a link to dist/, so that `../src/x.js` is the build, as the hooks make
  * it; the tests' own JavaScript is linked in as it is. One tree per checkout.
  */
-export const MIRROR = new URL(`node_modules/.cache/replay-gate/mirror-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}/`, ROOT)
+const MIRROR = new URL(`node_modules/.cache/replay-gate/mirror-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}/`, ROOT)
 
 /** Where the mirror keeps the module at `url` (a test's or a bench's TypeScript). */
-export function mirrored (url) {
+function mirrored (url) {
   return new URL(url.slice(ROOT.length).replace(/\.ts$/, '.js'), MIRROR).href
 }
 

@@ -7,7 +7,6 @@
 // clone unpacks 25 MB instead of 40.
 import { createHash } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Kysely } from 'kysely'
 import { openDatabase, type Database } from '../../src/db/database.js'
@@ -17,12 +16,22 @@ const ROOT = new URL('../../', import.meta.url)
 const MIGRATIONS = new URL('src/db/migrations/', ROOT)
 const CACHE = new URL('node_modules/.cache/replay-gate/', ROOT)
 
+let key: string | undefined
+
+/** What the templates are made from (PGlite's version, the migrations, this file), hashed: in the names of the files made from them. */
+export function templateKey (): string {
+  if (key === undefined) {
+    const hash = createHash('sha256')
+    hash.update(readFileSync(new URL('node_modules/@electric-sql/pglite/package.json', ROOT)))
+    hash.update(readFileSync(new URL(import.meta.url)))
+    for (const file of readdirSync(MIGRATIONS).sort()) hash.update(file).update(readFileSync(new URL(file, MIGRATIONS)))
+    key = hash.digest('hex').slice(0, 16)
+  }
+  return key
+}
+
 function templateFile (which: 'migrated' | 'unmigrated' = 'migrated'): URL {
-  const hash = createHash('sha256')
-  hash.update(readFileSync(new URL('node_modules/@electric-sql/pglite/package.json', ROOT)))
-  hash.update(readFileSync(new URL(import.meta.url)))
-  for (const file of readdirSync(MIGRATIONS).sort()) hash.update(file).update(readFileSync(new URL(file, MIGRATIONS)))
-  return new URL(`pglite-${hash.digest('hex').slice(0, 16)}${which === 'migrated' ? '' : '-unmigrated'}.tar`, CACHE)
+  return new URL(`pglite-${templateKey()}${which === 'migrated' ? '' : '-unmigrated'}.tar`, CACHE)
 }
 
 const cached = new Map<'migrated' | 'unmigrated', Blob>()
@@ -68,9 +77,8 @@ async function makeTemplates (): Promise<{ migrated: Blob, unmigrated: Blob }> {
     renameSync(partial, target)
   }
   // Templates of earlier versions or migrations are of no more use.
-  const current = basename(fileURLToPath(templateFile())).replace(/\.tar$/, '')
   for (const name of readdirSync(CACHE)) {
-    if (/^pglite-[0-9a-f]{16}(-unmigrated)?\.tar$/.test(name) && !name.startsWith(current)) rmSync(new URL(name, CACHE), { force: true })
+    if (/^pglite-[0-9a-f]{16}(-unmigrated)?\.tar$/.test(name) && !name.includes(templateKey())) rmSync(new URL(name, CACHE), { force: true })
   }
   return { migrated, unmigrated }
 }

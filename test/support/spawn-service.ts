@@ -4,14 +4,13 @@
 // the source maps.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createHash } from 'node:crypto'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { cp, mkdtemp, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Tap } from '../helper.js'
-import { clonePGlite, pgliteTemplate } from './pglite-template.js'
+import { clonePGlite, templateKey } from './pglite-template.js'
 import { waitUntil } from './wait.js'
 
 const ROOT = new URL('../../', import.meta.url)
@@ -125,14 +124,13 @@ const templateFolders = new Map<'migrated' | 'unmigrated', Promise<string>>()
 /**
  * The template cloned into a folder once, and shut down: the files a clone in
  * a local-mode folder leaves there. Kept beside the template's tarball, named
- * by its hash, so that the suite's test files clone it once between them.
+ * as it is, so that the suite's test files clone it once between them.
  */
 async function pgliteTemplateFolder (which: 'migrated' | 'unmigrated'): Promise<string> {
   let made = templateFolders.get(which)
   if (made === undefined) {
     made = (async () => {
-      const hash = createHash('sha256').update(new Uint8Array(await (await pgliteTemplate(which)).arrayBuffer())).digest('hex').slice(0, 16)
-      const folder = join(CACHE, `pglite-folder-${hash}`)
+      const folder = join(CACHE, `pglite-folder-${templateKey()}${which === 'migrated' ? '' : '-unmigrated'}`)
       if (statSync(folder, { throwIfNoEntry: false }) === undefined) {
         // Made aside, then renamed: a test file running beside this one never copies half a folder.
         const partial = `${folder}.${process.pid}`
@@ -140,9 +138,8 @@ async function pgliteTemplateFolder (which: 'migrated' | 'unmigrated'): Promise<
         /* c8 ignore next: another test file made it first */
         await rename(partial, folder).catch(async () => { await rm(partial, { recursive: true, force: true }) })
         // Folders of earlier templates are of no more use.
-        const current = await Promise.all((['migrated', 'unmigrated'] as const).map(async (kind) => createHash('sha256').update(new Uint8Array(await (await pgliteTemplate(kind)).arrayBuffer())).digest('hex').slice(0, 16)))
         for (const name of readdirSync(CACHE)) {
-          if (/^pglite-folder-[0-9a-f]{16}$/.test(name) && !current.includes(name.slice(-16))) await rm(join(CACHE, name), { recursive: true, force: true })
+          if (/^pglite-folder-[0-9a-f]{16}(-unmigrated)?$/.test(name) && !name.includes(templateKey())) await rm(join(CACHE, name), { recursive: true, force: true })
         }
       }
       return folder

@@ -13,7 +13,7 @@ const MiB = 1024 * 1024
 const ENTRY = 'cli/replays-compress.ts'
 // Preloaded into the command (NODE_OPTIONS=--import): at exit it prints the process's peak resident set size,
 // and the peak of the memory its Buffers and zlib streams hold (`external`, sampled every 10 ms), in KiB.
-const PRINT_MAX_RSS = `data:text/javascript;base64,${Buffer.from(`
+const PRINT_PEAK_MEMORY = `data:text/javascript;base64,${Buffer.from(`
 let external = 0
 setInterval(() => { external = Math.max(external, process.memoryUsage().external) }, 10).unref()
 process.on('exit', () => { process.stderr.write('max-rss-kib ' + process.resourceUsage().maxRSS + ' max-external-kib ' + Math.round(external / 1024) + '\\n') })
@@ -87,7 +87,7 @@ t.test('a 200 MiB replay, streamed: peak memory stays far below its size', async
   await upload('big/replay.json', generateReplay({ ticks: ticksFor(200 * MiB) }))
 
   const started = performance.now()
-  const run = spawnEntry(ENTRY, { ...env, NODE_OPTIONS: `--import=${PRINT_MAX_RSS}` }, ['1', '--encodings', 'gzip', '--level', '1'])
+  const run = spawnEntry(ENTRY, { ...env, NODE_OPTIONS: `--import=${PRINT_PEAK_MEMORY}` }, ['1', '--encodings', 'gzip', '--level', '1'])
   t.match(await run.exited, { code: 0 }, run.stderr())
   const seconds = (performance.now() - started) / 1000
   const peak = Number(/max-rss-kib (\d+)/.exec(run.stderr())?.[1]) / 1024
