@@ -10,9 +10,14 @@
 // Node's warning listeners. Every test file is in exactly one batch or in
 // ALONE (test/suite-layout.test.ts).
 //
+// tap starts the batches four at a time in the order of their names: the
+// longest ones (clients, commands-and-deploy, data, faults-and-plugins, each
+// a minute or two of a loaded machine's time) are named to start first, so
+// that the short ones fill in behind them instead of starting a long one last.
+//
 // Paths are relative to test/.
 export const BATCHES = {
-  // Routes, and the plugins on their path.
+  // The routes: the redirect, its URL, /stream, the variants, health.
   routes: [
     'routes/health.test.ts',
     'routes/platform-table.test.ts',
@@ -20,7 +25,10 @@ export const BATCHES = {
     'routes/replay-variants.test.ts',
     'routes/replay.test.ts'
   ],
-  plugins: [
+  // The plugins (auth, headers, limits, load shedding), the OpenAPI document,
+  // reading S3, and what the service does when S3, the database or a client
+  // misbehaves.
+  'faults-and-plugins': [
     'plugins/bearer-auth.test.ts',
     'plugins/forwarded-for-check.test.ts',
     'plugins/load-shedding.test.ts',
@@ -31,7 +39,6 @@ export const BATCHES = {
     'plugins/stream-rate-limit.test.ts',
     'security.test.ts',
     'openapi.test.ts',
-    // Reading S3, and what the service does when S3, the database or a client misbehaves.
     'storage/cancellation.test.ts',
     'storage/object-reads.test.ts',
     'storage/replay-storage.test.ts',
@@ -88,20 +95,25 @@ export const BATCHES = {
     'variants/command.test.ts',
     'variants/compress.test.ts'
   ],
-  // The service and its commands as processes of their own: these mostly wait on them.
-  processes: [
-    'shutdown.test.ts',
+  // The service and its commands as processes of their own: these mostly wait
+  // on them, so they are spread over four batches that run side by side.
+  'service-starts': [
     'server-lifecycle.test.ts',
     'server.test.ts',
-    'shutdown-connections.test.ts',
     'checks/command.test.ts',
     'server-games-table.test.ts'
   ],
-  'migrations-profiling-and-deploy': [
+  'service-stops': [
+    'shutdown.test.ts',
+    'shutdown-connections.test.ts'
+  ],
+  'commands-and-deploy': [
     'db/migrate.test.ts',
     'variants/cli.test.ts',
+    'deploy.test.ts'
+  ],
+  'profiling-and-fuzz': [
     'observability/profiling.test.ts',
-    'deploy.test.ts',
     'fuzz.test.ts'
   ]
 } as const satisfies Record<string, readonly string[]>

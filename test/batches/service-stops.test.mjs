@@ -1,3 +1,3 @@
 import { runBatch } from '../support/run-batch.mjs'
 
-await runBatch('migrations-profiling-and-deploy')
+await runBatch('service-stops')

@@ -1,3 +1,3 @@
 import { runBatch } from '../support/run-batch.mjs'
 
-await runBatch('plugins')
+await runBatch('service-starts')

@@ -1,0 +1,3 @@
+import { runBatch } from '../support/run-batch.mjs'
+
+await runBatch('profiling-and-fuzz')
