@@ -23,7 +23,8 @@ t.test('SIGTERM while local mode still makes its database: the start stops clean
 
   const again = spawnEntry('server.ts', { PORT: '0', LOCAL_DATA_DIR: dataDir, LOG_LEVEL: 'warn' })
   const [, url] = await again.waitFor(/curl -sL (http:\/\/127\.0\.0\.1:\d+\/games\/1\/replay) /)
-  t.equal((await fetch(url as string)).status, 200, 'the folder it left starts')
+  const served = await fetch(url as string)
+  t.equal(served.status, 200, `the folder it left starts${served.status === 200 ? '' : `: ${await served.text()}`}`)
   again.child.kill('SIGTERM')
   t.same(await again.exited, { code: 0, signal: null })
   t.notMatch(again.stdout(), /"msg":"stopped"/, 'LOG_LEVEL=warn: the info line is left out too')

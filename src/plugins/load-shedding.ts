@@ -41,9 +41,27 @@ function watchLateness (fastify: FastifyInstance, intervalMs: number): () => num
   return () => Math.max(lateness, performance.now() - expected)
 }
 
+/**
+ * Whether the event loop's measures describe the running service yet. They
+ * start when this plugin loads, and the rest of the start (the plugins after
+ * it, the routes' schemas compiled) then holds the loop for a while: seconds
+ * on a loaded machine, which the first samples would count as load and shed
+ * the first requests for. The loop is judged from two samples after the app is
+ * ready on: by then every sample taken covers the service at work only.
+ * Memory is judged from the start.
+ */
+function watchStart (fastify: FastifyInstance, intervalMs: number): () => boolean {
+  let judgedFrom = Infinity
+  fastify.addHook('onReady', async function startJudgingTheLoop () { judgedFrom = performance.now() + 2 * intervalMs })
+  return () => performance.now() < judgedFrom
+}
+
+const LOOP_CHECKS = new Set(['eventLoopDelay', 'eventLoopUtilization'])
+
 async function loadShedding (fastify: FastifyInstance, { pressure, metrics, sampleIntervalMs = 1000 }: LoadSheddingOptions): Promise<void> {
   checkOption(NAME, 'pressure', Number.isInteger(pressure?.retryAfterSeconds), 'the load-shedding thresholds')
   const lateness = watchLateness(fastify, sampleIntervalMs)
+  const starting = watchStart(fastify, sampleIntervalMs)
   await fastify.register(underPressure, {
     sampleInterval: sampleIntervalMs,
     maxEventLoopDelay: pressure.maxEventLoopDelayMs,
@@ -53,6 +71,7 @@ async function loadShedding (fastify: FastifyInstance, { pressure, metrics, samp
     maxHeapUsedBytes: pressure.maxHeapUsedBytes,
     maxRssBytes: pressure.maxRssBytes,
     pressureHandler: async function shedRequest (request: FastifyRequest, reply: FastifyReply, check: string, value: number | undefined) {
+      if (LOOP_CHECKS.has(check) && starting()) return
       // No sample in the interval (value Infinity, logged as null): shed only if our own timer ran late too.
       if (value === Infinity && lateness() <= pressure.maxEventLoopDelayMs) return
       metrics.rejected.inc({ reason: 'overloaded', check })

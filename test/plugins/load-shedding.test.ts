@@ -78,6 +78,33 @@ t.test('a blocked event loop sheds requests until the loop runs freely again', a
   t.equal((await until(app, '/games/1/replay', 302)).statusCode, 302, 'back to work once the delay is measured low again')
 })
 
+t.test('the start holding the loop is not load: the first requests after it are served, and a block after the start is still shed', async (t) => {
+  // Sampled every 500 ms: a plugin after load shedding holds the loop for 600 ms while the app gets
+  // ready, as a start's schemas and routes do on a loaded machine. The samples taken after it see
+  // that delay, and would shed the first requests without the start's grace (two samples, 1 s).
+  const { app } = await overloadable(t, { maxEventLoopDelayMs: 50, maxEventLoopUtilization: 0.5 }, 500)
+  await app.register(async function slowToLoad () {
+    const until = Date.now() + 600
+    while (Date.now() < until) { /* busy */ }
+  })
+  await app.ready()
+  const first = await app.inject({ url: '/games/1/replay' })
+  t.equal(first.statusCode, 302, `served right after the start (${first.body})`)
+  await sleep(600) // a sample of the running service has been taken
+  t.equal((await app.inject({ url: '/games/1/replay' })).statusCode, 302, 'and after the first sample of the running service')
+  // Past the grace, a block is load again.
+  await sleep(500)
+  let shed: Awaited<ReturnType<typeof app.inject>> | undefined
+  for (let bursts = 0; shed === undefined && bursts < 10; bursts++) {
+    const blockedUntil = Date.now() + 500
+    while (Date.now() < blockedUntil) { /* busy */ }
+    const res = await app.inject({ url: '/games/1/replay' })
+    if (res.statusCode === 503) shed = res
+    else await sleep(5)
+  }
+  t.equal(shed?.statusCode, 503, 'a block once the service runs is shed')
+})
+
 t.test('event loop utilisation and RSS are thresholds too; each is off at 0', async (t) => {
   const { app } = await overloadable(t, { maxRssBytes: 1 })
   t.equal((await until(app, '/games/1/replay', 503)).statusCode, 503, 'any RSS is above 1 byte')
