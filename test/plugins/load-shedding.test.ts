@@ -84,8 +84,8 @@ t.test('the start holding the loop is not load: the first requests after it are 
   // that delay, and would shed the first requests without the start's grace (two samples, 1 s).
   const { app } = await overloadable(t, { maxEventLoopDelayMs: 50, maxEventLoopUtilization: 0.5 }, 500)
   await app.register(async function slowToLoad () {
-    const until = Date.now() + 600
-    while (Date.now() < until) { /* busy */ }
+    const heldUntil = Date.now() + 600
+    while (Date.now() < heldUntil) { /* busy */ }
   })
   await app.ready()
   const first = await app.inject({ url: '/games/1/replay' })
