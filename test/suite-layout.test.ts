@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { ALONE, BATCHES, START_ORDER } from './batches/batches.js'
+import { ALONE, BATCHES } from './batches/batches.js'
 
 const TEST = new URL('./', import.meta.url)
 // Run by npm run test:e2e, not by npm test.
@@ -26,15 +26,13 @@ t.test('every test file is in exactly one batch or runs alone, and each one name
   t.same([...alone, ...batched].sort(), testFiles)
 })
 
-t.test('each batch, and each file that runs alone, has its file in test/batches/, numbered in the order they start, which runs it', async (t) => {
+t.test('each batch, and each file that runs alone, has its file in test/batches/, which runs it', async (t) => {
   const names = [...Object.keys(BATCHES), ...Object.keys(ALONE)]
   t.equal(new Set(names).size, names.length, 'no name twice')
-  t.same([...START_ORDER].sort(), names.sort(), 'each one has its place in the order, once')
-  const files = START_ORDER.map((name, at) => `${String(at + 1).padStart(2, '0')}-${name}.test.mjs`)
   const batchFiles = readdirSync(new URL('batches/', TEST)).filter((file) => file.endsWith('.test.mjs') || file.endsWith('.test.ts'))
-  t.same(batchFiles.sort(), files, 'tap starts them in that order: by name')
-  for (const [at, name] of START_ORDER.entries()) {
-    t.match(readFileSync(new URL(`batches/${files[at] as string}`, TEST), 'utf8'), `await runBatch('${name}')`, name)
+  t.same(batchFiles.map((file) => file.replace(/\.test\.mjs$/, '')).sort(), names.sort())
+  for (const name of names) {
+    t.match(readFileSync(new URL(`batches/${name}.test.mjs`, TEST), 'utf8'), `await runBatch('${name}')`, name)
   }
 })
 

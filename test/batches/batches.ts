@@ -1,19 +1,19 @@
 // Which test files share a process in `npm test`. A test process on Node 20
 // spends about a CPU-second before its first test (tap, the service's modules,
 // a PGlite database), so the files run by the dozen: each batch is one test
-// file for tap (test/batches/<NN>-<name>.test.mjs), which loads its files one
-// after another and then runs their tests in that order. A file still runs
-// alone the same way (`npx tap test/routes/replay.test.ts`).
+// file for tap (test/batches/<name>.test.mjs), which loads its files one after
+// another and then runs their tests in that order. A file still runs alone the
+// same way (`npx tap test/routes/replay.test.ts`).
 //
 // A file runs in a process of its own instead (ALONE, below) when it changes
 // what the whole process shares: the environment, the OpenTelemetry globals,
 // Node's warning listeners. Every test file is in exactly one batch or in
 // ALONE (test/suite-layout.test.ts).
 //
-// tap starts the batches four at a time, in the order of their files' names:
-// test/batches/<two digits>-<name>.test.mjs, numbered as START_ORDER (below)
-// lists them, the longest first, so that the short ones fill in behind them
-// instead of a long one starting last.
+// tap starts the batches four at a time in the order of their names: the
+// longest ones (clients, commands-and-deploy, data, faults-and-plugins, each
+// a minute or two of a loaded machine's time) are named to start first, so
+// that the short ones fill in behind them instead of starting a long one last.
 //
 // Paths are relative to test/.
 export const BATCHES = {
@@ -118,7 +118,7 @@ export const BATCHES = {
   ]
 } as const satisfies Record<string, readonly string[]>
 
-/** Files that run in a process of their own, each from its own test/batches/<NN>-<name>.test.mjs. */
+/** Files that run in a process of their own, each from its own test/batches/<name>.test.mjs. */
 export const ALONE = {
   'missing-credentials': 'storage/missing-credentials.test.ts',
   telemetry: 'observability/telemetry.test.ts',
@@ -127,24 +127,3 @@ export const ALONE = {
 } as const satisfies Record<string, string>
 
 export type BatchName = keyof typeof BATCHES | keyof typeof ALONE
-
-/**
- * The order tap starts them in. The first four are the longest on a loaded
- * machine, where the suite's time matters most (CI's second run: the service's
- * starts and stops 2.5 to 3 minutes each, with PGlite made afresh in spawned
- * processes; the routes and profiling about 2.5), then the rest by length.
- */
-export const START_ORDER: readonly BatchName[] = [
-  'service-starts',
-  'service-stops',
-  'routes',
-  'profiling-and-fuzz',
-  'commands-and-deploy',
-  'faults-and-plugins',
-  'clients',
-  'data',
-  'telemetry',
-  'log-trace-ids',
-  'missing-credentials',
-  'process-warnings'
-]
