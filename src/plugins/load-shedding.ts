@@ -56,7 +56,7 @@ function watchStart (fastify: FastifyInstance, intervalMs: number): () => boolea
   return () => performance.now() < judgedFrom
 }
 
-const LOOP_CHECKS = new Set(['eventLoopDelay', 'eventLoopUtilization'])
+const LOOP_CHECKS = new Set<string>([underPressure.TYPE_EVENT_LOOP_DELAY, underPressure.TYPE_EVENT_LOOP_UTILIZATION])
 
 async function loadShedding (fastify: FastifyInstance, { pressure, metrics, sampleIntervalMs = 1000 }: LoadSheddingOptions): Promise<void> {
   checkOption(NAME, 'pressure', Number.isInteger(pressure?.retryAfterSeconds), 'the load-shedding thresholds')

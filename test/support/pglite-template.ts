@@ -87,24 +87,26 @@ async function makeTemplates (): Promise<{ migrated: Blob, unmigrated: Blob }> {
     await pglite.exec(`ALTER DATABASE ${template} IS_TEMPLATE false`)
     await pglite.exec(`DROP DATABASE ${template}`)
   }
-  await pglite.exec('CHECKPOINT')
-  const unmigrated = new TarballBlob(new Uint8Array(await (await pglite.dumpDataDir('none')).arrayBuffer()))
+  const dump = async (): Promise<Uint8Array> => {
+    await pglite.exec('CHECKPOINT')
+    return new Uint8Array(await (await pglite.dumpDataDir('none')).arrayBuffer())
+  }
+  const unmigrated = await dump()
   await migrateToLatest(db)
-  await pglite.exec('CHECKPOINT')
-  const migrated = new TarballBlob(new Uint8Array(await (await pglite.dumpDataDir('none')).arrayBuffer()))
+  const migrated = await dump()
   await db.destroy()
   mkdirSync(CACHE, { recursive: true })
   // Written aside, then renamed: a test file running beside this one never reads half a file.
-  for (const [made, target] of [[unmigrated, templateFile('unmigrated')], [migrated, templateFile()]] as const) {
+  for (const [bytes, target] of [[unmigrated, templateFile('unmigrated')], [migrated, templateFile()]] as const) {
     const partial = fileURLToPath(target) + `.${process.pid}`
-    writeFileSync(partial, new Uint8Array(await made.arrayBuffer()))
+    writeFileSync(partial, bytes)
     renameSync(partial, target)
   }
   // Templates of earlier versions or migrations are of no more use.
   for (const name of readdirSync(CACHE)) {
     if (/^pglite-[0-9a-f]{16}(-unmigrated)?\.tar$/.test(name) && !name.includes(templateKey())) rmSync(new URL(name, CACHE), { force: true })
   }
-  return { migrated, unmigrated }
+  return { migrated: new TarballBlob(migrated), unmigrated: new TarballBlob(unmigrated) }
 }
 
 async function kyselyOn (pglite: import('@electric-sql/pglite').PGlite): Promise<Kysely<Database>> {
